@@ -1,0 +1,110 @@
+"""Render stage: turn a ``DesignSpec`` into RTL files via its generator package, and the SDC.
+
+A generator is a Python package (``halut`` lives in ``designs/halut/``) exposing:
+
+* ``DESIGNS``: names of the designs it can render;
+* ``validate_params(design, params) -> dict`` raising ``ValueError`` naming the bad parameter;
+* ``render(design, params, out_dir) -> Rendered`` with ``.top`` and ``.files`` (compile order).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import jinja2
+
+from orchestrator.config import Config, DesignSpec, Platform
+from orchestrator.errors import OrchestratorError
+
+
+class DesignError(OrchestratorError):
+    """Unknown design/generator or invalid design parameters."""
+
+
+@dataclass(frozen=True)
+class RenderedDesign:
+    design: str
+    top: str
+    parameters: dict[str, Any]
+    rtl_files: list[Path]
+    sdc_file: Path
+    out_dir: Path
+    clock_period: float  # in the platform time unit
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def load_generator(name: str) -> ModuleType:
+    try:
+        module = importlib.import_module(name)
+    except ImportError as exc:
+        raise DesignError(f"generator '{name}' cannot be imported: {exc}") from None
+    for attr in ("DESIGNS", "validate_params", "render"):
+        if not hasattr(module, attr):
+            raise DesignError(f"generator '{name}' lacks '{attr}'")
+    return module
+
+
+def validate_parameters(generator: str, design: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    module = load_generator(generator)
+    if design not in module.DESIGNS:
+        known = ", ".join(module.DESIGNS)
+        raise DesignError(f"unknown design '{design}' (generator '{generator}' has: {known})")
+    try:
+        return dict(module.validate_params(design, parameters))
+    except (ValueError, TypeError) as exc:
+        raise DesignError(f"design '{design}': {exc}") from None
+
+
+def clock_period_for(spec: DesignSpec, platform: Platform) -> float:
+    return spec.clock_period.get(platform.name, platform.clock_period)
+
+
+def render_sdc(config: Config, platform: Platform, design: str, clock_period: float, out_path: Path) -> Path:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(config.path("platforms_dir"))),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # SDC is Tcl, not markup
+    )
+    template = env.get_template(platform.sdc_template)
+    period_ns = clock_period * (1e-3 if platform.time_unit == "ps" else 1.0)
+    text = template.render(
+        design=design,
+        platform=platform,
+        period=_fmt(clock_period),
+        io_delay=_fmt(clock_period * platform.io_delay_fraction),
+        freq_mhz=1000.0 / period_ns,
+    )
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(text, encoding="utf-8")
+    return out_path
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def render_design(config: Config, spec: DesignSpec, platform: Platform, out_dir: Path) -> RenderedDesign:
+    """Render RTL + SDC for one (design, parameter set, platform) into ``out_dir``."""
+    module = load_generator(spec.generator)
+    params = validate_parameters(spec.generator, spec.name, spec.parameters)
+    rtl_dir = out_dir / "rtl"
+    try:
+        rendered = module.render(spec.name, params, rtl_dir)
+    except (ValueError, TypeError) as exc:
+        raise DesignError(f"design '{spec.name}': {exc}") from None
+    period = clock_period_for(spec, platform)
+    sdc = render_sdc(config, platform, rendered.top, period, out_dir / "sdc" / f"{rendered.top}.sdc")
+    return RenderedDesign(
+        design=spec.name,
+        top=rendered.top,
+        parameters=params,
+        rtl_files=[Path(f) for f in rendered.files],
+        sdc_file=sdc,
+        out_dir=out_dir,
+        clock_period=period,
+    )

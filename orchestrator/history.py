@@ -1,0 +1,145 @@
+"""History: immutable JSON records under ``reports/history/<pdk>/<design>/<run_id>.json``.
+
+One file per job keeps the history merge-conflict-free in git and lets any number of
+processes append at once: each record is written atomically under a unique name and never
+rewritten. Loading gives ``RunRecord`` objects or one flat pandas DataFrame.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+from pydantic import ValidationError
+
+from orchestrator.errors import OrchestratorError
+from orchestrator.fsutil import atomic_write_json
+from orchestrator.record import METRIC_NAMES, RunRecord, parameters_key
+
+
+class HistoryError(OrchestratorError):
+    """A history file cannot be read."""
+
+
+def record_path(history_dir: Path, record: RunRecord) -> Path:
+    return Path(history_dir) / record.pdk / record.design / f"{record.run_id}.json"
+
+
+def write_record(history_dir: Path, record: RunRecord) -> Path | None:
+    """Write one record atomically. Returns its path, or None if that run id is already stored
+    (re-imports are idempotent; a record is never overwritten)."""
+    path = record_path(history_dir, record)
+    if path.exists():
+        return None
+    try:
+        return atomic_write_json(path, record.to_json_dict(), exclusive=True)
+    except FileExistsError:
+        return None
+
+
+def iter_record_files(history_dir: Path) -> list[Path]:
+    root = Path(history_dir)
+    if not root.is_dir():
+        return []
+    # Temp files start with "." and are never picked up.
+    return sorted(p for p in root.glob("*/*/*.json") if not p.name.startswith("."))
+
+
+def load_record(path: Path) -> RunRecord:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise HistoryError(f"{path}: cannot read history record: {exc}") from exc
+    try:
+        return RunRecord.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "<root>"
+        raise HistoryError(f"{path}: invalid history record: key '{key}': {first['msg']}") from exc
+
+
+def load_records(history_dir: Path) -> list[RunRecord]:
+    records = [load_record(p) for p in iter_record_files(history_dir)]
+    records.sort(key=lambda r: (r.timestamp, r.run_id))
+    return records
+
+
+# Columns of the flat table, in display order. Parameters follow as "param.<name>".
+BASE_COLUMNS: tuple[str, ...] = (
+    "run_id",
+    "timestamp",
+    "design",
+    "pdk",
+    "source",
+    "status",
+    "reason",
+    "stage_reached",
+    "metrics_origin",
+    "cached",
+    "params_key",
+    *METRIC_NAMES,
+    "ge_reference_cell",
+    "ge_reference_area_um2",
+    "total_runtime_s",
+    "orchestrator_commit",
+    "build_dir",
+    "gds",
+)
+
+
+def record_to_row(record: RunRecord) -> dict:
+    row: dict = {
+        "run_id": record.run_id,
+        "timestamp": record.timestamp,
+        "design": record.design,
+        "pdk": record.pdk,
+        "source": record.source,
+        "status": record.status,
+        "reason": record.reason,
+        "stage_reached": record.stage_reached,
+        "metrics_origin": record.metrics_origin,
+        "cached": record.cached,
+        "params_key": parameters_key(record.parameters),
+        "ge_reference_cell": record.ge_reference_cell,
+        "ge_reference_area_um2": record.ge_reference_area_um2,
+        "orchestrator_commit": record.orchestrator_commit,
+        "build_dir": record.build_dir,
+        "gds": record.gds,
+    }
+    for name in METRIC_NAMES:
+        row[name] = getattr(record.metrics, name)
+    runtimes = [s.runtime_s for s in record.steps if s.runtime_s is not None]
+    row["total_runtime_s"] = sum(runtimes) if runtimes else None
+    for key, value in sorted(record.parameters.items()):
+        row[f"param.{key}"] = value
+    return row
+
+
+def to_dataframe(records: Iterable[RunRecord]) -> pd.DataFrame:
+    rows = [record_to_row(r) for r in records]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        frame = pd.DataFrame(columns=list(BASE_COLUMNS))
+    for name in BASE_COLUMNS:
+        if name not in frame.columns:
+            frame[name] = None
+    param_cols = sorted(c for c in frame.columns if c.startswith("param."))
+    frame = frame[list(BASE_COLUMNS) + param_cols]
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    for name in METRIC_NAMES + ("ge_reference_area_um2", "total_runtime_s"):
+        frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    return frame.sort_values(["timestamp", "run_id"], kind="stable").reset_index(drop=True)
+
+
+def load_history(history_dir: Path) -> pd.DataFrame:
+    return to_dataframe(load_records(history_dir))
+
+
+def latest(frame: pd.DataFrame, *, passing_only: bool = False) -> pd.DataFrame:
+    """The newest row per (design, pdk); with ``passing_only`` the newest passing one."""
+    if frame.empty:
+        return frame
+    subset = frame[frame["status"] == "pass"] if passing_only else frame
+    return subset.sort_values("timestamp", kind="stable").groupby(["design", "pdk"], as_index=False).tail(1)
