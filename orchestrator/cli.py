@@ -1,0 +1,323 @@
+"""Command line: parsing and printing only; every stage lives in its own module.
+
+Exit codes:
+  0   success
+  1   a job failed, or `check` found a regression
+  2   usage or configuration error (bad config, unknown design/PDK, missing PDK data, ...)
+  3   a required tool is missing (`run --require-all-stages`)
+  130 interrupted (Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from orchestrator.errors import ConfigError, OrchestratorError, ToolError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_TOOL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other usage error
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _err(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--param: expected KEY=VALUE (value: {text!r})")
+    return key.strip(), yaml.safe_load(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m orchestrator", description=__doc__.split("\n")[0],
+                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 1)[1])
+    parser.add_argument("--config", default="config.yaml", help="config file (default: ./config.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="render, synthesize and implement the design matrix")
+    run.add_argument("--pdk", default="all", help="platform name from platforms/, or 'all' (default)")
+    run.add_argument("--design", action="append", default=[], help="design name (repeatable; default: all)")
+    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a design parameter for every selected design (repeatable)")
+    run.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: config or core count)")
+    run.add_argument("--to", default=None, metavar="STEP", help="last SC step to run, e.g. synthesis")
+    run.add_argument("--require-all-stages", action="store_true",
+                     help="fail (exit 3) instead of skipping stages whose tools are missing")
+
+    sub.add_parser("doctor", help="show detected tools and which flow stages can run")
+
+    render = sub.add_parser("render", help="render RTL + SDC without running the flow")
+    render.add_argument("--pdk", default="all")
+    render.add_argument("--design", action="append", default=[])
+    render.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    render.add_argument("--out", default=None, help="output directory (default: <build_dir>/rendered)")
+
+    hist = sub.add_parser("history", help="print the history table")
+    hist.add_argument("--pdk", default=None)
+    hist.add_argument("--design", default=None)
+    hist.add_argument("--all-columns", action="store_true")
+
+    imp = sub.add_parser("import-orfs", help="import OpenROAD-flow-scripts runs into the history")
+    imp.add_argument("path", help="an ORFS results tree (e.g. halutmatmul's report archive)")
+
+    sub.add_parser("report", help="build the static HTML gallery, plots and tables under reports/")
+
+    check = sub.add_parser("check", help="compare the latest runs with the baseline (regression gate)")
+    check.add_argument("--baseline", default=None, help="baseline file (default: <reports_dir>/baseline.yaml)")
+    check.add_argument("--pdk", action="append", default=None)
+    check.add_argument("--design", action="append", default=None)
+    check.add_argument("--update-baseline", action="store_true",
+                       help="write the baseline from the latest passing runs instead of checking")
+    check.add_argument("--markdown", default=None, metavar="FILE", help="also write the table as Markdown")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = {
+        "run": cmd_run,
+        "doctor": cmd_doctor,
+        "render": cmd_render,
+        "history": cmd_history,
+        "import-orfs": cmd_import_orfs,
+        "report": cmd_report,
+        "check": cmd_check,
+    }[args.command]
+    try:
+        return handler(args)
+    except ToolError as exc:
+        _err(str(exc))
+        return EXIT_TOOL
+    except OrchestratorError as exc:
+        _err(str(exc))
+        return exc.exit_code if exc.exit_code in (EXIT_USAGE, EXIT_TOOL) else EXIT_USAGE
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _load(args):
+    from orchestrator.config import load_config
+
+    return load_config(args.config)
+
+
+def _select_jobs(config, pdk_arg: str, designs: list[str], params: list[str]):
+    from orchestrator.designs import validate_parameters
+    from orchestrator.flow import Job
+
+    if pdk_arg == "all":
+        pdks = list(config.pdks)
+    else:
+        config.platform(pdk_arg)  # raises "unknown PDK ..." naming the available ones
+        pdks = [pdk_arg]
+    known = [spec.name for spec in config.designs]
+    for name in designs:
+        if name not in known:
+            raise ConfigError(f"unknown design '{name}' (config.yaml has: {', '.join(dict.fromkeys(known))})")
+    overrides = dict(_parse_param(p) for p in params)
+    jobs = []
+    for spec in config.designs:
+        if designs and spec.name not in designs:
+            continue
+        if overrides:
+            spec = spec.model_copy(update={"parameters": {**spec.parameters, **overrides}})
+        for pdk in pdks:
+            platform = config.platform(pdk)
+            try:
+                parameters = validate_parameters(spec.generator, spec.name, spec.parameters)
+            except OrchestratorError as exc:
+                raise ConfigError(f"--param: {exc}") from None
+            jobs.append(Job(spec=spec, platform=platform, parameters=parameters))
+    return jobs
+
+
+def _print_toolchain(toolchain) -> None:
+    width = max(len(name) for name in toolchain.tools)
+    for name, status in toolchain.tools.items():
+        mark = "ok " if status.found else "-- "
+        print(f"  {mark}{name:<{width}}  {status.summary}")
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_doctor(args) -> int:
+    from orchestrator import tools
+    from orchestrator.flow import Job, build_project, plan_steps
+    from orchestrator.designs import render_design
+
+    toolchain = tools.detect_all()
+    print("Tools:")
+    _print_toolchain(toolchain)
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        print(f"\nConfig: {exc}")
+        return EXIT_USAGE
+    root = config.resolved_pdk_data_root()
+    print(f"\nPDK data root: {root if root else 'lambdapdk default (downloads on first use)'}")
+    spec = config.designs[0]
+    print("\nFlow steps per platform (SC ASIC flow):")
+    import tempfile
+
+    for pdk in config.pdks:
+        platform = config.platform(pdk)
+        with tempfile.TemporaryDirectory() as tmp:
+            job = Job(spec=spec, platform=platform, parameters=dict(spec.parameters))
+            rendered = render_design(config, spec, platform, Path(tmp) / "inputs")
+            project = build_project(config, job, rendered, toolchain, Path(tmp) / "sc")
+            plan = plan_steps(project, toolchain)
+        runs = ", ".join(step for step, _ in plan.run_nodes)
+        print(f"  {pdk}: runs {runs}")
+        if plan.skipped:
+            reasons = sorted({s.reason for s in plan.skipped})
+            print(f"  {pdk}: skips {len(plan.skipped)} steps: " + "; ".join(reasons))
+    return EXIT_OK
+
+
+def cmd_render(args) -> int:
+    from orchestrator.designs import render_design
+
+    config = _load(args)
+    jobs = _select_jobs(config, args.pdk, args.design, args.param)
+    out_root = Path(args.out) if args.out else config.path("build_dir") / "rendered"
+    for job in jobs:
+        rendered = render_design(config, job.spec, job.platform, out_root / job.platform.name / job.spec.name)
+        files = ", ".join(str(p) for p in [*rendered.rtl_files, rendered.sdc_file])
+        print(f"{job.name}: {files}")
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from orchestrator import history, runner, tools
+    from orchestrator.progress import ProgressDisplay, format_metrics_table
+
+    config = _load(args)
+    jobs = _select_jobs(config, args.pdk, args.design, args.param)
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs: must be >= 1 (value: {args.jobs})")
+    toolchain = tools.detect_all()
+    require_all = args.require_all_stages or config.flow.require_all_stages
+    to = args.to or config.flow.to
+    missing = [s for s in toolchain.tools.values()
+               if not s.found and s.name in ("yosys", "pyslang", "openroad", "sta", "klayout")]
+    if missing:
+        print("!! Flow stages will be SKIPPED: " + "; ".join(
+            f"{s.name} not installed ({s.install_hint})" for s in missing), file=sys.stderr)
+        if require_all and to is None:
+            raise ToolError("--require-all-stages: missing " + ", ".join(s.name for s in missing))
+    max_parallel = args.jobs or config.flow.jobs or os.cpu_count() or 1
+    display = ProgressDisplay(len(jobs))
+    try:
+        outcomes = runner.run_jobs(config, Path(args.config).resolve(), jobs, toolchain,
+                                   max_parallel=max_parallel, to=to, on_progress=display.update)
+    except runner.Interrupted as exc:
+        display.close()
+        finished = [o for o in exc.outcomes if o.record is not None]
+        _write_history(config, finished, history)
+        print(f"\ninterrupted: {len(finished)} job(s) finished and recorded; "
+              f"{len(exc.outcomes) - len(finished)} stopped or not started (no record written)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    display.close()
+    _write_history(config, outcomes, history)
+    records = [o.record for o in outcomes if o.record is not None]
+    if records:
+        print(format_metrics_table(records))
+    exit_code = EXIT_OK
+    for outcome in outcomes:
+        if outcome.record is None:
+            _err(f"{outcome.job.name}: {outcome.error}")
+            exit_code = max(exit_code, EXIT_FAIL)
+        elif outcome.record.status == "fail":
+            _err(f"{outcome.job.name}: {outcome.record.reason}")
+            exit_code = max(exit_code, EXIT_FAIL)
+    skipped = sorted({s.reason for r in records for s in r.skipped_stages})
+    if skipped:
+        print("\n!! P&R/sign-off stages were skipped: " + "; ".join(skipped), file=sys.stderr)
+        if require_all:
+            exit_code = max(exit_code, EXIT_TOOL)
+    return exit_code
+
+
+def _write_history(config, outcomes, history) -> None:
+    history_dir = config.path("history_dir")
+    for outcome in outcomes:
+        if outcome.record is not None:
+            outcome.history_path = history.write_record(history_dir, outcome.record)
+
+
+def cmd_history(args) -> int:
+    from orchestrator import history
+    from orchestrator.progress import format_history_table
+
+    config = _load(args)
+    frame = history.load_history(config.path("history_dir"))
+    if args.pdk:
+        frame = frame[frame["pdk"] == args.pdk]
+    if args.design:
+        frame = frame[frame["design"] == args.design]
+    print(format_history_table(frame, all_columns=args.all_columns))
+    return EXIT_OK
+
+
+def cmd_import_orfs(args) -> int:
+    from orchestrator import orfs_import
+
+    config = _load(args)
+    path = Path(args.path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file or directory")
+    summary = orfs_import.import_orfs(path, config.path("history_dir"), config.platforms)
+    print(summary.describe() if hasattr(summary, "describe") else summary)
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from orchestrator import history, report
+
+    config = _load(args)
+    records = history.load_records(config.path("history_dir"))
+    summary = report.build_reports(config, records)
+    print(summary)
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    from orchestrator import check, history
+
+    config = _load(args)
+    records = history.load_records(config.path("history_dir"))
+    baseline = Path(args.baseline) if args.baseline else config.path("reports_dir") / "baseline.yaml"
+    if args.update_baseline:
+        path = check.update_baseline(records, baseline)
+        print(f"baseline written: {path}")
+        return EXIT_OK
+    result = check.run_check(records, baseline, pdks=args.pdk, designs=args.design)
+    print(check.render_table_text(result))
+    markdown = check.render_markdown(result)
+    if args.markdown:
+        from orchestrator.fsutil import atomic_write_text
+
+        atomic_write_text(args.markdown, markdown)
+    check.write_step_summary(markdown)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,253 @@
+"""Flow stage: one SiliconCompiler ``ASIC`` project per (design, PDK, parameter set).
+
+The project gets the rendered RTL and SDC as filesets, the platform's lambdapdk target (PDK,
+std-cell library, ASIC flow, timing scenarios), the platform's floorplan settings, and its own
+build directory. ``plan_steps`` cuts the flowgraph where the installed toolchain ends, so a
+machine without OpenROAD still runs elaboration + synthesis and records why P&R was skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from orchestrator.config import Config, DesignSpec, Platform
+from orchestrator.designs import RenderedDesign
+from orchestrator.errors import OrchestratorError, ToolError
+from orchestrator.record import SkippedStage, parameters_key
+from orchestrator.tools import Toolchain
+
+SC_JOBNAME = "job0"
+
+
+class PdkDataError(OrchestratorError):
+    """The PDK data (Liberty, LEF, ...) cannot be found."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One flow job of the matrix."""
+
+    spec: DesignSpec
+    platform: Platform
+    parameters: dict[str, Any]  # validated, with defaults filled
+
+    @property
+    def name(self) -> str:
+        label = f"-{self.spec.label}" if self.spec.label else ""
+        return f"{self.spec.name}{label}-{self.platform.name}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}-{parameters_key(self.parameters)}"
+
+    def build_dir(self, config: Config) -> Path:
+        return config.path("build_dir") / self.platform.name / f"{self.spec.name}{'-' + self.spec.label if self.spec.label else ''}-{parameters_key(self.parameters)}"
+
+
+@dataclass
+class StepPlan:
+    """Which SC steps will run, and which are skipped and why."""
+
+    to_steps: list[str]  # value for [option,to]
+    run_nodes: list[tuple[str, str]]
+    skipped: list[SkippedStage] = field(default_factory=list)
+    not_requested: list[str] = field(default_factory=list)  # cut by --to, not by a missing tool
+
+
+def _import_object(spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise OrchestratorError(f"cannot import '{spec}': {exc}") from None
+
+
+def _library_objects(project) -> Iterable[Any]:
+    for name in project.getkeys("library"):
+        yield project.get_library(name)
+
+
+def register_pdk_data_root(project, data_root: Path | None) -> None:
+    """Point every lambdapdk-backed library (PDK and std-cell libraries) at an offline data root."""
+    if data_root is None:
+        return
+    for lib in _library_objects(project):
+        if lib.valid("dataroot") and "lambdapdk" in lib.getkeys("dataroot"):
+            lib.set_dataroot("lambdapdk", str(data_root), clobber=True)
+
+
+def liberty_files(library, corner: str) -> list[str]:
+    """Liberty files of ``library`` for ``corner`` (NLDM), resolved through its data roots."""
+    files: list[str] = []
+    if corner not in library.getkeys("asic", "libcornerfileset"):
+        known = ", ".join(library.getkeys("asic", "libcornerfileset"))
+        raise PdkDataError(f"library '{library.name}' has no corner '{corner}' (corners: {known})")
+    for model in library.getkeys("asic", "libcornerfileset", corner):
+        for fileset in library.get("asic", "libcornerfileset", corner, model):
+            files.extend(library.find_files("fileset", fileset, "file", "liberty"))
+    return files
+
+
+_NOM_VOLTAGE = re.compile(rb"^\s*nom_voltage\s*:\s*([0-9.eE+-]+)\s*;", re.MULTILINE)
+
+
+def liberty_nom_voltage(path: str) -> float | None:
+    """The library-level ``nom_voltage`` (V) from a Liberty file; it sits in the header."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        head = handle.read(64 * 1024)
+    match = _NOM_VOLTAGE.search(head)
+    return float(match.group(1)) if match else None
+
+
+def check_pdk_data(project, platform: Platform, data_root: Path | None) -> list[str]:
+    """Fail early, in one line, when the std-cell library data is not where SC will look."""
+    lib = project.get_library(platform.stdcell_lib)
+    where = f"data root {data_root}" if data_root else "lambdapdk's download cache (HALUT_PDK_ROOT unset)"
+    try:
+        files = liberty_files(lib, platform.analysis_corner)
+    except PdkDataError:
+        raise
+    except Exception as exc:  # SC raises FileNotFoundError / ValueError, lambdapdk download errors
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PdkDataError(
+            f"PDK data for '{platform.name}' ({platform.stdcell_lib}) not found in {where}: {first}"
+        ) from None
+    missing = [f for f in files if not Path(f).is_file()]
+    if not files or missing:
+        raise PdkDataError(
+            f"PDK data for '{platform.name}' ({platform.stdcell_lib}) not found in {where}: "
+            f"missing {missing[0] if missing else 'Liberty files'}"
+        )
+    return files
+
+
+def build_project(
+    config: Config,
+    job: Job,
+    rendered: RenderedDesign,
+    toolchain: Toolchain,
+    build_dir: Path,
+):
+    """Create the SC ASIC project for one job (nothing runs yet)."""
+    from siliconcompiler import ASIC, Design
+
+    platform = job.platform
+    design = Design(rendered.top)
+    design.set_dataroot("rendered", str(rendered.out_dir))
+    with design.active_dataroot("rendered"), design.active_fileset("rtl"):
+        design.set_topmodule(rendered.top)
+        for path in rendered.rtl_files:
+            design.add_file(str(path.relative_to(rendered.out_dir)))
+    with design.active_dataroot("rendered"), design.active_fileset("sdc"):
+        design.add_file(str(rendered.sdc_file.relative_to(rendered.out_dir)))
+
+    project = ASIC(design)
+    project.add_fileset("rtl")
+    project.add_fileset("sdc")
+
+    target = _import_object(platform.sc_target)
+    target(project, syn_np=config.flow.syn_np)
+
+    # The platform names one std-cell library; the demo targets add extra Vt flavours we do not use.
+    mainlib_cls = _import_object(platform.stdcell_lib_class)
+    mainlib = mainlib_cls()
+    if mainlib.name != platform.stdcell_lib:
+        raise OrchestratorError(
+            f"platform '{platform.name}': stdcell_lib_class '{platform.stdcell_lib_class}' "
+            f"is library '{mainlib.name}', not '{platform.stdcell_lib}'"
+        )
+    project.set_mainlib(mainlib)
+    project.set("asic", "asiclib", [platform.stdcell_lib])
+    mainlib = project.get_library(platform.stdcell_lib)
+    if hasattr(mainlib, "set_openroad_placement_density"):
+        mainlib.set_openroad_placement_density(platform.placement_density)
+    project.constraint.area.set_density(platform.core_utilization_pct)
+
+    register_pdk_data_root(project, config.resolved_pdk_data_root())
+
+    yosys = toolchain.tools.get("yosys")
+    if yosys is not None and yosys.found and yosys.sc_path_dir:
+        # Our bridge goes first on SC's tool path only when no native Tcl-capable yosys exists.
+        project.set("tool", "yosys", "path", yosys.sc_path_dir)
+
+    project.option.set_builddir(str(build_dir))
+    project.option.set_jobname(SC_JOBNAME)
+    project.option.set_nodashboard(True)
+    project.option.set_quiet(True)
+    return project
+
+
+def flow_nodes(project) -> list[tuple[str, str, str]]:
+    """(step, index, sc_tool) for every node of the project's flow, in execution order."""
+    flowgraph = project.get_flow()
+    ordered: list[tuple[str, str, str]] = []
+    for level in flowgraph.get_execution_order():
+        for step, index in level:
+            node = flowgraph.get_graph_node(step, index)
+            ordered.append((step, str(index), node.get_tool()))
+    return ordered
+
+
+def plan_steps(project, toolchain: Toolchain, to: str | None = None) -> StepPlan:
+    """Cut the flow where the toolchain ends (and at ``to``, if given)."""
+    flowgraph = project.get_flow()
+    nodes = flow_nodes(project)
+    known_steps = {step for step, _, _ in nodes}
+    if to is not None and to not in known_steps:
+        raise OrchestratorError(f"unknown step '{to}' for --to (steps: {', '.join(s for s, _, _ in nodes)})")
+
+    def inputs(step: str, index: str) -> list[tuple[str, str]]:
+        return [(s, str(i)) for s, i in flowgraph.get_graph_node(step, index).get_input()]
+
+    # Restrict to the ancestors of --to (inclusive).
+    wanted: set[tuple[str, str]] = set()
+    if to is None:
+        wanted = {(s, i) for s, i, _ in nodes}
+    else:
+        stack = [(s, i) for s, i, _ in nodes if s == to]
+        while stack:
+            node = stack.pop()
+            if node not in wanted:
+                wanted.add(node)
+                stack.extend(inputs(*node))
+
+    runnable: set[tuple[str, str]] = set()
+    skipped: list[SkippedStage] = []
+    blocked_by: dict[tuple[str, str], str] = {}
+    for step, index, sc_tool in nodes:
+        if (step, index) not in wanted:
+            continue
+        status = toolchain.for_sc_tool(sc_tool)
+        upstream = [n for n in inputs(step, index) if n not in runnable]
+        if status is not None and not status.found:
+            reason = f"{status.name} not installed ({status.install_hint})" if status.install_hint else f"{status.name} not installed"
+            blocked_by[(step, index)] = reason
+            skipped.append(SkippedStage(step=step, reason=reason))
+        elif upstream:
+            reason = f"needs {upstream[0][0]}: {blocked_by.get(upstream[0], 'upstream skipped')}"
+            blocked_by[(step, index)] = blocked_by.get(upstream[0], reason)
+            skipped.append(SkippedStage(step=step, reason=reason))
+        else:
+            runnable.add((step, index))
+
+    has_runnable_child = {src for s, i, _ in nodes if (s, i) in runnable for src in inputs(s, i)}
+    exits = [(s, i) for s, i, _ in nodes if (s, i) in runnable and (s, i) not in has_runnable_child]
+    to_steps = sorted({s for s, _ in exits})
+    not_requested = [s for s, i, _ in nodes if (s, i) not in wanted]
+    if not runnable:
+        raise ToolError(
+            "no flow step can run: " + (skipped[0].reason if skipped else "empty flow")
+        )
+    ordered_runnable = [(s, i) for s, i, _ in nodes if (s, i) in runnable]
+    return StepPlan(to_steps=to_steps, run_nodes=ordered_runnable, skipped=skipped, not_requested=not_requested)
+
+
+def apply_plan(project, plan: StepPlan) -> None:
+    for step in plan.to_steps:
+        project.option.add_to(step)

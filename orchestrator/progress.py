@@ -1,0 +1,113 @@
+"""Terminal output for the CLI: the live job display and the metrics tables."""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Iterable
+
+import pandas as pd
+
+from orchestrator.record import RunRecord
+
+
+class ProgressDisplay:
+    """Each running job's current step and elapsed time.
+
+    On a terminal this is a live table (rich); in CI logs it prints one line whenever a job
+    changes step or finishes, so the log stays readable.
+    """
+
+    def __init__(self, total: int, stream=None):
+        self.total = total
+        self.stream = stream or sys.stderr
+        self._last: dict[str, str] = {}
+        self._done = 0
+        self._live = None
+        if self.stream.isatty():
+            from rich.console import Console
+            from rich.live import Live
+
+            self._live = Live(console=Console(file=self.stream), refresh_per_second=4, transient=True)
+            self._live.start()
+
+    def update(self, progress) -> None:
+        if self._live is not None:
+            from rich.table import Table
+
+            table = Table(title=f"jobs: {len(progress.done)}/{self.total} done, {progress.queued} queued")
+            table.add_column("job")
+            table.add_column("step")
+            table.add_column("elapsed", justify="right")
+            for name, (step, elapsed) in sorted(progress.running.items()):
+                table.add_row(name, step, f"{elapsed:6.1f} s")
+            self._live.update(table)
+        for name, (step, elapsed) in progress.running.items():
+            if self._last.get(name) != step and self._live is None:
+                print(f"[{elapsed:7.1f} s] {name}: {step}", file=self.stream, flush=True)
+            self._last[name] = step
+        while self._done < len(progress.done):
+            outcome = progress.done[self._done]
+            self._done += 1
+            status = outcome.record.status if outcome.record else "error"
+            line = f"[{outcome.elapsed_s:7.1f} s] {outcome.job.name}: {status} ({self._done}/{self.total})"
+            if self._live is not None:
+                self._live.console.print(line)
+            else:
+                print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def format_ge(ge: float | None) -> str:
+    """GE in the halutmatmul table style: '110.238 kGE'."""
+    if ge is None or (isinstance(ge, float) and math.isnan(ge)):
+        return "-"
+    return f"{ge / 1000:.3f} kGE"
+
+
+def _table(headers: list[str], rows: Iterable[list[str]]) -> str:
+    rows = list(rows)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    sep = "  ".join("-" * w for w in widths)
+    body = ["  ".join(c.rjust(w) if i > 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    return "\n".join([line, sep, *body])
+
+
+def format_metrics_table(records: list[RunRecord]) -> str:
+    headers = ["design", "pdk", "status", "stage", "area [um^2]", "GE", "cells", "regs", "freq [MHz]",
+               "WNS [ns]", "TNS [ns]", "util [%]", "V", "runtime [s]"]
+    rows = []
+    for r in records:
+        m = r.metrics
+        runtime = sum(s.runtime_s for s in r.steps if s.runtime_s is not None)
+        area = _fmt(m.area_um2, 2) + (" (syn)" if r.metrics_origin == "synthesis" and m.area_um2 else "")
+        rows.append([r.design, r.pdk, r.status, r.stage_reached or "-", area, format_ge(m.ge),
+                     _fmt(m.stdcell_count), _fmt(m.register_count), _fmt(m.target_freq_mhz, 1),
+                     _fmt(m.wns_ns), _fmt(m.tns_ns), _fmt(m.utilization_pct, 1), _fmt(m.voltage_v, 2),
+                     _fmt(runtime, 1)])
+    return _table(headers, rows)
+
+
+HISTORY_COLUMNS = ["timestamp", "design", "pdk", "source", "status", "stage_reached", "area_um2", "ge",
+                   "stdcell_count", "target_freq_mhz", "tns_ns", "utilization_pct"]
+
+
+def format_history_table(frame: pd.DataFrame, *, all_columns: bool = False) -> str:
+    if frame.empty:
+        return "(history is empty)"
+    view = frame if all_columns else frame[HISTORY_COLUMNS]
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
+        return view.to_string(index=False)
