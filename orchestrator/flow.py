@@ -174,7 +174,9 @@ def build_project(
     yosys = toolchain.tools.get("yosys")
     if yosys is not None and yosys.found and yosys.sc_path_dir:
         # Our bridge goes first on SC's tool path only when no native Tcl-capable yosys exists.
-        project.set("tool", "yosys", "path", yosys.sc_path_dir)
+        from orchestrator.yosys_bridge import configure_project
+
+        configure_project(project, Path(yosys.sc_path_dir))
 
     project.option.set_builddir(str(build_dir))
     project.option.set_jobname(SC_JOBNAME)

@@ -91,7 +91,8 @@ def _get(schema, *keypath: str, step: str, index: str) -> Any:
         return None
 
 
-def git_commit(repo_dir: Path) -> str | None:
+def git_commit(repo_dir: Path = Path(__file__).resolve().parent) -> str | None:
+    """Commit of the orchestrator's own checkout ("-dirty" when it has local changes)."""
     try:
         out = subprocess.run(
             ["git", "-C", str(repo_dir), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
@@ -158,9 +159,10 @@ def build_record(
                 tool = manifest.get_flow().get_graph_node(step, index).get_tool()
             except Exception:
                 tool = None
-        runtime = _get(source, "metric", "exetime", step=step, index=index) if source else None
+        # tasktime: the node's wall time (tool + SC's own setup); exetime is the tool alone.
+        runtime = _get(source, "metric", "tasktime", step=step, index=index) if source else None
         if runtime is None and source is not None:
-            runtime = _get(source, "metric", "tasktime", step=step, index=index)
+            runtime = _get(source, "metric", "exetime", step=step, index=index)
         version = _get(source, "record", "toolversion", step=step, index=index) if source else None
         if tool and version:
             versions[tool] = str(version)

@@ -255,7 +255,7 @@ def execute(request: dict) -> dict:
         voltage_v=voltage,
         error=error,
         tool_versions=toolchain.versions(),
-        commit=metrics.git_commit(config.root),
+        commit=metrics.git_commit(),
         job_key=job.key,
     )
     return {"record": record.to_json_dict(), "error": None}

@@ -16,9 +16,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Minimum versions, as SiliconCompiler 0.38 declares them for its tasks.
-MIN_YOSYS = (0, 48)
-
 
 @dataclass(frozen=True)
 class ToolStatus:
@@ -99,21 +96,24 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 def detect_yosys() -> ToolStatus:
     """A native Yosys >= 0.48 with Tcl when there is one, else our pyosys bridge."""
-    from orchestrator import yosys_bridge
+    try:
+        from orchestrator import yosys_bridge
+    except ImportError as exc:  # pyosys not installed: the bridge cannot exist either
+        path = shutil.which("yosys")
+        note = f"bridge unavailable ({exc})"
+        return ToolStatus("yosys", False, path=path, note=note, install_hint=INSTALL_HINTS["yosys"])
 
     native = yosys_bridge.find_native_yosys()
-    if native is not None:
-        path, version, has_tcl = native
-        if has_tcl and _version_tuple(version) >= MIN_YOSYS:
-            return ToolStatus("yosys", True, version, path, note="native")
+    if native is not None and native.suitable:
+        return ToolStatus("yosys", True, native.version, native.path, note="native, Tcl-capable")
     try:
         version = yosys_bridge.bridge_version()
     except Exception as exc:  # pyosys missing or broken
         reason = f"native yosys unsuitable, pyosys bridge unavailable: {exc}"
         return ToolStatus("yosys", False, note=reason, install_hint=INSTALL_HINTS["yosys"])
-    shim_dir = yosys_bridge.install_shim(_shim_dir())
+    shim = yosys_bridge.install_shim(_shim_dir())
     note = "pyosys bridge (no native Tcl-capable yosys >= 0.48)"
-    return ToolStatus("yosys", True, version, str(shim_dir / "yosys"), note=note, sc_path_dir=str(shim_dir))
+    return ToolStatus("yosys", True, version, str(shim), note=note, sc_path_dir=str(shim.parent))
 
 
 def _shim_dir() -> Path:
