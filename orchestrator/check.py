@@ -1,0 +1,645 @@
+"""Regression gate: the latest run of every (design, pdk) against a committed baseline.
+
+The baseline file (``reports/baseline.yaml``) holds two things:
+
+* ``rules``: per metric, which way is better, how much worsening is tolerated (relative and/or
+  absolute) and optional hard bounds;
+* ``baseline``: per PDK and design, the reference run (status, completed stages, metrics).
+
+Which way is better is physics, not configuration: ``METRIC_BETTER`` below is the single source
+of truth, and a rule may restate it but never invert it. ``run_check`` is pure (records in, a
+``CheckResult`` out); rendering and writing are separate functions the CLI calls.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from orchestrator.config import _format_validation_error
+from orchestrator.errors import OrchestratorError
+from orchestrator.fsutil import atomic_write_text
+from orchestrator.history import record_to_row
+from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, Status, parameters_key
+
+BASELINE_SCHEMA_VERSION = 1
+
+Better = Literal["lower", "higher", "none"]
+
+# Which direction is an improvement. "none": the value has no better side (an operating point
+# or a ratio that is only wrong outside bounds). WNS/TNS are <= 0 when failing, so a higher
+# (less negative) value is better.
+METRIC_BETTER: dict[str, Better] = {
+    "area_um2": "lower",
+    "stdcell_count": "lower",
+    "register_count": "lower",
+    "ge": "lower",
+    "clock_period_ns": "lower",
+    "target_freq_mhz": "higher",
+    "fmax_mhz": "higher",
+    "wns_ns": "higher",
+    "tns_ns": "higher",
+    "utilization_pct": "none",
+    "voltage_v": "none",
+    "power_mw": "lower",
+    "die_area_um2": "lower",
+    "core_area_um2": "lower",
+    "total_runtime_s": "lower",  # sum of step wall times (history column of the same name)
+}
+
+CHECKABLE_METRICS: tuple[str, ...] = (*METRIC_NAMES, "total_runtime_s")
+CHECK_UNITS: dict[str, str] = {**METRIC_UNITS, "total_runtime_s": "s", "stages": "steps"}
+
+Verdict = Literal["ok", "improved", "new", "regressed", "out of bounds", "missing", "failed"]
+FAILING_VERDICTS: frozenset[str] = frozenset({"regressed", "out of bounds", "missing", "failed"})
+
+
+class BaselineError(OrchestratorError):
+    """The baseline file is missing or invalid (a usage error: exit 2)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Baseline file schema
+
+
+class MetricRule(BaseModel):
+    """How one metric is judged. Allowed worsening = max(rel_tol_pct % of |baseline|, abs_tol)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    better: Better | None = None  # None = the physics in METRIC_BETTER
+    rel_tol_pct: float = Field(default=0.0, ge=0)
+    abs_tol: float = Field(default=0.0, ge=0)  # in the metric's unit
+    min: float | None = None  # hard bounds: any value outside fails, baseline or not
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered_bounds(self) -> "MetricRule":
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+    def merged(self, override: "MetricRule | None") -> "MetricRule":
+        if override is None:
+            return self
+        return self.model_copy(update={name: getattr(override, name) for name in override.model_fields_set})
+
+
+class BaselineEntry(BaseModel):
+    """The reference run of one (design, pdk)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str
+    timestamp: datetime
+    source: str | None = None
+    status: Status = "pass"
+    stages: list[str] = Field(default_factory=list)  # steps that completed, in flow order
+    metrics_origin: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, int | float] = Field(default_factory=dict)
+    rules: dict[str, MetricRule] = Field(default_factory=dict)  # per-design overrides of ``rules``
+
+
+class Baseline(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = BASELINE_SCHEMA_VERSION
+    rules: dict[str, MetricRule] = Field(default_factory=dict)
+    baseline: dict[str, dict[str, BaselineEntry]] = Field(default_factory=dict)  # pdk -> design -> entry
+
+    def entry(self, pdk: str, design: str) -> BaselineEntry | None:
+        return self.baseline.get(pdk, {}).get(design)
+
+    def rule_for(self, metric: str, entry: BaselineEntry | None) -> MetricRule | None:
+        base = self.rules.get(metric)
+        override = entry.rules.get(metric) if entry is not None else None
+        if base is None:
+            return override
+        return base.merged(override)
+
+
+# Written into a fresh baseline file; afterwards the file is the source of truth.
+DEFAULT_RULES: dict[str, MetricRule] = {
+    "area_um2": MetricRule(better="lower", rel_tol_pct=2.0),
+    "stdcell_count": MetricRule(better="lower", rel_tol_pct=2.0),
+    "ge": MetricRule(better="lower", rel_tol_pct=2.0),
+    "register_count": MetricRule(better="lower"),  # same RTL, same flops: any growth is a change
+    "power_mw": MetricRule(better="lower", rel_tol_pct=5.0),
+    "total_runtime_s": MetricRule(better="lower", rel_tol_pct=25.0, abs_tol=60.0),
+    "target_freq_mhz": MetricRule(better="higher"),  # the constraint itself: exact
+    "fmax_mhz": MetricRule(better="higher", rel_tol_pct=2.0),
+    "wns_ns": MetricRule(better="higher", abs_tol=0.01),
+    "tns_ns": MetricRule(better="higher", rel_tol_pct=5.0, abs_tol=0.01),
+    "utilization_pct": MetricRule(better="none", min=20.0, max=75.0),
+}
+
+
+def _check_metric_name(path: Path, key: str, metric: str) -> None:
+    if metric not in CHECKABLE_METRICS:
+        known = ", ".join(CHECKABLE_METRICS)
+        raise BaselineError(f"{path}: key '{key}': unknown metric (value: {metric!r}; known: {known})")
+
+
+def _check_rules(path: Path, prefix: str, rules: dict[str, MetricRule]) -> None:
+    for metric, rule in rules.items():
+        _check_metric_name(path, f"{prefix}.{metric}", metric)
+        physics = METRIC_BETTER[metric]
+        if rule.better is not None and rule.better != physics:
+            raise BaselineError(
+                f"{path}: key '{prefix}.{metric}.better': {metric} is better when {physics}, "
+                f"a rule cannot invert that (value: {rule.better!r})"
+            )
+
+
+def load_baseline(path: str | os.PathLike[str]) -> Baseline:
+    """Read and validate a baseline file; every problem is one BaselineError line naming file/key/value."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BaselineError(
+            f"{path}: baseline file not found (create it with `python -m orchestrator check --update-baseline`)"
+        ) from None
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot read baseline: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise BaselineError(f"{path}: invalid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise BaselineError(f"{path}: top level must be a mapping, got {type(data).__name__}")
+    try:
+        baseline = Baseline.model_validate(data)
+    except ValidationError as exc:
+        raise BaselineError(_format_validation_error(path, exc)) from None
+    _check_rules(path, "rules", baseline.rules)
+    for pdk, designs in baseline.baseline.items():
+        for design, entry in designs.items():
+            prefix = f"baseline.{pdk}.{design}"
+            for metric, value in entry.metrics.items():
+                _check_metric_name(path, f"{prefix}.metrics.{metric}", metric)
+                if not math.isfinite(value):
+                    raise BaselineError(f"{path}: key '{prefix}.metrics.{metric}': not a finite number (value: {value!r})")
+            _check_rules(path, f"{prefix}.rules", entry.rules)
+    return baseline
+
+
+# --------------------------------------------------------------------------------------------
+# Comparing
+
+
+def record_metric(record: RunRecord, metric: str) -> int | float | None:
+    if metric == "total_runtime_s":
+        return record_to_row(record)["total_runtime_s"]
+    return getattr(record.metrics, metric)
+
+
+def record_stages(record: RunRecord) -> list[str]:
+    """Steps that completed, in flow order; the last completed step when no step list exists."""
+    stages = [step.step for step in record.steps if step.status == "success"]
+    if not stages and record.stage_reached:
+        stages = [record.stage_reached]
+    return stages
+
+
+def delta_pct(baseline: float | None, current: float | None) -> float | None:
+    if baseline is None or current is None:
+        return None
+    if baseline == 0:
+        return 0.0 if current == 0 else None
+    return (current - baseline) / abs(baseline) * 100.0
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}"
+
+
+def describe_rule(metric: str, rule: MetricRule) -> str:
+    """Short human form of a rule, e.g. "lower, tol 2%" or "within 20..75 %"."""
+    better = rule.better or METRIC_BETTER[metric]
+    unit = CHECK_UNITS.get(metric, "")
+    parts: list[str] = []
+    if better != "none":
+        tols = []
+        if rule.rel_tol_pct:
+            tols.append(f"{_fmt(rule.rel_tol_pct)}%")
+        if rule.abs_tol:
+            tols.append(f"{_fmt(rule.abs_tol)} {unit}")
+        parts.append(f"{better}, tol {' or '.join(tols)}" if tols else f"{better}, exact")
+    if rule.min is not None or rule.max is not None:
+        low = _fmt(rule.min) if rule.min is not None else "-inf"
+        high = _fmt(rule.max) if rule.max is not None else "inf"
+        parts.append(f"within {low}..{high} {unit}")
+    return "; ".join(parts)
+
+
+def compare_metric(
+    metric: str, baseline: float | None, current: float | None, rule: MetricRule
+) -> tuple[Verdict, str] | None:
+    """Judge one metric. None when neither run has a value (nothing to check)."""
+    unit = CHECK_UNITS.get(metric, "")
+    if current is None:
+        if baseline is None:
+            return None
+        return "missing", "not produced by the current run (not treated as 0)"
+    bound_problems = []
+    if rule.min is not None and current < rule.min:
+        bound_problems.append(f"below min {_fmt(rule.min)} {unit}")
+    if rule.max is not None and current > rule.max:
+        bound_problems.append(f"above max {_fmt(rule.max)} {unit}")
+    if bound_problems:
+        return "out of bounds", "; ".join(bound_problems)
+    if baseline is None:
+        return "new", "no baseline value"
+    better = rule.better or METRIC_BETTER[metric]
+    if better == "none":
+        return "ok", ""
+    worsening = current - baseline if better == "lower" else baseline - current
+    allowed = max(abs(baseline) * rule.rel_tol_pct / 100.0, rule.abs_tol)
+    at_limit = math.isclose(abs(worsening), allowed, rel_tol=1e-9, abs_tol=1e-12)
+    if worsening > allowed and not at_limit:
+        return "regressed", f"worse by {_fmt(abs(worsening))} {unit} (allowed {_fmt(allowed)})"
+    if worsening < 0 and -worsening > allowed and not at_limit:
+        return "improved", f"better by {_fmt(-worsening)} {unit}"
+    return "ok", ""
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    pdk: str
+    design: str
+    metric: str  # a metric name, or "status" / "stages" / "run"
+    unit: str
+    baseline: float | str | None
+    current: float | str | None
+    delta_pct: float | None
+    rule: str
+    verdict: Verdict
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict in FAILING_VERDICTS
+
+
+@dataclass(frozen=True)
+class DesignResult:
+    pdk: str
+    design: str
+    baseline_run_id: str | None
+    current_run_id: str | None
+    rows: tuple[CheckRow, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return any(row.failed for row in self.rows)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    baseline_path: Path
+    designs: tuple[DesignResult, ...] = field(default_factory=tuple)
+
+    @property
+    def rows(self) -> list[CheckRow]:
+        return [row for design in self.designs for row in design.rows]
+
+    @property
+    def regressions(self) -> list[CheckRow]:
+        return [row for row in self.rows if row.failed]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.regressions else 0
+
+    @property
+    def summary(self) -> str:
+        failing = [d for d in self.designs if d.failed]
+        if not self.designs:
+            return "nothing to check: no runs in the history and no baseline entries for this selection"
+        if failing:
+            n = len(self.regressions)
+            return (
+                f"FAIL: {n} regression{'s' if n != 1 else ''} in {len(failing)} of "
+                f"{len(self.designs)} design/PDK pairs"
+            )
+        return f"OK: all {len(self.rows)} checks hold across {len(self.designs)} design/PDK pairs"
+
+
+def latest_runs(records: Iterable[RunRecord], *, passing_only: bool = False) -> dict[tuple[str, str], RunRecord]:
+    """Newest record per (pdk, design), by timestamp then run id."""
+    newest: dict[tuple[str, str], RunRecord] = {}
+    for record in records:
+        if passing_only and record.status != "pass":
+            continue
+        key = (record.pdk, record.design)
+        held = newest.get(key)
+        if held is None or (record.timestamp, record.run_id) > (held.timestamp, held.run_id):
+            newest[key] = record
+    return newest
+
+
+def _selected(pdk: str, design: str, pdks: Iterable[str] | None, designs: Iterable[str] | None) -> bool:
+    return (pdks is None or pdk in pdks) and (designs is None or design in designs)
+
+
+def _check_design(
+    baseline: Baseline, pdk: str, design: str, entry: BaselineEntry | None, record: RunRecord | None
+) -> DesignResult:
+    rows: list[CheckRow] = []
+    notes: list[str] = []
+
+    def row(metric: str, base: Any, cur: Any, verdict: Verdict, detail: str = "", rule: str = "", delta=None):
+        rows.append(CheckRow(pdk, design, metric, CHECK_UNITS.get(metric, ""), base, cur, delta, rule, verdict, detail))
+
+    if record is None:
+        assert entry is not None
+        row("run", entry.run_id, None, "missing", "no run of this design/PDK in the history")
+        return DesignResult(pdk, design, entry.run_id, None, tuple(rows))
+
+    # Status: a design that passed and now fails is a regression; a reason says why.
+    if record.status == "pass":
+        row("status", entry.status if entry else None, record.status, "ok")
+    elif entry is None:
+        row("status", None, record.status, "failed", record.reason or "")
+    elif entry.status == "pass":
+        row("status", entry.status, record.status, "regressed", record.reason or "")
+    else:
+        row("status", entry.status, record.status, "ok", "still failing, as in the baseline")
+
+    if entry is not None and entry.stages:
+        current_stages = record_stages(record)
+        lost = [stage for stage in entry.stages if stage not in current_stages]
+        if lost:
+            row("stages", len(entry.stages), len(current_stages), "regressed", "lost: " + ", ".join(lost))
+        else:
+            row("stages", len(entry.stages), len(current_stages), "ok")
+
+    for metric in CHECKABLE_METRICS:
+        rule = baseline.rule_for(metric, entry)
+        if rule is None:
+            continue
+        base_value = entry.metrics.get(metric) if entry is not None else None
+        current_value = record_metric(record, metric)
+        judged = compare_metric(metric, base_value, current_value, rule)
+        if judged is None:
+            continue
+        verdict, detail = judged
+        row(metric, base_value, current_value, verdict, detail, describe_rule(metric, rule),
+            delta_pct(base_value, current_value))
+
+    if entry is None:
+        notes.append("no baseline entry: only status and bounds are checked (`check --update-baseline` adds it)")
+    else:
+        if entry.parameters and parameters_key(entry.parameters) != parameters_key(record.parameters):
+            notes.append(f"parameters changed: {entry.parameters} -> {record.parameters}")
+        if entry.metrics_origin and record.metrics_origin and entry.metrics_origin != record.metrics_origin:
+            notes.append(f"metrics come from '{record.metrics_origin}', baseline from '{entry.metrics_origin}'")
+        base_freq, freq = entry.metrics.get("target_freq_mhz"), record.metrics.target_freq_mhz
+        if base_freq is not None and freq is not None and not math.isclose(base_freq, freq, rel_tol=1e-9):
+            # A tighter clock buys frequency with area and slack; say so next to those rows.
+            notes.append(f"clock constraint changed: {_fmt(base_freq)} -> {_fmt(freq)} MHz")
+    return DesignResult(pdk, design, entry.run_id if entry else None, record.run_id, tuple(rows), tuple(notes))
+
+
+def check_against(
+    records: Iterable[RunRecord],
+    baseline: Baseline,
+    baseline_path: Path,
+    *,
+    pdks: Iterable[str] | None = None,
+    designs: Iterable[str] | None = None,
+) -> CheckResult:
+    pdks = None if pdks is None else set(pdks)
+    designs = None if designs is None else set(designs)
+    current = {key: rec for key, rec in latest_runs(records).items() if _selected(*key, pdks, designs)}
+    keys = set(current)
+    for pdk, by_design in baseline.baseline.items():
+        keys.update((pdk, design) for design in by_design if _selected(pdk, design, pdks, designs))
+    results = [
+        _check_design(baseline, pdk, design, baseline.entry(pdk, design), current.get((pdk, design)))
+        for pdk, design in sorted(keys)
+    ]
+    return CheckResult(Path(baseline_path), tuple(results))
+
+
+def run_check(
+    records: list[RunRecord],
+    baseline_path: Path,
+    *,
+    pdks: Iterable[str] | None = None,
+    designs: Iterable[str] | None = None,
+) -> CheckResult:
+    """Compare the latest run of every selected (design, pdk) with the baseline file. No output."""
+    return check_against(records, load_baseline(baseline_path), Path(baseline_path), pdks=pdks, designs=designs)
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+
+_HEADERS = ("PDK", "Design", "Metric", "Baseline", "Current", "Δ %", "Rule", "Verdict")
+
+
+def _cell(value: float | str | None) -> str:
+    if isinstance(value, str):
+        return value
+    return _fmt(value)
+
+
+def _delta(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.2f}"
+
+
+def _metric_label(row: CheckRow) -> str:
+    return f"{row.metric} [{row.unit}]" if row.unit else row.metric
+
+
+def _table_cells(row: CheckRow) -> list[str]:
+    verdict = row.verdict.upper() if row.failed else row.verdict
+    if row.detail:
+        verdict = f"{verdict}: {row.detail}"
+    return [row.pdk, row.design, _metric_label(row), _cell(row.baseline), _cell(row.current),
+            _delta(row.delta_pct), row.rule, verdict]
+
+
+def render_table_text(result: CheckResult) -> str:
+    """Plain aligned table for the terminal (every checked metric, failing verdicts in capitals)."""
+    lines = [f"Regression check against {result.baseline_path}"]
+    table = [list(_HEADERS)] + [_table_cells(row) for row in result.rows]
+    if len(table) > 1:
+        widths = [max(len(r[i]) for r in table) for i in range(len(_HEADERS) - 1)]
+        for index, cells in enumerate(table):
+            head = "  ".join(cell.ljust(width) for cell, width in zip(cells, widths))
+            lines.append(f"{head}  {cells[-1]}".rstrip())
+            if index == 0:
+                lines.append("  ".join("-" * w for w in widths) + "  " + "-" * len(_HEADERS[-1]))
+    for design in result.designs:
+        for note in design.notes:
+            lines.append(f"note: {design.pdk}/{design.design}: {note}")
+    lines.append(result.summary)
+    return "\n".join(lines) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+_MD_VERDICT = {
+    "ok": "✅ ok",
+    "improved": "✅ improved",
+    "new": "🆕 new",
+    "regressed": "❌ **regressed**",
+    "out of bounds": "❌ **out of bounds**",
+    "missing": "❌ **missing**",
+    "failed": "❌ **failed**",
+}
+
+
+def render_markdown(result: CheckResult) -> str:
+    """GitHub-flavoured Markdown (job summary / PR comment) of the same table."""
+    icon = "❌" if result.exit_code else "✅"
+    lines = [
+        f"### {icon} Regression check",
+        "",
+        f"{result.summary} — baseline `{result.baseline_path}`.",
+        "",
+    ]
+    if result.rows:
+        lines.append("| " + " | ".join(_HEADERS) + " |")
+        lines.append("|" + "|".join(["---"] * 3 + ["---:"] * 3 + ["---"] * 2) + "|")
+        for row in result.rows:
+            verdict = _MD_VERDICT[row.verdict] + (f": {row.detail}" if row.detail else "")
+            cells = [row.pdk, row.design, f"`{row.metric}`" + (f" ({row.unit})" if row.unit else ""),
+                     _cell(row.baseline), _cell(row.current), _delta(row.delta_pct), row.rule, verdict]
+            lines.append("| " + " | ".join(_md_escape(c) for c in cells) + " |")
+        lines.append("")
+    notes = [f"- {d.pdk}/{d.design}: {note}" for d in result.designs for note in d.notes]
+    if notes:
+        lines += ["Notes:", "", *(_md_escape(n) for n in notes), ""]
+    return "\n".join(lines)
+
+
+def write_step_summary(markdown: str) -> bool:
+    """Append to the GitHub Actions job summary when running there; False elsewhere."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return False
+    with open(target, "a", encoding="utf-8") as handle:
+        handle.write(markdown if markdown.endswith("\n") else markdown + "\n")
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Writing a baseline
+
+_HEADER = """\
+# Regression baseline for `python -m orchestrator check` (schema_version 1).
+#
+# rules:     per metric, how a change is judged.
+#   better:      lower | higher | none  (optional; it is the physics and cannot be inverted:
+#                area, cells, GE, power, runtime lower; frequency, fmax, WNS, TNS higher)
+#   rel_tol_pct: allowed worsening in % of |baseline|
+#   abs_tol:     allowed worsening in the metric's unit (ns for WNS/TNS); the larger one applies
+#   min / max:   hard bounds, checked on every run, baseline or not
+# baseline:  <pdk>: <design>: the reference run. `stages` are the steps it completed (losing one
+#            fails), `metrics` its values (a metric the current run lacks is reported as missing,
+#            never read as 0), `rules` optional per-design overrides of the rules above.
+#
+# Rewrite the baseline entries from the latest passing runs with
+#   python -m orchestrator check --update-baseline [--pdk P] [--design D]
+# (rules and per-design overrides are kept).
+"""
+
+
+def entry_from_record(record: RunRecord, rules: dict[str, MetricRule] | None = None) -> BaselineEntry:
+    metrics = {}
+    for metric in CHECKABLE_METRICS:
+        value = record_metric(record, metric)
+        if value is not None and math.isfinite(value):
+            metrics[metric] = value
+    return BaselineEntry(
+        run_id=record.run_id,
+        timestamp=record.timestamp,
+        source=record.source,
+        status=record.status,
+        stages=record_stages(record),
+        metrics_origin=record.metrics_origin,
+        parameters=record.parameters,
+        metrics=metrics,
+        rules=rules or {},
+    )
+
+
+def _rule_dict(rule: MetricRule) -> dict[str, Any]:
+    return rule.model_dump(exclude_defaults=True)
+
+
+def dump_baseline(baseline: Baseline) -> str:
+    data: dict[str, Any] = {
+        "schema_version": baseline.schema_version,
+        "rules": {metric: _rule_dict(rule) for metric, rule in baseline.rules.items()},
+        "baseline": {},
+    }
+    for pdk in sorted(baseline.baseline):
+        data["baseline"][pdk] = {}
+        for design in sorted(baseline.baseline[pdk]):
+            entry = baseline.baseline[pdk][design]
+            item = entry.model_dump(mode="json", exclude={"rules"})
+            if entry.rules:
+                item["rules"] = {metric: _rule_dict(rule) for metric, rule in entry.rules.items()}
+            data["baseline"][pdk][design] = item
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
+    return _HEADER + "\n" + body
+
+
+def update_baseline(
+    records: Iterable[RunRecord],
+    baseline_path: Path,
+    rules: dict[str, MetricRule] | None = None,
+    *,
+    pdks: Iterable[str] | None = None,
+    designs: Iterable[str] | None = None,
+) -> Path:
+    """Set each selected (design, pdk) entry to its latest passing run and write the file atomically.
+
+    Entries without a passing run in ``records`` and outside the selection are kept as they are;
+    ``rules`` default to the existing file's, else ``DEFAULT_RULES``. A broken existing file is an
+    error, never silently replaced.
+    """
+    baseline_path = Path(baseline_path)
+    existing = load_baseline(baseline_path) if baseline_path.exists() else None
+    if rules is None:
+        rules = existing.rules if existing is not None else DEFAULT_RULES
+    else:
+        _check_rules(baseline_path, "rules", rules)
+    pdks = None if pdks is None else set(pdks)
+    designs = None if designs is None else set(designs)
+    chosen = {
+        key: rec for key, rec in latest_runs(records, passing_only=True).items() if _selected(*key, pdks, designs)
+    }
+    if not chosen:
+        raise BaselineError(f"{baseline_path}: no passing run in the history for this selection; baseline not written")
+    entries: dict[str, dict[str, BaselineEntry]] = {
+        pdk: dict(by_design) for pdk, by_design in (existing.baseline.items() if existing else [])
+    }
+    for (pdk, design), record in chosen.items():
+        old = entries.get(pdk, {}).get(design)
+        entries.setdefault(pdk, {})[design] = entry_from_record(record, old.rules if old else None)
+    text = dump_baseline(Baseline(rules=rules, baseline=entries))
+    return atomic_write_text(baseline_path, text)
