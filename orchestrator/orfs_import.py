@@ -1,0 +1,862 @@
+"""Import OpenROAD-flow-scripts (ORFS) run folders into the run history (``import-orfs``).
+
+One ORFS run folder becomes one ``RunRecord`` (``source="orfs"``). Run folders are found by
+their layout, not by their names; every layout of the halutmatmul report archive is handled:
+
+* ``<unit>/metrics.json`` (+ ``reports/<platform>/<unit>/<variant>/metrics.json``, same data) and
+  ``logs/<platform>/<unit>/<variant>/<step>.json`` -- the 2022 flow. ``metrics.json`` is a JSON
+  list holding one dict, or a dict.
+* ``<unit>/reports/metadata.json`` (plain dict) and a ``.done`` marker -- the 2023 flow.
+* ``history/<platform>/<timestamp>/<unit>/`` and ``history/<platform>/<unit>/<timestamp>/<unit>/``
+  wrap either of the above; ``history/<platform>/<timestamp>/`` may itself be the run folder.
+
+Mapping (ORFS key -> ``Metrics`` field; ``<stage>`` = the latest ORFS stage that has the key,
+``finish`` first, then ``detailedroute``, ``globalroute``, ``cts``, ..., ``floorplan``):
+
+=============================================  ===================  ===============================
+ORFS key                                       field                conversion
+=============================================  ===================  ===============================
+``<stage>__design__instance__area``            ``area_um2``         µm² as is (ORFS distance 1 µm)
+``synth_stat.txt`` "Chip area for top module"  ``area_um2``         only when no P&R stage has area
+``<stage>__design__instance__count__stdcell``  ``stdcell_count``    int
+``<stage>__design__instance__utilization``     ``utilization_pct``  x 100 (ORFS gives a fraction)
+``<stage>__timing__setup__ws`` / ``__tns``     ``wns_ns``/``tns_ns`` x time unit in ns (1ps -> 1e-3)
+``<stage>__power__total``                      ``power_mw``         x 1000 (ORFS reports watts)
+``<stage>__design__die__area`` / ``core``      ``die/core_area_um2`` µm² as is
+``constraints__clocks__details``               ``clock_period_ns``  "clk_i: 1500.0000" x time unit
+(derived)                                      ``target_freq_mhz``  1000 / clock_period_ns
+(derived)                                      ``fmax_mhz``         1000 / (period - ws); not when
+                                                                    ws is exactly 0 (clamped slack)
+(derived)                                      ``ge``               area / ge_reference_area_um2
+(ORFS platform corner)                         ``voltage_v``        ``ORFS_PLATFORM_VOLTAGE_V``
+``<stage>__runtime__total`` ("M:SS.ss")        ``StepInfo.runtime_s`` seconds
+=============================================  ===================  ===============================
+
+``metric_steps`` names the ORFS stage each value came from (``"finish"``, ``"synth"``,
+``"constraints"``, ``"platform"``). The time unit is ``run__flow__platform__time_units``, or the
+platform file's ``time_unit`` when a file lacks it.
+
+Design names: ORFS's uniquifying suffix is dropped (``halut_decoder__2864165611389228789`` ->
+``halut_decoder``); ``halut_encoder_<N>`` (the N-encoder wrapper) -> ``halut_encoder`` with
+``{"EncUnits": N}`` (the RTL parameter). ``parameters["orfs_design"]`` keeps the ORFS name.
+
+Status: ``pass`` = a metrics file with finish metrics; ``partial`` = a metrics file that stops
+before finish; ``fail`` = no (readable) metrics file -- a crashed stage, a truncated file, a
+folder with synthesis reports only. A failure keeps whatever real figures exist (synthesis area,
+the last stage log's timing), never zeros.
+
+Run ids are deterministic: ORFS's ``run__flow__uuid`` when present (so ``latest/`` and its
+``history/`` copy are one run), else the run folder path from its ``<platform>`` parent down.
+Time stamps: ``run__flow__generate_date`` (when ORFS wrote the metrics, i.e. the flow's end;
+ORFS records no start), else the folder's ``YYYY-MM-DD-HH-MM-SS`` name, else the newest file's
+mtime. Naive times are taken as UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from pydantic import ValidationError
+
+from orchestrator.config import TIME_UNIT_NS, Platform
+from orchestrator.errors import OrchestratorError
+from orchestrator.history import write_record
+from orchestrator.record import MetricOrigin, Metrics, RunRecord, StepInfo, make_run_id
+
+# Where the halutmatmul ORFS report archive is looked up (tests, CLI defaults).
+REFERENCE_ENV = "HALUT_ORFS_REFERENCE"
+REFERENCE_RELATIVE = Path("..") / "shared" / "reference" / "halutmatmul-openroad-reports"
+
+# ORFS metric stages (the prefix of every metric key) in flow order.
+ORFS_STAGES: tuple[str, ...] = (
+    "synth",
+    "floorplan",
+    "floorplan_io",
+    "floorplan_tdms",
+    "floorplan_macro",
+    "floorplan_tap",
+    "floorplan_pdn",
+    "globalplace_skip_io",
+    "globalplace_io",
+    "globalplace",
+    "placeopt",
+    "detailedplace",
+    "cts",
+    "cts_fill",
+    "globalroute",
+    "detailedroute",
+    "finish_merge",
+    "finish",
+)
+
+# Stages that report design figures, latest first: "the latest stage that has it".
+_FIGURE_STAGES: tuple[str, ...] = (
+    "finish",
+    "detailedroute",
+    "globalroute",
+    "cts",
+    "detailedplace",
+    "placeopt",
+    "globalplace",
+    "floorplan",
+)
+
+# ORFS step log (logs/<platform>/<design>/<variant>/<name>.json) -> metric stage it belongs to.
+STEP_LOG_STAGE: dict[str, str] = {
+    "1_synth": "synth",
+    "1_1_yosys": "synth",
+    "2_1_floorplan": "floorplan",
+    "2_2_floorplan_io": "floorplan_io",
+    "2_3_tdms": "floorplan_tdms",
+    "2_4_mplace": "floorplan_macro",
+    "2_5_tapcell": "floorplan_tap",
+    "2_6_pdn": "floorplan_pdn",
+    "3_1_place_gp_skip_io": "globalplace_skip_io",
+    "3_2_place_iop": "globalplace_io",
+    "3_3_place_gp": "globalplace",
+    "3_4_resizer": "placeopt",
+    "3_5_opendp": "detailedplace",
+    "4_1_cts": "cts",
+    "4_2_cts_fillcell": "cts_fill",
+    "5_1_fastroute": "globalroute",
+    "5_2_TritonRoute": "detailedroute",
+    "6_1_merge": "finish_merge",
+    "6_report": "finish",
+}
+# The step logs the 2022 flow writes, in order: after the last one present, the next one is
+# where the flow stopped.
+_STEP_LOG_SEQUENCE: tuple[str, ...] = tuple(
+    name for name in STEP_LOG_STAGE if name not in ("1_synth", "1_1_yosys", "6_1_merge")
+)
+
+_STAGE_ORIGIN_PREFIXES: tuple[tuple[str, MetricOrigin], ...] = (
+    ("synth", "synthesis"),
+    ("floorplan", "floorplan"),
+    ("globalplace", "place"),
+    ("placeopt", "place"),
+    ("detailedplace", "place"),
+    ("cts", "cts"),
+    ("globalroute", "route"),
+    ("detailedroute", "route"),
+    ("finish", "finish"),
+)
+
+# Nominal supply of the Liberty corner ORFS analyses each platform at by default. ORFS metrics do
+# not carry it. ORFS asap7 defaults to CORNER=BC (FF libraries, 0.77 V), which is what the
+# halutmatmul tables quote; nangate45 has one (typical, 1.1 V) corner.
+ORFS_PLATFORM_VOLTAGE_V: dict[str, float] = {"asap7": 0.77, "nangate45": 1.1}
+
+METRICS_FILE_NAMES = ("metrics.json", "metadata.json")
+IMAGE_SUFFIXES = (".png", ".webp", ".jpg", ".jpeg", ".gif", ".svg")
+
+_TIMESTAMP_DIR = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[-_T ](\d{2})[-:](\d{2})[-:](\d{2})$")
+_STEP_LOG_NAME = re.compile(r"^\d+_(?:\d+_)?[A-Za-z][A-Za-z0-9_]*$")
+_UNIQUIFY_SUFFIX = re.compile(r"__\d+$")
+_ENCODER_UNITS = re.compile(r"^(halut_encoder)_(\d+)$")
+_TIME_UNIT = re.compile(r"^\s*(\d*\.?\d+(?:[eE][-+]?\d+)?)?\s*(fs|ps|ns|us|ms|s)\s*$")
+_TIME_UNIT_NS_SCALE = {"fs": 1e-6, "ps": 1e-3, "ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+_RUNTIME_DAYS = re.compile(r"^\s*(\d+)\s+days?,\s*(.*)$")
+_NOT_A_NUMBER = {"", "n/a", "na", "err", "error", "none", "null", "nan", "-"}
+
+
+class OrfsImportError(OrchestratorError):
+    """An ORFS run folder cannot be turned into a record at all (e.g. its platform is unknown)."""
+
+
+@dataclass
+class OrfsRun:
+    """One ORFS run folder, as found on disk (complete or not)."""
+
+    path: Path  # the run folder, absolute
+    unit: str  # ORFS design name from the folder layout (e.g. "halut_encoder_4")
+    platform_hints: tuple[str, ...]  # folder names that may name the platform, most specific first
+    folder_timestamp: datetime | None  # from a YYYY-MM-DD-HH-MM-SS folder name
+    metrics_files: tuple[Path, ...] = ()  # metrics.json / metadata.json copies, preferred first
+    step_logs: tuple[Path, ...] = ()  # per-step metric JSONs, in flow order
+    synth_stat: Path | None = None
+    reports: tuple[Path, ...] = ()
+    images: dict[str, Path] = field(default_factory=dict)
+    gds: Path | None = None
+    done_marker: bool = False
+
+
+RunAction = Literal["imported", "already_present", "not_imported"]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    path: Path
+    run_id: str | None
+    status: Literal["pass", "partial", "fail", "error"]  # record status; "error" = no record made
+    reason: str | None
+    action: RunAction
+    pdk: str | None = None
+    design: str | None = None
+
+
+@dataclass
+class ImportSummary:
+    outcomes: list[RunOutcome] = field(default_factory=list)
+
+    @property
+    def found(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def imported(self) -> int:
+        return sum(1 for o in self.outcomes if o.action == "imported")
+
+    @property
+    def already_present(self) -> int:
+        return sum(1 for o in self.outcomes if o.action == "already_present")
+
+    @property
+    def failed_runs(self) -> int:
+        """Runs recorded (now or before) as failed."""
+        return sum(1 for o in self.outcomes if o.status == "fail")
+
+    @property
+    def errors(self) -> int:
+        """Run folders that could not become a record at all."""
+        return sum(1 for o in self.outcomes if o.action == "not_imported")
+
+    def counts(self) -> dict[tuple[str | None, str | None, str], int]:
+        """(pdk, design, status) -> number of runs."""
+        return dict(Counter((o.pdk, o.design, o.status) for o in self.outcomes))
+
+
+# --------------------------------------------------------------------------------------------
+# Value parsing
+
+
+def parse_number(value: Any) -> float | None:
+    """An ORFS metric value as float; None for "N/A", "ERR", non-finite or non-numeric values."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.lower() in _NOT_A_NUMBER:
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def parse_runtime_s(value: Any) -> float | None:
+    """ORFS runtimes: "M:SS.ss", "H:MM:SS[.ffffff]", "N day(s), H:MM:SS", or plain seconds."""
+    number = parse_number(value)
+    if number is not None:
+        return number
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    days = 0
+    match = _RUNTIME_DAYS.match(text)
+    if match:
+        days, text = int(match.group(1)), match.group(2)
+    parts = text.split(":")
+    if not 1 <= len(parts) <= 3:
+        return None
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        return None
+    if any(n < 0 or not math.isfinite(n) for n in numbers):
+        return None
+    seconds = 0.0
+    for number in numbers:
+        seconds = seconds * 60 + number
+    return seconds + days * 86400
+
+
+def parse_time_unit_ns(text: str) -> float:
+    """ "1ps" -> 0.001, "1ns" -> 1.0, "10ps" -> 0.01. ValueError when not a time unit."""
+    match = _TIME_UNIT.match(str(text))
+    if not match:
+        raise ValueError(f"not a time unit: {text!r}")
+    multiplier = float(match.group(1)) if match.group(1) else 1.0
+    return multiplier * _TIME_UNIT_NS_SCALE[match.group(2)]
+
+
+def parse_clocks(details: Any) -> list[tuple[str, float]]:
+    """``constraints__clocks__details`` (["clk_i: 1500.0000", ...]) -> [(name, period), ...]."""
+    entries = [details] if isinstance(details, str) else details
+    if not isinstance(entries, list):
+        raise ValueError(f"expected a list of 'name: period' strings, got {details!r}")
+    clocks: list[tuple[str, float]] = []
+    for entry in entries:
+        name, sep, period_text = str(entry).rpartition(":")
+        period = parse_number(period_text)
+        if not sep or not name.strip() or period is None or period <= 0:
+            raise ValueError(f"expected 'name: period', got {entry!r}")
+        clocks.append((name.strip(), period))
+    return clocks
+
+
+def parse_generate_date(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f"):
+        try:
+            stamp = datetime.strptime(text.strip(), fmt)
+        except ValueError:
+            continue
+        return stamp.replace(tzinfo=timezone.utc)
+    return None
+
+
+def folder_timestamp(name: str) -> datetime | None:
+    match = _TIMESTAMP_DIR.match(name)
+    if not match:
+        return None
+    try:
+        return datetime(*(int(g) for g in match.groups()), tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def design_from_orfs_name(orfs_design: str) -> tuple[str, dict[str, Any]]:
+    """ORFS design name -> (logical design, parameters), see the module docstring."""
+    base = _UNIQUIFY_SUFFIX.sub("", orfs_design)
+    parameters: dict[str, Any] = {}
+    match = _ENCODER_UNITS.match(base)
+    if match:
+        base = match.group(1)
+        parameters["EncUnits"] = int(match.group(2))
+    parameters["orfs_design"] = orfs_design
+    return base, parameters
+
+
+@dataclass(frozen=True)
+class SynthStat:
+    area_um2: float | None
+    cell_count: int | None
+
+
+def parse_synth_stat(text: str) -> SynthStat:
+    """Yosys ``stat`` output: the whole design's area and cell count.
+
+    Hierarchical reports end with a "design hierarchy" section whose "Chip area for top module"
+    is the total; a flat report has one module section. Per-module areas of a hierarchical
+    report are not the total (ORFS's older ``synth__design__instance__area__stdcell`` took one).
+    """
+    sections: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        header = re.match(r"^===\s*(.*?)\s*===\s*$", line.strip())
+        if header:
+            sections.append((header.group(1), []))
+        elif sections:
+            sections[-1][1].append(line)
+
+    def figures(lines: list[str], area_pattern: str) -> SynthStat | None:
+        area = count = None
+        for line in lines:
+            area_match = re.search(area_pattern + r"[^:]*:\s*([0-9.eE+-]+)\s*$", line)
+            if area_match:
+                area = parse_number(area_match.group(1))
+            count_match = re.match(r"^\s*Number of cells:\s*(\d+)\s*$", line)
+            if count_match and count is None:
+                count = int(count_match.group(1))
+        return SynthStat(area, count) if area is not None else None
+
+    for _name, lines in reversed(sections):
+        found = figures(lines, r"Chip area for top module")
+        if found:
+            return found
+    if len(sections) == 1:
+        found = figures(sections[0][1], r"Chip area for module")
+        if found:
+            return found
+    return SynthStat(None, None)
+
+
+# --------------------------------------------------------------------------------------------
+# Discovery
+
+
+def _is_step_log(path: Path) -> bool:
+    return path.suffix == ".json" and bool(_STEP_LOG_NAME.match(path.stem))
+
+
+def _step_log_key(path: Path) -> tuple[int, int, str]:
+    # "2_1_floorplan" -> (2, 1); a step without a minor number ("6_report") ends its group.
+    match = re.match(r"^(\d+)_(?:(\d+)_)?", path.stem)
+    if not match:
+        return (1 << 30, 0, path.stem)
+    return (int(match.group(1)), int(match.group(2)) if match.group(2) else 1 << 30, path.stem)
+
+
+def _children(directory: Path) -> list[Path]:
+    try:
+        return sorted(directory.iterdir())
+    except OSError:
+        return []
+
+
+def _variant_dirs(root: Path) -> list[Path]:
+    """``root/<platform>/<design>/<variant>/`` folders (the 2022 flow's logs/ and reports/)."""
+    return [v for p in _children(root) if p.is_dir() for d in _children(p) if d.is_dir() for v in _children(d) if v.is_dir()]
+
+
+def _looks_like_run(directory: Path, names: set[str]) -> bool:
+    if names & set(METRICS_FILE_NAMES) or ".done" in names:
+        return True
+    if any(_is_step_log(directory / n) for n in names if n.endswith(".json")):
+        return True
+    reports, logs = directory / "reports", directory / "logs"
+    if reports.is_dir():
+        if any((reports / n).is_file() for n in (*METRICS_FILE_NAMES, "synth_stat.txt")) or _variant_dirs(reports):
+            return True
+    if logs.is_dir() and any(any(_is_step_log(f) for f in _children(v)) for v in _variant_dirs(logs)):
+        return True
+    return False
+
+
+def _image_key(path: Path) -> str:
+    stem = path.name.split(".", 1)[0]
+    if stem.startswith("cts_"):
+        return "cts"
+    return stem.removeprefix("final_")
+
+
+def _collect_run(directory: Path) -> OrfsRun:
+    reports_dir, logs_dir = directory / "reports", directory / "logs"
+    report_variants = _variant_dirs(reports_dir) if reports_dir.is_dir() else []
+    log_variants = _variant_dirs(logs_dir) if logs_dir.is_dir() else []
+
+    metrics_files = [directory / n for n in METRICS_FILE_NAMES] + [reports_dir / n for n in METRICS_FILE_NAMES]
+    metrics_files += [v / n for v in report_variants for n in METRICS_FILE_NAMES]
+    metrics_files = [f for f in metrics_files if f.is_file()]
+
+    step_logs = [f for v in log_variants for f in _children(v) if _is_step_log(f)]
+    step_logs += [f for f in _children(logs_dir) if _is_step_log(f)] if logs_dir.is_dir() else []
+    step_logs += [f for f in _children(directory) if _is_step_log(f)]
+    step_logs.sort(key=_step_log_key)
+
+    report_files: list[Path] = []
+    for folder in [directory, reports_dir, *report_variants]:
+        for f in _children(folder):
+            if f.is_file() and (f.suffix in (".txt", ".html", ".rpt") or f in metrics_files):
+                report_files.append(f)
+    synth_stats = [f for f in report_files if f.name == "synth_stat.txt"]
+
+    images: dict[str, Path] = {}
+    for folder in (reports_dir, directory / "images"):
+        if folder.is_dir():
+            for image in sorted(folder.rglob("*")):
+                if image.is_file() and image.name.lower().endswith(IMAGE_SUFFIXES):
+                    images.setdefault(_image_key(image), image)
+
+    gds_files = sorted(directory.glob("*.gds")) + sorted((directory / "results").rglob("*.gds"))
+    gds = next((g for g in gds_files if g.stem == "6_final"), gds_files[0] if gds_files else None)
+
+    # Platform / design names from the 2022 layout (logs/<platform>/<design>/<variant>).
+    layout_parts = [(v.parent.parent.name, v.parent.name) for v in (*log_variants, *report_variants)]
+    # The layout names ORFS's DESIGN_NAME; the folder name is only a label (e.g. halut_fp_16_32_adder).
+    unit = layout_parts[0][1] if layout_parts else directory.name
+    hints = tuple(dict.fromkeys([p for p, _ in layout_parts] + [a.name for a in [directory, *directory.parents][:5]]))
+
+    stamp = None
+    for candidate in (directory, directory.parent):
+        stamp = folder_timestamp(candidate.name)
+        if stamp:
+            break
+    return OrfsRun(
+        path=directory,
+        unit=unit,
+        platform_hints=hints,
+        folder_timestamp=stamp,
+        metrics_files=tuple(metrics_files),
+        step_logs=tuple(step_logs),
+        synth_stat=synth_stats[0] if synth_stats else None,
+        reports=tuple(report_files),
+        images=images,
+        gds=gds,
+        done_marker=(directory / ".done").exists(),
+    )
+
+
+def discover_runs(path: Path) -> list[OrfsRun]:
+    """Every ORFS run folder under ``path`` (or ``path`` itself), including broken ones."""
+    root = Path(path).resolve()
+    if not root.is_dir():
+        raise OrfsImportError(f"{path}: not a directory")
+    runs: list[OrfsRun] = []
+    for current, dirs, files in os.walk(root):
+        directory = Path(current)
+        if _looks_like_run(directory, set(files) | set(dirs)):
+            runs.append(_collect_run(directory))
+            dirs[:] = []  # a run's own reports/logs are not runs
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    runs.sort(key=lambda r: str(r.path))
+    return runs
+
+
+def find_reference(repo_root: Path) -> Path | None:
+    """The halutmatmul ORFS archive: $HALUT_ORFS_REFERENCE, else ../shared/reference/... beside the repo."""
+    value = os.environ.get(REFERENCE_ENV)
+    candidate = Path(value) if value else Path(repo_root) / REFERENCE_RELATIVE
+    return candidate.resolve() if candidate.is_dir() else None
+
+
+# --------------------------------------------------------------------------------------------
+# Run -> record
+
+
+def _read_metrics_file(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(metrics, None) or (None, problem)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"{path.name}: cannot read: {exc}"
+    if not text.strip():
+        return None, f"{path.name}: empty file"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # Cut off mid-write: the parser runs out of text (or out of a string) before the end.
+        cut = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        what = "truncated JSON" if cut else "invalid JSON"
+        return None, f"{path.name}: {what} ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    if isinstance(data, list):
+        if len(data) != 1 or not isinstance(data[0], dict):
+            return None, f"{path.name}: expected a JSON object or a list holding one, got a list of {len(data)}"
+        data = data[0]
+    if not isinstance(data, dict):
+        return None, f"{path.name}: expected a JSON object, got {type(data).__name__}"
+    return data, None
+
+
+def stage_origin(stage: str) -> MetricOrigin:
+    for prefix, origin in _STAGE_ORIGIN_PREFIXES:
+        if stage == prefix or stage.startswith(prefix + "_"):
+            return origin
+    return "finish"
+
+
+def _stages_in(data: dict[str, Any]) -> list[str]:
+    prefixes = {key.split("__", 1)[0] for key in data if "__" in key}
+    known = [s for s in ORFS_STAGES if s in prefixes]
+    # A stage ORFS added later still shows up if it reports its own runtime.
+    extra = sorted(p for p in prefixes - set(ORFS_STAGES) if f"{p}__runtime__total" in data)
+    return known + extra
+
+
+def _latest(data: dict[str, Any], suffix: str, stages: tuple[str, ...] = _FIGURE_STAGES) -> tuple[float, str] | None:
+    for stage in stages:
+        value = parse_number(data.get(f"{stage}__{suffix}"))
+        if value is not None:
+            return value, stage
+    return None
+
+
+def _match_platform(hints: list[str], platforms: dict[str, Platform]) -> tuple[str, Platform] | None:
+    for hint in hints:
+        if hint in platforms:
+            return hint, platforms[hint]
+    for hint in hints:
+        for key, platform in platforms.items():
+            if hint in (platform.pdk, platform.stdcell_lib):
+                return key, platform
+    return None
+
+
+def _source_identity(run: OrfsRun, data: dict[str, Any], pdk: str) -> str:
+    uuid = data.get("run__flow__uuid")
+    if isinstance(uuid, str) and uuid.strip() and uuid.strip().upper() != "N/A":
+        return f"uuid:{uuid.strip()}"
+    parts = run.path.parts
+    anchors = [i for i, part in enumerate(parts) if part == pdk]
+    start = max(anchors[-1] - 1, 0) if anchors else 0
+    return "path:" + "/".join(parts[start:])
+
+
+def _newest_mtime(run: OrfsRun) -> datetime:
+    files = [*run.metrics_files, *run.step_logs, *run.reports]
+    times = [f.stat().st_mtime for f in files if f.exists()] or [run.path.stat().st_mtime]
+    return datetime.fromtimestamp(max(times), tz=timezone.utc)
+
+
+def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
+    """Turn one ORFS run folder into a record; broken runs give ``status="fail"`` with a reason.
+
+    Raises OrfsImportError only when no record can be made (the platform is unknown).
+    """
+    problems: list[str] = []
+    data: dict[str, Any] | None = None
+    metrics_file: Path | None = None
+    for candidate in run.metrics_files:
+        data, problem = _read_metrics_file(candidate)
+        if data is not None:
+            metrics_file = candidate
+            break
+        problems.append(problem)
+    if data is not None:
+        problems = []  # an unreadable copy does not matter when another copy of the same file reads
+
+    # Per-step logs: which steps finished, and the only metrics of a run that wrote no metrics file.
+    log_stages: list[tuple[str, Path]] = []
+    log_data: dict[str, Any] = {}
+    for log in run.step_logs:
+        content, problem = _read_metrics_file(log)
+        if content is None:
+            # A step whose log is broken did not finish; later logs are not trusted. With a good
+            # metrics file the logs are only pointers, so only a run without one fails for it.
+            if metrics_file is None:
+                problems.append(f"step log {problem}")
+            break
+        log_stages.append((STEP_LOG_STAGE.get(log.stem, log.stem), log))
+        log_data.update(content)
+    if data is None:
+        data = log_data
+
+    orfs_platform = data.get("run__flow__platform")
+    hints = ([orfs_platform] if isinstance(orfs_platform, str) else []) + list(run.platform_hints)
+    matched = _match_platform(hints, platforms)
+    if matched is None:
+        known = ", ".join(sorted(platforms)) or "none"
+        what = f"platform {orfs_platform!r}" if isinstance(orfs_platform, str) else "no known platform in its path"
+        raise OrfsImportError(f"{run.path}: {what} (platforms: {known})")
+    pdk, platform = matched
+
+    orfs_design = data.get("run__flow__design")
+    if not isinstance(orfs_design, str) or not orfs_design.strip():
+        orfs_design = run.unit
+    design, parameters = design_from_orfs_name(orfs_design.strip())
+
+    # Time unit of every timing figure in the files.
+    unit_text = data.get("run__flow__platform__time_units")
+    unit_ns: float | None
+    if unit_text is None:
+        unit_ns = TIME_UNIT_NS[platform.time_unit]
+    else:
+        try:
+            unit_ns = parse_time_unit_ns(unit_text)
+        except ValueError:
+            unit_ns = None
+            problems.append(f"run__flow__platform__time_units: not a time unit ({unit_text!r})")
+
+    metrics: dict[str, Any] = {}
+    steps_of: dict[str, str] = {}
+
+    def put(name: str, value: float | int | None, stage: str) -> None:
+        if value is not None:
+            metrics[name] = value
+            steps_of[name] = stage
+
+    # Area and cell count: the latest P&R stage, else synthesis.
+    origin: MetricOrigin | None = None
+    area = _latest(data, "design__instance__area")
+    count = _latest(data, "design__instance__count__stdcell")
+    if area is None or count is None:
+        stat = None
+        if run.synth_stat is not None:
+            try:
+                stat = parse_synth_stat(run.synth_stat.read_text(encoding="utf-8", errors="replace"))
+            except OSError as exc:
+                problems.append(f"{run.synth_stat.name}: cannot read: {exc}")
+        if area is None:
+            value = stat.area_um2 if stat else None
+            if value is None:
+                value = parse_number(data.get("synth__design__instance__area__stdcell"))
+            area = (value, "synth") if value is not None else None
+        if count is None:
+            value = stat.cell_count if stat else None
+            if value is None:
+                value = parse_number(data.get("synth__design__instance__count__stdcell"))
+            count = (value, "synth") if value is not None else None
+    if area:
+        put("area_um2", area[0], area[1])
+        put("ge", area[0] / platform.ge_reference_area_um2, area[1])
+        origin = stage_origin(area[1])
+    if count:
+        put("stdcell_count", int(round(count[0])), count[1])
+        origin = origin or stage_origin(count[1])
+
+    utilization = _latest(data, "design__instance__utilization")
+    if utilization:
+        put("utilization_pct", utilization[0] * 100.0, utilization[1])
+    for name, suffix in (("die_area_um2", "design__die__area"), ("core_area_um2", "design__core__area")):
+        found = _latest(data, suffix)
+        if found:
+            put(name, found[0], found[1])
+    power = _latest(data, "power__total")
+    if power:
+        put("power_mw", power[0] * 1000.0, power[1])
+
+    period_ns: float | None = None
+    if "constraints__clocks__details" in data and unit_ns is not None:
+        try:
+            clocks = parse_clocks(data["constraints__clocks__details"])
+        except ValueError as exc:
+            problems.append(f"constraints__clocks__details: {exc}")
+            clocks = []
+        if clocks:
+            # One clock in every halutmatmul run; with several, the platform's clock port decides.
+            period = next((p for n, p in clocks if n == platform.clock_port), clocks[0][1])
+            period_ns = period * unit_ns
+            put("clock_period_ns", period_ns, "constraints")
+            put("target_freq_mhz", 1000.0 / period_ns, "constraints")
+
+    if unit_ns is not None:
+        wns = _latest(data, "timing__setup__ws")
+        tns = _latest(data, "timing__setup__tns")
+        if wns:
+            put("wns_ns", wns[0] * unit_ns, wns[1])
+            # A slack of exactly 0 is ORFS clamping (or no constrained path): fmax is unknown.
+            if period_ns is not None and wns[0] != 0 and period_ns - wns[0] * unit_ns > 0:
+                put("fmax_mhz", 1000.0 / (period_ns - wns[0] * unit_ns), wns[1])
+        if tns:
+            put("tns_ns", tns[0] * unit_ns, tns[1])
+
+    voltage = ORFS_PLATFORM_VOLTAGE_V.get(pdk, platform.voltage_v)
+    put("voltage_v", voltage, "platform")
+
+    # Steps: every ORFS stage seen, in flow order.
+    seen = _stages_in(data)
+    if run.synth_stat is not None and "synth" not in seen:
+        seen.insert(0, "synth")
+    for stage, _log in log_stages:
+        if stage not in seen:
+            seen.append(stage)
+    seen.sort(key=lambda s: ORFS_STAGES.index(s) if s in ORFS_STAGES else len(ORFS_STAGES))
+    logs = {stage: str(log) for stage, log in log_stages}
+    steps = [
+        StepInfo(
+            step=stage,
+            status="success",
+            tool="yosys" if stage == "synth" else "openroad",
+            runtime_s=parse_runtime_s(data.get(f"{stage}__runtime__total")),
+            log=logs.get(stage),
+        )
+        for stage in seen
+    ]
+    stage_reached = seen[-1] if seen else None
+
+    # Status and reason.
+    has_finish = any(key.startswith("finish__") for key in data)
+    if problems:
+        status, reason = "fail", "; ".join(problems)
+    elif metrics_file is not None:
+        if has_finish:
+            status, reason = "pass", None
+        elif seen:
+            status, reason = "partial", f"no finish metrics in {metrics_file.name}: flow stopped after {stage_reached}"
+        else:
+            status, reason = "fail", f"{metrics_file.name} holds no stage metrics"
+    elif log_stages:
+        last_log = log_stages[-1][1].stem
+        following = _STEP_LOG_SEQUENCE[_STEP_LOG_SEQUENCE.index(last_log) + 1 :] if last_log in _STEP_LOG_SEQUENCE else ()
+        if following:
+            crashed = STEP_LOG_STAGE[following[0]]
+            steps.append(StepInfo(step=crashed, status="error", tool="openroad"))
+            reason = (
+                f"{stage_origin(crashed)} crashed: flow stopped after step {last_log} "
+                f"({following[0]} did not finish) and wrote no metrics file"
+            )
+        else:
+            reason = f"no metrics file (looked for {', '.join(METRICS_FILE_NAMES)}); last step log is {last_log}"
+        status = "fail"
+    elif run.synth_stat is not None:
+        status = "fail"
+        reason = (
+            f"no metrics file (looked for {', '.join(METRICS_FILE_NAMES)}) and no step logs: "
+            f"only the synthesis report {run.synth_stat.name} is present"
+        )
+    else:
+        status, reason = "fail", "no metrics file, step logs or synthesis report in the run folder"
+
+    timestamp = parse_generate_date(data.get("run__flow__generate_date")) or run.folder_timestamp or _newest_mtime(run)
+    tool_versions = {
+        name: str(data[key]).strip()
+        for name, key in (
+            ("openroad", "run__flow__openroad_version"),
+            ("openroad_commit", "run__flow__openroad_commit"),
+            ("orfs", "run__flow__scripts_commit"),
+            ("orfs_platform", "run__flow__platform_commit"),
+            ("orfs_metrics", "run__flow__metrics_version"),
+        )
+        if isinstance(data.get(key), str) and data[key].strip() and data[key].strip().upper() != "N/A"
+    }
+    run_id = make_run_id(design, pdk, parameters, timestamp, salt=_source_identity(run, data, pdk))
+    return RunRecord(
+        run_id=run_id,
+        source="orfs",
+        design=design,
+        top=orfs_design,
+        pdk=pdk,
+        stdcell_lib=platform.stdcell_lib,
+        parameters=parameters,
+        timestamp=timestamp,
+        status=status,
+        reason=reason,
+        stage_reached=stage_reached,
+        metrics_origin=origin,
+        metrics=Metrics(**metrics),
+        metric_steps=steps_of,
+        steps=steps,
+        tool_versions=tool_versions,
+        ge_reference_cell=platform.ge_reference_cell,
+        ge_reference_area_um2=platform.ge_reference_area_um2,
+        logs=logs,
+        reports=[str(p) for p in run.reports],
+        gds=str(run.gds) if run.gds else None,
+        images={key: str(path) for key, path in run.images.items()},
+        source_path=str(run.path),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Import
+
+
+def import_orfs(
+    path: Path,
+    history_dir: Path,
+    platforms: dict[str, Platform],
+    *,
+    on_progress: Callable[[int, int, RunOutcome], None] | None = None,
+) -> ImportSummary:
+    """Import every ORFS run under ``path`` into ``history_dir``; re-importing adds nothing.
+
+    A broken run becomes a failed record and never stops the import. ``on_progress(done, total,
+    outcome)`` is called after each run.
+    """
+    runs = discover_runs(path)
+    summary = ImportSummary()
+    for done, run in enumerate(runs, start=1):
+        try:
+            record = run_to_record(run, platforms)
+        except (OrfsImportError, OSError, ValidationError) as exc:
+            message = str(exc) if isinstance(exc, OrfsImportError) else f"{run.path}: {exc}"
+            outcome = RunOutcome(path=run.path, run_id=None, status="error", reason=message, action="not_imported")
+        else:
+            written = write_record(history_dir, record)
+            outcome = RunOutcome(
+                path=run.path,
+                run_id=record.run_id,
+                status=record.status,
+                reason=record.reason,
+                action="imported" if written is not None else "already_present",
+                pdk=record.pdk,
+                design=record.design,
+            )
+        summary.outcomes.append(outcome)
+        if on_progress is not None:
+            on_progress(done, len(runs), outcome)
+    return summary
