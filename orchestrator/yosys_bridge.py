@@ -742,16 +742,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         os._exit(0)
 
-    import tkinter
-
     bridge = YosysTcl()
-    ys.log(f"\n halut-yosys: Tcl {bridge.tcl.eval('info patchlevel')} (Python {sys.version.split()[0]})"
-           f" driving libyosys, {ys.Globals.yosys_version_str}\n")
+    ys.log(f"\n halut-yosys: Tcl {bridge.tcl.eval('info patchlevel')} driven by Python "
+           f"{sys.version.split()[0]}, {ys.Globals.yosys_version_str}\n")
     if not bridge.throws_on_command_error:
         ys.log_warning("pyosys bridge: cannot make libyosys throw on command errors; a failing "
                        "command ends the process even inside Tcl catch.\n")
-    has_action = bool(options["inputs"] or options["scripts"] or options["commands"]
-                      or options["tcl_script"])
+    try:
+        code = _run(bridge, options)
+    except KeyboardInterrupt:
+        code = 130
+    except BaseException as exc:  # a bridge bug: report it, never die in pyosys teardown
+        bridge.flush()
+        print(f"ERROR: pyosys bridge: {type(exc).__name__}: {exc}", file=sys.stderr)
+        code = 1
+    bridge.finish(code)
+    return code  # not reached: finish() ends the process
+
+
+def _run(bridge: YosysTcl, options: dict[str, Any]) -> int:
+    import tkinter
+
+    ys = bridge.ys
     try:
         for name in options["inputs"]:
             bridge.flush()
@@ -760,29 +772,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             bridge.run_commands(f"script {_quote_for_yosys(str(script))}")
         for commands in options["commands"]:
             bridge.run_commands(commands)
-        if options["tcl_script"] is not None:
-            try:
-                bridge.source(options["tcl_script"])
-            except tkinter.TclError as exc:
-                bridge.flush()
-                trace = bridge.error_info()
-                if trace:
-                    print(trace, file=sys.stderr)
-                print(f"ERROR: TCL interpreter returned an error: {exc}", file=sys.stderr)
-                bridge.finish(1)
-        if options["shell_after"]:
-            bridge.repl()
-        elif not has_action:
-            ys.shell(bridge.design)
     except RuntimeError as exc:
-        # A yosys command outside Tcl failed while throwing is on (-p/-s/input files).
+        # A command failed while throwing is on; libyosys has already printed its ERROR line.
         bridge.flush()
         if "unknown exception" not in str(exc):
             print(f"ERROR: {exc}", file=sys.stderr)
-        bridge.finish(1)
+        return 1
+    if options["tcl_script"] is not None:
+        try:
+            bridge.source(options["tcl_script"])
+        except tkinter.TclError as exc:
+            bridge.flush()
+            trace = bridge.error_info()
+            if trace:
+                print(trace, file=sys.stderr)
+            print(f"ERROR: TCL interpreter returned an error: {exc}", file=sys.stderr)
+            return 1
+    if options["shell_after"]:
+        bridge.repl()
+    elif not (options["inputs"] or options["scripts"] or options["commands"]
+              or options["tcl_script"]):
+        ys.shell(bridge.design)  # native yosys' default: the interactive command shell
     ys.log("\nEnd of script.\n")
-    bridge.finish(0)
-    return 0  # not reached: finish() ends the process
+    return 0
 
 
 def _quote_for_yosys(text: str) -> str:
