@@ -1,0 +1,23 @@
+"""halut: Jinja2 RTL generator and bit-exact golden model for the MADDNESS (halutmatmul) hardware.
+
+Public API (used by the orchestrator's render stage and by the tests):
+
+* ``DESIGNS`` - the renderable designs;
+* ``validate_params(design, params)`` - normalised parameters or ``ParameterError``;
+* ``render(design, params, out_dir)`` - ``Rendered(top, files, params)``;
+* ``expected_storage_bits(design, params)`` - memory sizes for netlist sanity checks;
+* ``golden`` - the numpy golden model.
+"""
+
+from .params import DESIGNS, ParameterError, expected_storage_bits, parameter_schema, validate_params
+from .render import Rendered, render
+
+__all__ = [
+    "DESIGNS",
+    "ParameterError",
+    "Rendered",
+    "expected_storage_bits",
+    "parameter_schema",
+    "render",
+    "validate_params",
+]
