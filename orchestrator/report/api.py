@@ -1,0 +1,41 @@
+"""One call for ``python -m orchestrator report``: history -> site + tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from orchestrator.config import Config, Platform
+from orchestrator.history import load_records
+from orchestrator.record import RunRecord
+from orchestrator.report.site import SiteSummary, build_site
+from orchestrator.report.tables import write_tables
+
+LAYOUT_CACHE_DIR = "cache"  # under reports_dir; git-ignored
+
+
+def build_reports(records: Iterable[RunRecord], *, reports_dir: Path, site_dir: Path | None = None,
+                  platforms: dict[str, Platform] | None = None, cache_dir: Path | None = None) -> SiteSummary:
+    """Build the site (default ``reports_dir/site``), then ``summary.md`` and ``history.csv``.
+
+    GDS renders are cached under ``cache_dir`` (default ``reports_dir/cache``).
+    """
+    records = list(records)
+    reports_dir = Path(reports_dir)
+    site_dir = Path(site_dir) if site_dir is not None else reports_dir / "site"
+    cache_dir = Path(cache_dir) if cache_dir is not None else reports_dir / LAYOUT_CACHE_DIR
+    summary = build_site(records, site_dir, platforms=platforms, cache_dir=cache_dir)
+    write_tables(records, reports_dir, platforms=platforms, site=summary)
+    return summary
+
+
+def build_reports_from_config(config: Config) -> SiteSummary:
+    """Everything ``python -m orchestrator report`` writes, from the paths in ``config``."""
+    reports_dir = config.path("reports_dir")
+    return build_reports(
+        load_records(config.path("history_dir")),
+        reports_dir=reports_dir,
+        site_dir=config.path("site_dir"),
+        platforms=config.platforms,
+        cache_dir=reports_dir / LAYOUT_CACHE_DIR,
+    )

@@ -1,0 +1,197 @@
+"""Matplotlib plots of the history (Agg backend, PNG): one trend plot per (design, pdk, metric) and
+one cross-design comparison per PDK. Plot jobs are plain data so they can run in worker processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from orchestrator.fsutil import atomic_write_bytes  # noqa: E402
+
+# Bump when the look of the plots changes: cached PNGs of the old look are then not reused.
+PLOT_STYLE_VERSION = "1"
+TREND_SIZE_IN = (6.4, 3.0)
+COMPARISON_SIZE_IN = (10.0, 6.4)
+DPI = 96
+PASS_COLOR = "#1f5f99"
+
+
+def mpl_text(text: str) -> str:
+    """Text shown literally by matplotlib ("$" would start mathtext)."""
+    return text.replace("$", r"\$")
+
+
+@dataclass
+class Series:
+    label: str
+    dates: np.ndarray  # matplotlib date numbers (days)
+    values: np.ndarray
+    passing: np.ndarray  # bool per point
+
+
+@dataclass
+class TrendPlot:
+    path: Path
+    title: str
+    ylabel: str
+    series: list[Series] = field(default_factory=list)
+    cache: Path | None = None  # where a finished PNG of exactly this data is (or will be) kept
+
+    def digest(self) -> str:
+        """Content hash of everything drawn, so an unchanged trend is copied, not redrawn."""
+        h = hashlib.sha256(f"{PLOT_STYLE_VERSION}|{matplotlib.__version__}|{self.title}|{self.ylabel}".encode())
+        for s in self.series:
+            h.update(s.label.encode())
+            for array in (s.dates, s.values, s.passing):
+                h.update(np.ascontiguousarray(array).tobytes())
+        return h.hexdigest()[:32]
+
+
+@dataclass
+class ComparisonPlot:
+    path: Path
+    title: str
+    designs: list[str]
+    # metric label -> value per design (NaN when that design has no value)
+    panels: list[tuple[str, list[float]]]
+    cache: Path | None = None
+
+    def digest(self) -> str:
+        text = repr((PLOT_STYLE_VERSION, matplotlib.__version__, self.title, self.designs, self.panels))
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+_FIGURES: dict[tuple[float, float], plt.Figure] = {}
+_TREND_AXES: list = []
+# Fixed margins instead of tight_layout(): tight_layout draws the figure twice (about half the cost).
+_TREND_RECT = (0.11, 0.16, 0.86, 0.74)  # left, bottom, width, height in figure fractions
+
+
+def _figure(size: tuple[float, float]) -> plt.Figure:
+    # Reusing one figure per size is several times cheaper than creating one per plot.
+    fig = _FIGURES.get(size)
+    if fig is None:
+        fig = plt.figure(figsize=size, dpi=DPI)
+        _FIGURES[size] = fig
+    return fig
+
+
+def _trend_axes():
+    fig = _figure(TREND_SIZE_IN)
+    if not _TREND_AXES:
+        fig.clf()
+        _TREND_AXES.append(fig.add_axes(_TREND_RECT))
+    ax = _TREND_AXES[0]
+    ax.cla()
+    return fig, ax
+
+
+def draw_trend(job: TrendPlot) -> Path:
+    fig, ax = _trend_axes()
+    many = len(job.series) > 1
+    total_points = sum(len(s.values) for s in job.series)
+    marker = "-o" if total_points <= 200 else "-"  # thousands of markers only blur the line
+    for index, series in enumerate(job.series):
+        color = PASS_COLOR if not many else f"C{index % 10}"
+        order = np.argsort(series.dates, kind="stable")
+        dates, values, passing = series.dates[order], series.values[order], series.passing[order]
+        label = mpl_text(series.label) if many else "passing runs"
+        if passing.any():
+            ax.plot(dates[passing], values[passing], marker, color=color, markersize=3, linewidth=1.2, label=label)
+        if (~passing).any():
+            ax.plot(dates[~passing], values[~passing], "x", color="#b23b3b" if not many else color,
+                    markersize=5, linestyle="none", label=None if many else "failed / partial runs")
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_title(mpl_text(job.title), fontsize=10)
+    ax.set_xlabel("run start (UTC)", fontsize=9)
+    ax.set_ylabel(mpl_text(job.ylabel), fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+    if _plain_ok(job):
+        # Offsets like "+1.234e4" hide the real magnitude from a reader skimming a trend.
+        ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    handles, _ = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize=7, loc="upper left", frameon=False)
+    job.path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(job.path, dpi=DPI)
+    return job.path
+
+
+def _plain_ok(job: TrendPlot) -> bool:
+    values = np.concatenate([s.values for s in job.series]) if job.series else np.array([])
+    return bool(values.size) and float(np.nanmax(np.abs(values))) < 1e7
+
+
+def draw_comparison(job: ComparisonPlot) -> Path:
+    fig = _figure(COMPARISON_SIZE_IN)
+    fig.clf()
+    columns = 2
+    rows = max(1, (len(job.panels) + columns - 1) // columns)
+    labels = [mpl_text(d) for d in job.designs]
+    positions = np.arange(len(labels))
+    for index, (ylabel, values) in enumerate(job.panels):
+        ax = fig.add_subplot(rows, columns, index + 1)
+        heights = np.asarray(values, dtype=float)
+        present = ~np.isnan(heights)
+        ax.bar(positions[present], heights[present], color=[f"C{i % 10}" for i in positions[present]])
+        for pos in positions[~present]:
+            ax.text(pos, 0, "n/a", ha="center", va="bottom", fontsize=7, color="#777777")
+        ax.set_xticks(positions, labels, fontsize=7, rotation=15, ha="right")
+        ax.set_ylabel(mpl_text(ylabel), fontsize=8)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.grid(True, axis="y", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+    fig.suptitle(mpl_text(job.title), fontsize=11)
+    fig.subplots_adjust(left=0.09, right=0.98, top=0.92, bottom=0.1, wspace=0.3, hspace=0.55)
+    job.path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(job.path, dpi=DPI)
+    return job.path
+
+
+def draw(job: TrendPlot | ComparisonPlot) -> Path:
+    """Draw ``job`` (or copy its cached PNG) to ``job.path``."""
+    if job.cache is not None and job.cache.is_file():
+        job.path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(job.cache, job.path)
+        return job.path
+    if isinstance(job, TrendPlot):
+        draw_trend(job)
+    else:
+        draw_comparison(job)
+    if job.cache is not None:
+        atomic_write_bytes(job.cache, job.path.read_bytes())
+    return job.path
+
+
+def draw_batch(jobs: list[TrendPlot | ComparisonPlot]) -> list[Path]:
+    return [draw(job) for job in jobs]
+
+
+def submit_plots(executor: Executor | None, jobs: list[TrendPlot | ComparisonPlot], workers: int) -> list[Future] | None:
+    """Start drawing ``jobs``; with no executor draw them here and now (returns None)."""
+    if executor is None:
+        draw_batch(jobs)
+        return None
+    # A few large batches: each pickled job is small, and batches amortise process round trips.
+    batches = [jobs[i::workers] for i in range(workers)]
+    return [executor.submit(draw_batch, batch) for batch in batches if batch]
+
+
+def plot_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))

@@ -1,0 +1,686 @@
+"""The static gallery: ``build_site(records, out_dir)`` writes a self-contained HTML site (relative
+links only, no scripts from elsewhere) and swaps it into place atomically.
+
+Layout of the site::
+
+    index.html                              summary table per PDK (the halutmatmul table)
+    runs/<run>/index.html                   one page per run: metrics, steps, tools, files, layout
+    runs/<run>/files/<n>-<name>[.html]      copied logs/reports and their inline text viewer
+    runs/<run>/img/...                      layout images (copied, or rendered from the GDS)
+    history/<pdk>/index.html                cross-design comparison plot per PDK
+    history/<pdk>/<design>/index.html       trend plot per metric + the table behind them
+    data/history.csv                        the whole history as one table
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import multiprocessing
+import os
+import re
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from matplotlib import dates as mdates
+
+from orchestrator import __version__
+from orchestrator.config import Platform
+from orchestrator.history import to_dataframe
+from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, parameters_key
+from orchestrator.report import layout as layout_mod
+from orchestrator.report import plots
+from orchestrator.report.view import (
+    IndexTable,
+    build_index_tables,
+    format_metric,
+    format_runtime,
+    is_post_synthesis,
+    metric_label,
+    missing_reason,
+    record_sort_key,
+    short_reason,
+    slug,
+)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+STATIC_DIR = PACKAGE_DIR / "static"
+
+# Text files larger than this are shown truncated inline (the full copy is linked).
+INLINE_TEXT_LIMIT_BYTES = 2 * 1024 * 1024
+# Below this many plots, drawing in-process beats starting workers.
+PARALLEL_PLOT_THRESHOLD = 12
+# Metrics of the cross-design comparison plot per PDK.
+COMPARISON_METRICS = ("area_um2", "ge", "stdcell_count", "target_freq_mhz", "tns_ns", "utilization_pct")
+
+_TEXT_SUFFIXES = {".log", ".txt", ".rpt", ".json", ".sdc", ".v", ".sv", ".tcl", ".yaml", ".yml", ".csv", ".md",
+                  ".def", ".lef", ".lib", ".out", ".err", ".cfg", ".ys", ""}
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"}
+
+
+@dataclass
+class SiteSummary:
+    """What ``build_site`` wrote."""
+
+    out_dir: Path
+    index: Path
+    pages: int = 0
+    runs: int = 0
+    plots: int = 0
+    images_copied: int = 0
+    layouts_rendered: int = 0  # GDS renders done now (cache misses)
+    layout_cache_hits: int = 0
+    files_copied: int = 0  # logs and reports
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    index_tables: list[IndexTable] = field(default_factory=list)
+    # (design, pdk) -> {"placement"/"routing"/"gds": path relative to out_dir, or "<kind>_note": why
+    # there is none} for the runs shown in the index.
+    index_assets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class FileLink:
+    label: str
+    href: str | None  # relative to the run page; None when the file is missing
+    viewer: str | None  # inline text viewer page, when the file is text
+    note: str = ""
+
+
+@dataclass
+class ImageLink:
+    key: str
+    href: str | None
+    note: str = ""
+
+
+@dataclass
+class RunAssets:
+    images: list[ImageLink] = field(default_factory=list)
+    files: list[FileLink] = field(default_factory=list)
+    gds_href: str | None = None
+    gds_note: str = ""
+    placement: str | None = None  # image picked for the index "clock tree / placement" row
+    routing: str | None = None  # image picked for the index "routing" row (or the GDS render)
+    routing_is_render: bool = False
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["metric"] = format_metric
+    env.filters["runtime"] = format_runtime
+    env.filters["when"] = _when
+    env.globals["METRIC_UNITS"] = METRIC_UNITS
+    env.globals["version"] = __version__
+    return env
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else ""
+
+
+def _index_preference(key: str, wanted: str) -> int | None:
+    lowered = key.lower()
+    if wanted == "placement":
+        if "cts" in lowered or "clock" in lowered:
+            return 0
+        if "place" in lowered:
+            return 1
+        return None
+    if "rout" in lowered:
+        return 0
+    return None
+
+
+def _pick(images: list[ImageLink], wanted: str) -> str | None:
+    ranked = [(rank, i, img.href) for i, img in enumerate(images)
+              if img.href and (rank := _index_preference(img.key, wanted)) is not None]
+    return min(ranked)[2] if ranked else None
+
+
+class _SiteBuilder:
+    def __init__(self, records: list[RunRecord], root: Path, platforms: dict[str, Platform] | None,
+                 cache_dir: Path | None, summary: SiteSummary) -> None:
+        self.records = sorted(records, key=record_sort_key)
+        self.root = root
+        self.platforms = platforms or {}
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.summary = summary
+        self.env = _environment()
+        self.run_slug: dict[str, str] = {}
+        self.groups: dict[tuple[str, str], list[RunRecord]] = {}
+        self.assets: dict[str, RunAssets] = {}
+        self._template_cache: dict[str, Any] = {}
+
+    # ---- helpers -------------------------------------------------------------------------
+    def template(self, name: str):
+        tpl = self._template_cache.get(name)
+        if tpl is None:
+            tpl = self._template_cache[name] = self.env.get_template(name)
+        return tpl
+
+    def write_page(self, rel: str, template: str, **context: Any) -> None:
+        depth = rel.count("/")
+        html = self.template(template).render(root="../" * depth, **context)
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+        self.summary.pages += 1
+
+    def run_href(self, record: RunRecord, depth_prefix: str) -> str:
+        return f"{depth_prefix}runs/{self.run_slug[record.run_id]}/index.html"
+
+    def history_href(self, pdk: str, design: str, depth_prefix: str) -> str:
+        return f"{depth_prefix}history/{slug(pdk)}/{slug(design)}/index.html"
+
+    # ---- build ---------------------------------------------------------------------------
+    def build(self) -> None:
+        self._assign_slugs()
+        for record in self.records:
+            self.groups.setdefault((record.pdk, record.design), []).append(record)
+        shutil.copytree(STATIC_DIR, self.root / "static")
+
+        plot_jobs, plot_pages = self._plan_plots()
+        self.summary.plots = len(plot_jobs)
+        executor = None
+        workers = plots.plot_workers()
+        if len(plot_jobs) >= PARALLEL_PLOT_THRESHOLD and workers > 1:
+            # fork: workers inherit the imported matplotlib, no re-import per process.
+            executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+        try:
+            futures = plots.submit_plots(executor, plot_jobs, workers)
+            # Pages are rendered while the plots are drawn in the workers.
+            self._collect_assets()
+            tables = build_index_tables(
+                self.records, list(self.platforms) or None, {k: p.description for k, p in self.platforms.items()}
+            )
+            self.summary.index_tables = tables
+            self._write_run_pages()
+            frame = to_dataframe(self.records)
+            self._write_history_pages(plot_pages, frame)
+            self._write_data(frame)
+            self._write_index(tables)
+            if futures:
+                done, _ = wait(futures)
+                for future in done:
+                    future.result()
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+        self.summary.runs = len(self.records)
+
+    def _assign_slugs(self) -> None:
+        used: set[str] = set()
+        for record in self.records:
+            name = slug(record.run_id)
+            if name in used:  # two records with one run id (should not happen, never overwrite)
+                name = slug(f"{record.run_id}#{len(used)}")
+            used.add(name)
+            self.run_slug[record.run_id] = name
+
+    # ---- plots ---------------------------------------------------------------------------
+    def _plan_plots(self) -> tuple[list, dict]:
+        jobs: list = []
+        pages: dict[tuple[str, str], list[dict]] = {}
+        for (pdk, design), group in self.groups.items():
+            dates = np.array([mdates.date2num(r.timestamp) for r in group])
+            passing = np.array([r.status == "pass" for r in group])
+            keys = np.array([parameters_key(r.parameters) for r in group])
+            distinct = sorted(set(keys.tolist()))
+            entries = []
+            for metric in METRIC_NAMES:
+                values = np.array([_num(getattr(r.metrics, metric)) for r in group], dtype=float)
+                present = ~np.isnan(values)
+                if not present.any():
+                    continue
+                unit = METRIC_UNITS.get(metric, "")
+                low, high = float(np.nanmin(values)), float(np.nanmax(values))
+                if low == high:
+                    # A flat line says nothing a sentence cannot; skipping it keeps big sites fast.
+                    entries.append({"metric": metric, "src": None, "points": int(present.sum()),
+                                    "constant": f"{format_metric(metric, low)} {unit}".strip()})
+                    continue
+                series = []
+                for key in distinct:
+                    mask = present & (keys == key) if len(distinct) > 1 else present
+                    if mask.any():
+                        series.append(plots.Series(label=f"params {key}", dates=dates[mask], values=values[mask],
+                                                   passing=passing[mask]))
+                file_name = f"{slug(metric)}.png"
+                rel_dir = f"history/{slug(pdk)}/{slug(design)}"
+                job = plots.TrendPlot(
+                    path=self.root / rel_dir / file_name,
+                    title=f"{design} on {pdk}: {metric}",
+                    ylabel=metric_label(metric),
+                    series=series,
+                )
+                if self.cache_dir is not None:
+                    job.cache = self.cache_dir / "plots" / f"{job.digest()}.png"
+                jobs.append(job)
+                entries.append({"metric": metric, "src": file_name, "points": int(present.sum()), "constant": None})
+            pages[(pdk, design)] = entries
+        for pdk in sorted({p for p, _ in self.groups}):
+            latest = {}
+            for (p, design), group in self.groups.items():
+                if p != pdk:
+                    continue
+                passing_runs = [r for r in group if r.status == "pass"]
+                latest[design] = passing_runs[-1] if passing_runs else None
+            designs = sorted(latest)
+            panels = []
+            for metric in COMPARISON_METRICS:
+                values = [_num(getattr(latest[d].metrics, metric)) if latest[d] else float("nan") for d in designs]
+                if not all(np.isnan(values)):
+                    panels.append((metric_label(metric), values))
+            if panels:
+                job = plots.ComparisonPlot(
+                    path=self.root / "history" / slug(pdk) / "comparison.png",
+                    title=f"{pdk}: latest passing run per design",
+                    designs=designs,
+                    panels=panels,
+                )
+                if self.cache_dir is not None:
+                    job.cache = self.cache_dir / "plots" / f"{job.digest()}.png"
+                jobs.append(job)
+                pages[(pdk, "")] = [{"src": "comparison.png"}]
+        return jobs, pages
+
+    # ---- run artefacts -------------------------------------------------------------------
+    def _collect_assets(self) -> None:
+        for record in self.records:
+            if record.images or record.gds or record.logs or record.reports or any(s.log for s in record.steps):
+                self.assets[record.run_id] = self._run_assets(record)
+            else:
+                self.assets[record.run_id] = RunAssets(gds_note=_no_artifact_reason(record, "GDS"))
+
+    def _run_assets(self, record: RunRecord) -> RunAssets:
+        run_dir = self.root / "runs" / self.run_slug[record.run_id]
+        assets = RunAssets()
+        used: set[str] = set()
+
+        def unique(name: str) -> str:
+            candidate, n = name, 1
+            while candidate in used:
+                n += 1
+                stem, dot, ext = name.rpartition(".")
+                candidate = f"{stem}-{n}.{ext}" if dot else f"{name}-{n}"
+            used.add(candidate)
+            return candidate
+
+        for key, path in record.images.items():
+            source = layout_mod.resolve_artifact(record, path)
+            if source is None:
+                assets.images.append(ImageLink(key=key, href=None, note=f"image file missing: {path}"))
+                continue
+            suffix = source.suffix.lower() if source.suffix.lower() in _IMAGE_SUFFIXES else ".png"
+            rel = f"img/{unique(slug(key) + suffix)}"
+            layout_mod.link_or_copy(source, run_dir / rel)
+            self.summary.images_copied += 1
+            assets.images.append(ImageLink(key=key, href=rel))
+
+        gds = layout_mod.resolve_artifact(record, record.gds)
+        if gds is not None:
+            rel = unique(_safe_file_name(gds.name))
+            layout_mod.link_or_copy(gds, run_dir / rel)
+            assets.gds_href = rel
+            if not any(img.href for img in assets.images):
+                assets.images.append(self._render_layout(record, gds, run_dir))
+        elif record.gds:
+            assets.gds_note = f"GDS file missing: {record.gds}"
+        else:
+            assets.gds_note = _no_artifact_reason(record, "GDS")
+
+        assets.placement = _pick(assets.images, "placement")
+        assets.routing = _pick(assets.images, "routing")
+        if assets.routing is None:
+            rendered = [img.href for img in assets.images if img.key == "layout (GDS render)" and img.href]
+            if rendered:
+                assets.routing, assets.routing_is_render = rendered[0], True
+
+        file_entries: list[tuple[str, str]] = []
+        seen_paths: set[str] = set()
+        for step, path in record.logs.items():
+            file_entries.append((f"log: {step}", path))
+            seen_paths.add(path)
+        for step in record.steps:
+            if step.log and step.log not in seen_paths:
+                file_entries.append((f"log: {step.step}", step.log))
+                seen_paths.add(step.log)
+        for path in record.reports:
+            if path not in seen_paths:
+                file_entries.append((f"report: {Path(path).name}", path))
+                seen_paths.add(path)
+        for index, (label, path) in enumerate(file_entries, start=1):
+            assets.files.append(self._copy_file(record, label, path, run_dir, f"{index:02d}"))
+        return assets
+
+    def _render_layout(self, record: RunRecord, gds: Path, run_dir: Path) -> ImageLink:
+        key = "layout (GDS render)"
+        try:
+            png, hit = layout_mod.cached_gds_render(gds, self.cache_dir, self.root / ".render")
+        except (layout_mod.LayoutRenderError, OSError, RuntimeError) as exc:
+            message = f"{record.run_id}: layout render failed: {exc}"
+            self.summary.warnings.append(message)
+            return ImageLink(key=key, href=None, note=f"render failed: {short_reason(str(exc))}")
+        if hit:
+            self.summary.layout_cache_hits += 1
+        else:
+            self.summary.layouts_rendered += 1
+        rel = "img/layout-gds.png"
+        (run_dir / "img").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(png, run_dir / rel)
+        return ImageLink(key=key, href=rel)
+
+    def _copy_file(self, record: RunRecord, label: str, path: str, run_dir: Path, prefix: str) -> FileLink:
+        source = layout_mod.resolve_artifact(record, path)
+        if source is None:
+            return FileLink(label=label, href=None, viewer=None, note=f"file missing: {path}")
+        name = f"{prefix}-{_safe_file_name(source.name)}"
+        layout_mod.link_or_copy(source, run_dir / "files" / name)
+        self.summary.files_copied += 1
+        viewer = None
+        if source.suffix.lower() in _TEXT_SUFFIXES or source.suffix.lower().startswith(".log"):
+            text, truncated = _read_text(source)
+            if text is not None:
+                viewer_rel = f"files/{name}.html"
+                self.write_page(
+                    f"runs/{self.run_slug[record.run_id]}/{viewer_rel}", "file.html",
+                    record=record, label=label, source=str(source), raw_href=name, text=text,
+                    truncated=truncated, run_href="../index.html", size=source.stat().st_size,
+                )
+                viewer = viewer_rel
+        return FileLink(label=label, href=f"files/{name}", viewer=viewer)
+
+    # ---- pages ---------------------------------------------------------------------------
+    def _write_run_pages(self) -> None:
+        template = "run.html"
+        for (pdk, design), group in self.groups.items():
+            history = self.history_href(pdk, design, "../../")
+            for position, record in enumerate(group):
+                prev_run = group[position - 1] if position > 0 else None
+                next_run = group[position + 1] if position + 1 < len(group) else None
+                self.write_page(
+                    f"runs/{self.run_slug[record.run_id]}/index.html", template,
+                    record=record,
+                    metrics=_metric_rows(record),
+                    steps=record.steps,
+                    total_runtime=_total_runtime(record),
+                    assets=self.assets[record.run_id],
+                    params=sorted(record.parameters.items()),
+                    params_key=parameters_key(record.parameters),
+                    history_href=history,
+                    prev_href=f"../{self.run_slug[prev_run.run_id]}/index.html" if prev_run else None,
+                    next_href=f"../{self.run_slug[next_run.run_id]}/index.html" if next_run else None,
+                )
+
+    def _write_history_pages(self, plot_pages: dict, frame) -> None:
+        # One DataFrame for the whole history, split per group (to_dataframe per group is slow).
+        frames = {key: part for key, part in frame.groupby(["pdk", "design"], sort=False)}
+        by_pdk: dict[str, list[tuple[str, list[RunRecord]]]] = {}
+        for (pdk, design), group in sorted(self.groups.items()):
+            by_pdk.setdefault(pdk, []).append((design, group))
+            metrics = [m for m in METRIC_NAMES if any(getattr(r.metrics, m) is not None for r in group)]
+            rows = [
+                {
+                    "record": r,
+                    "href": f"../../../runs/{self.run_slug[r.run_id]}/index.html",
+                    "params_key": parameters_key(r.parameters),
+                    "values": [format_metric(m, getattr(r.metrics, m)) for m in metrics],
+                }
+                for r in reversed(group)  # newest first
+            ]
+            rel_dir = f"history/{slug(pdk)}/{slug(design)}"
+            (self.root / rel_dir).mkdir(parents=True, exist_ok=True)
+            group_frame = frames.get((pdk, design))
+            if group_frame is not None:
+                group_frame.dropna(axis=1, how="all").to_csv(self.root / rel_dir / "runs.csv", index=False)
+            self.write_page(
+                f"{rel_dir}/index.html", "history.html",
+                pdk=pdk, design=design, plots=plot_pages.get((pdk, design), []), metrics=metrics, rows=rows,
+                passing=sum(r.status == "pass" for r in group), total=len(group),
+                pdk_href="../index.html",
+            )
+        for pdk, designs in by_pdk.items():
+            platform = self.platforms.get(pdk)
+            entries = []
+            for design, group in designs:
+                passing_runs = [r for r in group if r.status == "pass"]
+                entries.append({
+                    "design": design,
+                    "href": f"{slug(design)}/index.html",
+                    "runs": len(group),
+                    "passing": len(passing_runs),
+                    "first": group[0].timestamp,
+                    "last": group[-1].timestamp,
+                    "latest": passing_runs[-1] if passing_runs else None,
+                    "latest_href": (f"../../runs/{self.run_slug[passing_runs[-1].run_id]}/index.html"
+                                    if passing_runs else None),
+                })
+            self.write_page(
+                f"history/{slug(pdk)}/index.html", "pdk.html",
+                pdk=pdk, platform=platform, designs=entries,
+                comparison=bool(plot_pages.get((pdk, ""))),
+            )
+
+    def _write_data(self, frame) -> None:
+        data = self.root / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(data / "history.csv", index=False)
+
+    def _write_index(self, tables: list[IndexTable]) -> None:
+        table_views = []
+        for table in tables:
+            columns = []
+            for column in table.columns:
+                record = column.record
+                assets = self.assets.get(record.run_id) if record is not None else None
+                column_view = {
+                    "design": column.design,
+                    "note": column.note,
+                    "record": record,
+                    "run_href": self.run_href(record, "") if record else None,
+                    "history_href": self.history_href(table.pdk, column.design, ""),
+                    "placement": None, "routing": None, "routing_is_render": False, "gds": None,
+                    "placement_note": "", "routing_note": "", "gds_note": "",
+                }
+                if record is not None and assets is not None:
+                    base = f"runs/{self.run_slug[record.run_id]}/"
+                    for kind in ("placement", "routing"):
+                        href = getattr(assets, kind)
+                        if href:
+                            column_view[kind] = base + href
+                        else:
+                            column_view[f"{kind}_note"] = _image_reason(record, assets, kind)
+                    column_view["routing_is_render"] = assets.routing_is_render
+                    if assets.gds_href:
+                        column_view["gds"] = base + assets.gds_href
+                    else:
+                        column_view["gds_note"] = assets.gds_note or _no_artifact_reason(record, "GDS")
+                else:
+                    for kind in ("placement", "routing", "gds"):
+                        column_view[f"{kind}_note"] = column.note or "no run"
+                self.summary.index_assets[(column.design, table.pdk)] = {
+                    key: column_view[key]
+                    for key in ("placement", "routing", "gds", "placement_note", "routing_note", "gds_note")
+                    if column_view[key]
+                }
+                columns.append(column_view)
+            table_views.append({"table": table, "columns": columns,
+                                "pdk_href": f"history/{slug(table.pdk)}/index.html",
+                                "platform": self.platforms.get(table.pdk)})
+        counts = {"runs": len(self.records), "passing": sum(r.status == "pass" for r in self.records)}
+        self.write_page("index.html", "index.html", tables=table_views, counts=counts,
+                        generated=datetime.now().astimezone())
+
+
+def _num(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _metric_rows(record: RunRecord) -> list[dict]:
+    rows = []
+    for metric in METRIC_NAMES:
+        value = getattr(record.metrics, metric)
+        rows.append({
+            "metric": metric,
+            "unit": METRIC_UNITS.get(metric, ""),
+            "value": format_metric(metric, value),
+            "raw": value,
+            "missing": missing_reason(record, metric) if value is None else "",
+            "step": record.metric_steps.get(metric, ""),
+            "post_synthesis": value is not None and is_post_synthesis(record, metric),
+        })
+    return rows
+
+
+def _total_runtime(record: RunRecord) -> float | None:
+    values = [s.runtime_s for s in record.steps if s.runtime_s is not None]
+    return sum(values) if values else None
+
+
+def _no_artifact_reason(record: RunRecord, what: str) -> str:
+    if record.skipped_stages:
+        return f"no P&R: {short_reason(record.skipped_stages[0].reason)}"
+    if record.status != "pass" and record.reason:
+        return f"{record.status}: {short_reason(record.reason)}"
+    if record.metrics_origin == "synthesis":
+        return "no P&R (synthesis only)"
+    return f"no {what} recorded for this run"
+
+
+def _image_reason(record: RunRecord, assets: RunAssets, kind: str) -> str:
+    missing = [img.note for img in assets.images if img.href is None and img.note]
+    if missing:
+        return missing[0]
+    if kind == "placement" and assets.routing_is_render:
+        return "no placement image (GDS render shown below)"
+    if assets.images:
+        return f"no {kind} image among this run's images"
+    return _no_artifact_reason(record, "layout image")
+
+
+_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def _safe_file_name(name: str) -> str:
+    cleaned = _FILE_UNSAFE.sub("_", name).lstrip(".") or "file"
+    return cleaned
+
+
+def _read_text(path: Path) -> tuple[str | None, bool]:
+    """File text for the inline viewer (None when binary), and whether it was truncated."""
+    with open(path, "rb") as handle:
+        data = handle.read(INLINE_TEXT_LIMIT_BYTES + 1)
+    truncated = len(data) > INLINE_TEXT_LIMIT_BYTES
+    data = data[:INLINE_TEXT_LIMIT_BYTES]
+    if b"\x00" in data[:8192]:
+        return None, False
+    return data.decode("utf-8", errors="replace"), truncated
+
+
+# ---- atomic swap --------------------------------------------------------------------------
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux renameat2 RENAME_EXCHANGE); False when unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    try:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _swap_into_place(built: Path, target: Path) -> None:
+    """Make ``built`` the new ``target``; a reader sees the old site or the new one, never a mix."""
+    if not target.exists():
+        os.rename(built, target)
+        return
+    if _exchange(built, target):
+        shutil.rmtree(built, ignore_errors=True)  # now holds the old site
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    os.rename(target, old)
+    os.rename(built, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)")
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Delete temp/old site dirs left by builds that crashed (their process is gone)."""
+    if not target.parent.is_dir():
+        return
+    for entry in target.parent.iterdir():
+        match = _LEFTOVER.match(entry.name)
+        if not match or match.group("name") != target.name or not entry.is_dir():
+            continue
+        pid = int(match.group("pid"))
+        if pid == os.getpid() or _alive(pid):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def build_site(records: Iterable[RunRecord], out_dir: Path, *, platforms: dict[str, Platform] | None = None,
+               cache_dir: Path | None = None) -> SiteSummary:
+    """Write the gallery for ``records`` to ``out_dir`` (replaced atomically as a whole).
+
+    ``platforms`` adds PDK descriptions and orders the index; ``cache_dir`` keeps GDS renders
+    (keyed by GDS hash) between builds. Returns counts, warnings and the index tables.
+    """
+    started = time.perf_counter()
+    target = Path(out_dir).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(target)
+    building = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+    summary = SiteSummary(out_dir=target, index=target / "index.html")
+    try:
+        _SiteBuilder(list(records), building, platforms, cache_dir, summary).build()
+        shutil.rmtree(building / ".render", ignore_errors=True)
+        os.chmod(building, 0o755)  # mkdtemp makes it 0700; a static host needs to read it
+        _swap_into_place(building, target)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,265 @@
+"""What the reports show, independent of HTML or Markdown: index rows, number formats and the
+reason a value is missing. Pure functions of ``RunRecord``; no file access.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord
+
+# Metrics that only exist after placement/STA; with metrics_origin == "synthesis" they are estimates.
+POST_SYNTHESIS_ESTIMATES = frozenset(
+    {"area_um2", "ge", "stdcell_count", "register_count", "utilization_pct", "tns_ns", "wns_ns", "fmax_mhz",
+     "power_mw"}
+)
+
+
+def _fmt_area(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def _fmt_freq(value: float) -> str:
+    return f"{value:,.1f}"
+
+
+def _fmt_ge(value: float) -> str:
+    # The halutmatmul tables give GE in thousands with three decimals: "110.238 kGE".
+    return f"{value / 1000.0:.3f} kGE"
+
+
+def _fmt_count(value: float) -> str:
+    return f"{int(round(value)):,}"
+
+
+def _fmt_voltage(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _fmt_pct(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _fmt_ns(value: float) -> str:
+    return f"{value:.3f}"
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    metric: str
+    label: str  # row header of the halutmatmul summary table
+    fmt: Callable[[float], str]
+
+
+# The summary table of the halutmatmul project, in its row order.
+INDEX_ROWS: tuple[IndexRow, ...] = (
+    IndexRow("area_um2", "Area [um^2]", _fmt_area),
+    IndexRow("target_freq_mhz", "Freq [MHz]", _fmt_freq),
+    IndexRow("ge", "GE", _fmt_ge),
+    IndexRow("stdcell_count", "Std Cell [#]", _fmt_count),
+    IndexRow("voltage_v", "Voltage [V]", _fmt_voltage),
+    IndexRow("utilization_pct", "Util [%]", _fmt_pct),
+    IndexRow("tns_ns", "TNS", _fmt_ns),
+)
+
+_FORMATTERS: dict[str, Callable[[float], str]] = {row.metric: row.fmt for row in INDEX_ROWS}
+_FORMATTERS.update({"register_count": _fmt_count, "wns_ns": _fmt_ns, "clock_period_ns": _fmt_ns,
+                    "fmax_mhz": _fmt_freq, "die_area_um2": _fmt_area, "core_area_um2": _fmt_area})
+
+
+def format_metric(metric: str, value: float | int | None) -> str:
+    """Display text of one metric value ("" for None: callers show the reason instead)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    fmt = _FORMATTERS.get(metric)
+    if fmt is not None:
+        return fmt(float(value))
+    return format_number(value)
+
+
+def format_number(value: float | int) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:,.1f}"
+    if magnitude >= 1 or magnitude == 0:
+        return f"{value:.3f}"
+    return f"{value:.4g}"
+
+
+def format_runtime(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{int(minutes)} min {rest:.0f} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{int(hours)} h {int(minutes)} min"
+
+
+def metric_label(metric: str) -> str:
+    """Axis/column label with unit, e.g. "area_um2 [µm²]"."""
+    unit = METRIC_UNITS.get(metric)
+    return f"{metric} [{unit}]" if unit else metric
+
+
+def short_reason(reason: str) -> str:
+    """First clause of a tool's reason ("openroad not installed (install ...)" -> "openroad not installed")."""
+    text = reason.strip().splitlines()[0] if reason.strip() else reason
+    head = re.split(r"\s[(\[]|;\s", text, maxsplit=1)[0].strip()
+    return head or text
+
+
+def is_post_synthesis(record: RunRecord, metric: str) -> bool:
+    """True when the value is a synthesis estimate rather than a P&R/STA figure."""
+    step = record.metric_steps.get(metric, "")
+    if step.startswith(("syn", "synthesis")):
+        return True
+    return record.metrics_origin == "synthesis" and metric in POST_SYNTHESIS_ESTIMATES
+
+
+def missing_reason(record: RunRecord | None, metric: str) -> str:
+    """Why a metric is absent, in a few words (never a fake value)."""
+    if record is None:
+        return "no run"
+    if record.skipped_stages:
+        first = record.skipped_stages[0]
+        return f"no P&R: {short_reason(first.reason)}" if record.metrics_origin in (None, "synthesis") else (
+            f"{first.step} skipped: {short_reason(first.reason)}"
+        )
+    if record.status != "pass" and record.reason:
+        return f"{record.status}: {short_reason(record.reason)}"
+    if record.metrics_origin == "synthesis" and metric in POST_SYNTHESIS_ESTIMATES:
+        return "no P&R (synthesis only)"
+    if record.stage_reached:
+        return f"not reported (flow reached {record.stage_reached})"
+    return "not reported by the flow"
+
+
+def missing_run_reason(latest_any: RunRecord | None) -> str:
+    """Why a (design, pdk) column has no passing run."""
+    if latest_any is None:
+        return "no run"
+    why = short_reason(latest_any.reason) if latest_any.reason else "no reason recorded"
+    return f"no passing run (latest {latest_any.status}: {why})"
+
+
+def record_sort_key(record: RunRecord) -> tuple:
+    # Same order as history.to_dataframe: timestamp, then run id.
+    return (record.timestamp, record.run_id)
+
+
+def latest_per_design(records: Iterable[RunRecord], *, passing_only: bool) -> dict[tuple[str, str], RunRecord]:
+    """Newest record per (design, pdk); same choice as ``history.latest``."""
+    chosen: dict[tuple[str, str], RunRecord] = {}
+    for record in records:
+        if passing_only and record.status != "pass":
+            continue
+        key = (record.design, record.pdk)
+        current = chosen.get(key)
+        if current is None or record_sort_key(record) >= record_sort_key(current):
+            chosen[key] = record
+    return chosen
+
+
+_SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def slug(text: str) -> str:
+    """A file-name-safe, collision-free name: the text itself when already safe, else a cleaned
+    version plus a short hash of the original."""
+    cleaned = _SLUG_UNSAFE.sub("_", text).strip("._") or "_"
+    if cleaned == text and not text.startswith("."):
+        return text
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    return f"{cleaned[:60]}-{digest}"
+
+
+def metric_names() -> tuple[str, ...]:
+    return METRIC_NAMES
+
+
+@dataclass
+class IndexCell:
+    text: str  # formatted value, or the reason it is missing
+    value: float | None  # the raw number (None when missing)
+    missing: bool
+    post_synthesis: bool
+    note: str = ""  # hover text: full reason, source step
+
+
+@dataclass
+class IndexColumn:
+    design: str
+    record: RunRecord | None  # latest passing run, None when there is none
+    note: str  # "" or why there is no passing run
+
+
+@dataclass
+class IndexRowView:
+    metric: str
+    label: str
+    cells: list[IndexCell]
+
+
+@dataclass
+class IndexTable:
+    pdk: str
+    description: str
+    columns: list[IndexColumn]
+    rows: list[IndexRowView]
+
+    @property
+    def has_post_synthesis(self) -> bool:
+        return any(cell.post_synthesis for row in self.rows for cell in row.cells)
+
+
+def index_cell(record: RunRecord | None, metric: str, column_note: str) -> IndexCell:
+    if record is None:
+        return IndexCell(text=column_note or "no run", value=None, missing=True, post_synthesis=False,
+                         note=column_note)
+    value = getattr(record.metrics, metric)
+    if value is None:
+        reason = missing_reason(record, metric)
+        full = "; ".join(f"{s.step}: {s.reason}" for s in record.skipped_stages) or (record.reason or reason)
+        return IndexCell(text=reason, value=None, missing=True, post_synthesis=False, note=full)
+    step = record.metric_steps.get(metric)
+    post = is_post_synthesis(record, metric)
+    note = f"from {step}" if step else ""
+    if post:
+        note = (note + "; " if note else "") + "post-synthesis estimate (no P&R)"
+    return IndexCell(text=format_metric(metric, value), value=float(value), missing=False, post_synthesis=post,
+                     note=note)
+
+
+def build_index_tables(records: list[RunRecord], pdk_order: list[str] | None = None,
+                       descriptions: dict[str, str] | None = None) -> list[IndexTable]:
+    """The halutmatmul-style summary table per PDK: one column per design that has any run."""
+    passing = latest_per_design(records, passing_only=True)
+    newest = latest_per_design(records, passing_only=False)
+    pdks = sorted({r.pdk for r in records})
+    if pdk_order:
+        pdks = [p for p in pdk_order if p in pdks] + [p for p in pdks if p not in pdk_order]
+    tables: list[IndexTable] = []
+    for pdk in pdks:
+        designs = sorted({design for design, p in newest if p == pdk})
+        columns = []
+        for design in designs:
+            record = passing.get((design, pdk))
+            note = "" if record is not None else missing_run_reason(newest.get((design, pdk)))
+            columns.append(IndexColumn(design=design, record=record, note=note))
+        rows = [
+            IndexRowView(row.metric, row.label, [index_cell(c.record, row.metric, c.note) for c in columns])
+            for row in INDEX_ROWS
+        ]
+        tables.append(IndexTable(pdk=pdk, description=(descriptions or {}).get(pdk, ""), columns=columns, rows=rows))
+    return tables
