@@ -582,8 +582,7 @@ def _source_identity(run: OrfsRun, data: dict[str, Any], pdk: str) -> str:
         return f"uuid:{uuid.strip()}"
     parts = run.path.parts
     anchors = [i for i, part in enumerate(parts) if part == pdk]
-    start = max(anchors[-1] - 1, 0) if anchors else 0
-    return "path:" + "/".join(parts[start:])
+    return "path:" + "/".join(parts[anchors[-1] if anchors else 0 :])
 
 
 def _newest_mtime(run: OrfsRun) -> datetime:
@@ -592,11 +591,17 @@ def _newest_mtime(run: OrfsRun) -> datetime:
     return datetime.fromtimestamp(max(times), tz=timezone.utc)
 
 
-def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
-    """Turn one ORFS run folder into a record; broken runs give ``status="fail"`` with a reason.
+@dataclass
+class _RunData:
+    """What a run folder's files say, merged: the metrics file, else the step logs."""
 
-    Raises OrfsImportError only when no record can be made (the platform is unknown).
-    """
+    data: dict[str, Any]
+    metrics_file: Path | None  # the metrics file that was read, None when there is none
+    log_stages: list[tuple[str, Path]]  # (stage, log) of every step log that finished, in order
+    problems: list[str]  # reasons the run counts as failed
+
+
+def _load_run_data(run: OrfsRun) -> _RunData:
     problems: list[str] = []
     data: dict[str, Any] | None = None
     metrics_file: Path | None = None
@@ -604,12 +609,11 @@ def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
         data, problem = _read_metrics_file(candidate)
         if data is not None:
             metrics_file = candidate
+            problems = []  # an unreadable copy does not matter when another copy reads
             break
         problems.append(problem)
-    if data is not None:
-        problems = []  # an unreadable copy does not matter when another copy of the same file reads
 
-    # Per-step logs: which steps finished, and the only metrics of a run that wrote no metrics file.
+    # Step logs: which steps finished, and the only metrics of a run that wrote no metrics file.
     log_stages: list[tuple[str, Path]] = []
     log_data: dict[str, Any] = {}
     for log in run.step_logs:
@@ -622,8 +626,183 @@ def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
             break
         log_stages.append((STEP_LOG_STAGE.get(log.stem, log.stem), log))
         log_data.update(content)
-    if data is None:
-        data = log_data
+    return _RunData(data if data is not None else log_data, metrics_file, log_stages, problems)
+
+
+def _time_unit_ns(data: dict[str, Any], platform: Platform, problems: list[str]) -> float | None:
+    """The unit of every timing figure in the files, in ns; the platform's when the files lack it."""
+    text = data.get("run__flow__platform__time_units")
+    if text is None:
+        return TIME_UNIT_NS[platform.time_unit]
+    try:
+        return parse_time_unit_ns(text)
+    except ValueError:
+        problems.append(f"run__flow__platform__time_units: not a time unit ({text!r})")
+        return None
+
+
+def _synthesis_figures(run: OrfsRun, data: dict[str, Any], problems: list[str]) -> SynthStat:
+    """Area and cell count of synthesis: synth_stat.txt's whole-design total, else ORFS's synth keys."""
+    stat = SynthStat(None, None)
+    if run.synth_stat is not None:
+        try:
+            stat = parse_synth_stat(run.synth_stat.read_text(encoding="utf-8", errors="replace"))
+        except OSError as exc:
+            problems.append(f"{run.synth_stat.name}: cannot read: {exc}")
+    area = stat.area_um2
+    if area is None:
+        area = parse_number(data.get("synth__design__instance__area__stdcell"))
+    count = stat.cell_count
+    if count is None:
+        number = parse_number(data.get("synth__design__instance__count__stdcell"))
+        count = int(round(number)) if number is not None else None
+    return SynthStat(area, count)
+
+
+@dataclass
+class _Figures:
+    metrics: dict[str, Any] = field(default_factory=dict)
+    metric_steps: dict[str, str] = field(default_factory=dict)
+    origin: MetricOrigin | None = None
+
+    def put(self, name: str, value: float | int | None, stage: str) -> None:
+        if value is not None:
+            self.metrics[name] = value
+            self.metric_steps[name] = stage
+
+
+def _figures(run: OrfsRun, data: dict[str, Any], pdk: str, platform: Platform, problems: list[str]) -> _Figures:
+    """ORFS keys -> normalised metrics (see the mapping table in the module docstring)."""
+    out = _Figures()
+    unit_ns = _time_unit_ns(data, platform, problems)
+
+    # Area and cell count: the latest P&R stage, else synthesis.
+    area = _latest(data, "design__instance__area")
+    count = _latest(data, "design__instance__count__stdcell")
+    if area is None or count is None:
+        synth = _synthesis_figures(run, data, problems)
+        if area is None and synth.area_um2 is not None:
+            area = (synth.area_um2, "synth")
+        if count is None and synth.cell_count is not None:
+            count = (synth.cell_count, "synth")
+    if area:
+        out.put("area_um2", area[0], area[1])
+        out.put("ge", area[0] / platform.ge_reference_area_um2, area[1])
+        out.origin = stage_origin(area[1])
+    if count:
+        out.put("stdcell_count", int(round(count[0])), count[1])
+        out.origin = out.origin or stage_origin(count[1])
+
+    for name, suffix, scale in (
+        ("utilization_pct", "design__instance__utilization", 100.0),  # a fraction in ORFS
+        ("die_area_um2", "design__die__area", 1.0),
+        ("core_area_um2", "design__core__area", 1.0),
+        ("power_mw", "power__total", 1000.0),  # watts in ORFS, whatever power_units says
+    ):
+        found = _latest(data, suffix)
+        if found:
+            out.put(name, found[0] * scale, found[1])
+
+    period_ns: float | None = None
+    if "constraints__clocks__details" in data and unit_ns is not None:
+        try:
+            clocks = parse_clocks(data["constraints__clocks__details"])
+        except ValueError as exc:
+            problems.append(f"constraints__clocks__details: {exc}")
+            clocks = []
+        if clocks:
+            # One clock in every halutmatmul run; with several, the platform's clock port decides.
+            period_ns = next((p for n, p in clocks if n == platform.clock_port), clocks[0][1]) * unit_ns
+            out.put("clock_period_ns", period_ns, "constraints")
+            out.put("target_freq_mhz", 1000.0 / period_ns, "constraints")
+
+    if unit_ns is not None:
+        wns = _latest(data, "timing__setup__ws")
+        tns = _latest(data, "timing__setup__tns")
+        if wns:
+            wns_ns = wns[0] * unit_ns
+            out.put("wns_ns", wns_ns, wns[1])
+            # A slack of exactly 0 is ORFS clamping (or no constrained path): fmax is unknown.
+            if period_ns is not None and wns_ns != 0 and period_ns - wns_ns > 0:
+                out.put("fmax_mhz", 1000.0 / (period_ns - wns_ns), wns[1])
+        if tns:
+            out.put("tns_ns", tns[0] * unit_ns, tns[1])
+
+    out.put("voltage_v", ORFS_PLATFORM_VOLTAGE_V.get(pdk, platform.voltage_v), "platform")
+    return out
+
+
+def _steps(run: OrfsRun, loaded: _RunData) -> list[StepInfo]:
+    """One step per ORFS stage seen (metrics, step logs, synthesis report), in flow order."""
+    seen = _stages_in(loaded.data)
+    if run.synth_stat is not None and "synth" not in seen:
+        seen.insert(0, "synth")
+    seen += [stage for stage, _log in loaded.log_stages if stage not in seen]
+    seen.sort(key=lambda s: ORFS_STAGES.index(s) if s in ORFS_STAGES else len(ORFS_STAGES))
+    logs = {stage: str(log) for stage, log in loaded.log_stages}
+    return [
+        StepInfo(
+            step=stage,
+            status="success",
+            tool="yosys" if stage == "synth" else "openroad",
+            runtime_s=parse_runtime_s(loaded.data.get(f"{stage}__runtime__total")),
+            log=logs.get(stage),
+        )
+        for stage in seen
+    ]
+
+
+def _status(run: OrfsRun, loaded: _RunData, steps: list[StepInfo]) -> tuple[str, str | None, StepInfo | None]:
+    """(status, reason, the step that crashed when the step logs tell)."""
+    looked_for = ", ".join(METRICS_FILE_NAMES)
+    if loaded.problems:
+        return "fail", "; ".join(loaded.problems), None
+    if loaded.metrics_file is not None:
+        name = loaded.metrics_file.name
+        if any(key.startswith("finish__") for key in loaded.data):
+            return "pass", None, None
+        if steps:
+            return "partial", f"no finish metrics in {name}: flow stopped after {steps[-1].step}", None
+        return "fail", f"{name} holds no stage metrics", None
+    if loaded.log_stages:
+        last_log = loaded.log_stages[-1][1].stem
+        if last_log in _STEP_LOG_SEQUENCE[:-1]:
+            next_log = _STEP_LOG_SEQUENCE[_STEP_LOG_SEQUENCE.index(last_log) + 1]
+            crashed = STEP_LOG_STAGE[next_log]
+            reason = (
+                f"{stage_origin(crashed)} crashed: flow stopped after step {last_log} "
+                f"({next_log} did not finish) and wrote no metrics file"
+            )
+            return "fail", reason, StepInfo(step=crashed, status="error", tool="openroad")
+        return "fail", f"no metrics file (looked for {looked_for}); last step log is {last_log}", None
+    if run.synth_stat is not None:
+        reason = (
+            f"no metrics file (looked for {looked_for}) and no step logs: "
+            f"only the synthesis report {run.synth_stat.name} is present"
+        )
+        return "fail", reason, None
+    return "fail", "no metrics file, step logs or synthesis report in the run folder", None
+
+
+def _tool_versions(data: dict[str, Any]) -> dict[str, str]:
+    keys = (
+        ("openroad", "run__flow__openroad_version"),
+        ("openroad_commit", "run__flow__openroad_commit"),
+        ("orfs", "run__flow__scripts_commit"),
+        ("orfs_platform", "run__flow__platform_commit"),
+        ("orfs_metrics", "run__flow__metrics_version"),
+    )
+    versions = {name: str(data.get(key, "")).strip() for name, key in keys if isinstance(data.get(key), str)}
+    return {name: value for name, value in versions.items() if value and value.upper() != "N/A"}
+
+
+def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
+    """Turn one ORFS run folder into a record; broken runs give ``status="fail"`` with a reason.
+
+    Raises OrfsImportError only when no record can be made (the platform is unknown).
+    """
+    loaded = _load_run_data(run)
+    data = loaded.data
 
     orfs_platform = data.get("run__flow__platform")
     hints = ([orfs_platform] if isinstance(orfs_platform, str) else []) + list(run.platform_hints)
@@ -637,165 +816,19 @@ def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
     orfs_design = data.get("run__flow__design")
     if not isinstance(orfs_design, str) or not orfs_design.strip():
         orfs_design = run.unit
-    design, parameters = design_from_orfs_name(orfs_design.strip())
+    orfs_design = orfs_design.strip()
+    design, parameters = design_from_orfs_name(orfs_design)
 
-    # Time unit of every timing figure in the files.
-    unit_text = data.get("run__flow__platform__time_units")
-    unit_ns: float | None
-    if unit_text is None:
-        unit_ns = TIME_UNIT_NS[platform.time_unit]
-    else:
-        try:
-            unit_ns = parse_time_unit_ns(unit_text)
-        except ValueError:
-            unit_ns = None
-            problems.append(f"run__flow__platform__time_units: not a time unit ({unit_text!r})")
-
-    metrics: dict[str, Any] = {}
-    steps_of: dict[str, str] = {}
-
-    def put(name: str, value: float | int | None, stage: str) -> None:
-        if value is not None:
-            metrics[name] = value
-            steps_of[name] = stage
-
-    # Area and cell count: the latest P&R stage, else synthesis.
-    origin: MetricOrigin | None = None
-    area = _latest(data, "design__instance__area")
-    count = _latest(data, "design__instance__count__stdcell")
-    if area is None or count is None:
-        stat = None
-        if run.synth_stat is not None:
-            try:
-                stat = parse_synth_stat(run.synth_stat.read_text(encoding="utf-8", errors="replace"))
-            except OSError as exc:
-                problems.append(f"{run.synth_stat.name}: cannot read: {exc}")
-        if area is None:
-            value = stat.area_um2 if stat else None
-            if value is None:
-                value = parse_number(data.get("synth__design__instance__area__stdcell"))
-            area = (value, "synth") if value is not None else None
-        if count is None:
-            value = stat.cell_count if stat else None
-            if value is None:
-                value = parse_number(data.get("synth__design__instance__count__stdcell"))
-            count = (value, "synth") if value is not None else None
-    if area:
-        put("area_um2", area[0], area[1])
-        put("ge", area[0] / platform.ge_reference_area_um2, area[1])
-        origin = stage_origin(area[1])
-    if count:
-        put("stdcell_count", int(round(count[0])), count[1])
-        origin = origin or stage_origin(count[1])
-
-    utilization = _latest(data, "design__instance__utilization")
-    if utilization:
-        put("utilization_pct", utilization[0] * 100.0, utilization[1])
-    for name, suffix in (("die_area_um2", "design__die__area"), ("core_area_um2", "design__core__area")):
-        found = _latest(data, suffix)
-        if found:
-            put(name, found[0], found[1])
-    power = _latest(data, "power__total")
-    if power:
-        put("power_mw", power[0] * 1000.0, power[1])
-
-    period_ns: float | None = None
-    if "constraints__clocks__details" in data and unit_ns is not None:
-        try:
-            clocks = parse_clocks(data["constraints__clocks__details"])
-        except ValueError as exc:
-            problems.append(f"constraints__clocks__details: {exc}")
-            clocks = []
-        if clocks:
-            # One clock in every halutmatmul run; with several, the platform's clock port decides.
-            period = next((p for n, p in clocks if n == platform.clock_port), clocks[0][1])
-            period_ns = period * unit_ns
-            put("clock_period_ns", period_ns, "constraints")
-            put("target_freq_mhz", 1000.0 / period_ns, "constraints")
-
-    if unit_ns is not None:
-        wns = _latest(data, "timing__setup__ws")
-        tns = _latest(data, "timing__setup__tns")
-        if wns:
-            put("wns_ns", wns[0] * unit_ns, wns[1])
-            # A slack of exactly 0 is ORFS clamping (or no constrained path): fmax is unknown.
-            if period_ns is not None and wns[0] != 0 and period_ns - wns[0] * unit_ns > 0:
-                put("fmax_mhz", 1000.0 / (period_ns - wns[0] * unit_ns), wns[1])
-        if tns:
-            put("tns_ns", tns[0] * unit_ns, tns[1])
-
-    voltage = ORFS_PLATFORM_VOLTAGE_V.get(pdk, platform.voltage_v)
-    put("voltage_v", voltage, "platform")
-
-    # Steps: every ORFS stage seen, in flow order.
-    seen = _stages_in(data)
-    if run.synth_stat is not None and "synth" not in seen:
-        seen.insert(0, "synth")
-    for stage, _log in log_stages:
-        if stage not in seen:
-            seen.append(stage)
-    seen.sort(key=lambda s: ORFS_STAGES.index(s) if s in ORFS_STAGES else len(ORFS_STAGES))
-    logs = {stage: str(log) for stage, log in log_stages}
-    steps = [
-        StepInfo(
-            step=stage,
-            status="success",
-            tool="yosys" if stage == "synth" else "openroad",
-            runtime_s=parse_runtime_s(data.get(f"{stage}__runtime__total")),
-            log=logs.get(stage),
-        )
-        for stage in seen
-    ]
-    stage_reached = seen[-1] if seen else None
-
-    # Status and reason.
-    has_finish = any(key.startswith("finish__") for key in data)
-    if problems:
-        status, reason = "fail", "; ".join(problems)
-    elif metrics_file is not None:
-        if has_finish:
-            status, reason = "pass", None
-        elif seen:
-            status, reason = "partial", f"no finish metrics in {metrics_file.name}: flow stopped after {stage_reached}"
-        else:
-            status, reason = "fail", f"{metrics_file.name} holds no stage metrics"
-    elif log_stages:
-        last_log = log_stages[-1][1].stem
-        following = _STEP_LOG_SEQUENCE[_STEP_LOG_SEQUENCE.index(last_log) + 1 :] if last_log in _STEP_LOG_SEQUENCE else ()
-        if following:
-            crashed = STEP_LOG_STAGE[following[0]]
-            steps.append(StepInfo(step=crashed, status="error", tool="openroad"))
-            reason = (
-                f"{stage_origin(crashed)} crashed: flow stopped after step {last_log} "
-                f"({following[0]} did not finish) and wrote no metrics file"
-            )
-        else:
-            reason = f"no metrics file (looked for {', '.join(METRICS_FILE_NAMES)}); last step log is {last_log}"
-        status = "fail"
-    elif run.synth_stat is not None:
-        status = "fail"
-        reason = (
-            f"no metrics file (looked for {', '.join(METRICS_FILE_NAMES)}) and no step logs: "
-            f"only the synthesis report {run.synth_stat.name} is present"
-        )
-    else:
-        status, reason = "fail", "no metrics file, step logs or synthesis report in the run folder"
+    figures = _figures(run, data, pdk, platform, loaded.problems)
+    steps = _steps(run, loaded)
+    stage_reached = steps[-1].step if steps else None
+    status, reason, crashed_step = _status(run, loaded, steps)
+    if crashed_step is not None:
+        steps.append(crashed_step)
 
     timestamp = parse_generate_date(data.get("run__flow__generate_date")) or run.folder_timestamp or _newest_mtime(run)
-    tool_versions = {
-        name: str(data[key]).strip()
-        for name, key in (
-            ("openroad", "run__flow__openroad_version"),
-            ("openroad_commit", "run__flow__openroad_commit"),
-            ("orfs", "run__flow__scripts_commit"),
-            ("orfs_platform", "run__flow__platform_commit"),
-            ("orfs_metrics", "run__flow__metrics_version"),
-        )
-        if isinstance(data.get(key), str) and data[key].strip() and data[key].strip().upper() != "N/A"
-    }
-    run_id = make_run_id(design, pdk, parameters, timestamp, salt=_source_identity(run, data, pdk))
     return RunRecord(
-        run_id=run_id,
+        run_id=make_run_id(design, pdk, parameters, timestamp, salt=_source_identity(run, data, pdk)),
         source="orfs",
         design=design,
         top=orfs_design,
@@ -806,14 +839,14 @@ def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
         status=status,
         reason=reason,
         stage_reached=stage_reached,
-        metrics_origin=origin,
-        metrics=Metrics(**metrics),
-        metric_steps=steps_of,
+        metrics_origin=figures.origin,
+        metrics=Metrics(**figures.metrics),
+        metric_steps=figures.metric_steps,
         steps=steps,
-        tool_versions=tool_versions,
+        tool_versions=_tool_versions(data),
         ge_reference_cell=platform.ge_reference_cell,
         ge_reference_area_um2=platform.ge_reference_area_um2,
-        logs=logs,
+        logs={stage: str(log) for stage, log in loaded.log_stages},
         reports=[str(p) for p in run.reports],
         gds=str(run.gds) if run.gds else None,
         images={key: str(path) for key, path in run.images.items()},
