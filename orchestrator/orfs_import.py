@@ -232,6 +232,12 @@ class ImportSummary:
         """(pdk, design, status) -> number of runs."""
         return dict(Counter((o.pdk, o.design, o.status) for o in self.outcomes))
 
+    def summary_line(self) -> str:
+        return (
+            f"{self.found} ORFS runs found: {self.imported} imported, {self.already_present} already present, "
+            f"{self.failed_runs} failed runs, {self.errors} not importable"
+        )
+
 
 # --------------------------------------------------------------------------------------------
 # Value parsing

@@ -7,6 +7,7 @@ the real archive (../shared/reference/halutmatmul-openroad-reports or $HALUT_ORF
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 from orchestrator.config import load_platforms
 from orchestrator.history import iter_record_files, load_records
 from orchestrator.orfs_import import (
+    REFERENCE_ENV,
+    REFERENCE_RELATIVE,
     OrfsImportError,
     design_from_orfs_name,
     discover_runs,
@@ -543,7 +546,8 @@ REFERENCE_COUNTS = {
 def reference() -> Path:
     path = find_reference(REPO_ROOT)
     if path is None:
-        pytest.skip("ORFS reference archive not found (set HALUT_ORFS_REFERENCE or provide ../shared/reference)")
+        where = os.environ.get(REFERENCE_ENV) or (REPO_ROOT / REFERENCE_RELATIVE)
+        pytest.skip(f"ORFS reference archive not found at {where} (set {REFERENCE_ENV} to its path)")
     return path
 
 
@@ -561,6 +565,7 @@ def test_reference_every_run_is_imported_or_recorded_failed(reference_import):
     assert summary.errors == 0
     # latest/ holds copies of 6 history/ runs (same ORFS uuid): stored once.
     assert summary.imported == summary.found - 6 and summary.already_present == 6
+    assert summary.summary_line().startswith(f"{summary.found} ORFS runs found: {summary.imported} imported")
     assert len(iter_record_files(history)) == summary.imported
     assert all(o.status in ("pass", "fail") for o in summary.outcomes)
     assert all(o.reason for o in summary.outcomes if o.status == "fail")
