@@ -284,17 +284,20 @@ def cmd_import_orfs(args) -> int:
     if not path.exists():
         raise ConfigError(f"{path}: no such file or directory")
     summary = orfs_import.import_orfs(path, config.path("history_dir"), config.platforms)
-    print(summary.describe() if hasattr(summary, "describe") else summary)
+    print(summary.summary_line())
     return EXIT_OK
 
 
 def cmd_report(args) -> int:
-    from orchestrator import history, report
+    from orchestrator.report.api import build_reports_from_config
 
     config = _load(args)
-    records = history.load_records(config.path("history_dir"))
-    summary = report.build_reports(config, records)
-    print(summary)
+    summary = build_reports_from_config(config)
+    for warning in summary.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"site: {summary.index} ({summary.pages} pages, {summary.runs} runs, {summary.plots} plots, "
+          f"{summary.layouts_rendered} layouts rendered, {summary.seconds:.1f} s)")
+    print(f"tables: {config.path('reports_dir') / 'summary.md'}, {config.path('reports_dir') / 'history.csv'}")
     return EXIT_OK
 
 
@@ -305,7 +308,7 @@ def cmd_check(args) -> int:
     records = history.load_records(config.path("history_dir"))
     baseline = Path(args.baseline) if args.baseline else config.path("reports_dir") / "baseline.yaml"
     if args.update_baseline:
-        path = check.update_baseline(records, baseline)
+        path = check.update_baseline(records, baseline, pdks=args.pdk, designs=args.design)
         print(f"baseline written: {path}")
         return EXIT_OK
     result = check.run_check(records, baseline, pdks=args.pdk, designs=args.design)

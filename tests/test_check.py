@@ -27,7 +27,9 @@ from orchestrator.check import (
 from orchestrator.record import METRIC_NAMES, Metrics, RunRecord, SkippedStage, StepInfo, make_run_id
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = REPO_ROOT.parent / "shared" / "reference" / "halutmatmul-openroad-reports"
+# .ci/run exports HALUT_ORFS_REFERENCE; developer machines keep the archive in ../shared beside the checkout.
+REFERENCE = Path(os.environ.get("HALUT_ORFS_REFERENCE")
+                 or REPO_ROOT.parent / "shared" / "reference" / "halutmatmul-openroad-reports")
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 HALUT_DESIGNS = ["halut_encoder", "halut_decoder", "halut_matmul"]
 FULL_FLOW = ("syn", "floorplan", "place", "cts", "route", "write_gds")
