@@ -346,6 +346,15 @@ def test_truncated_metrics_file_fails_with_reason_and_import_continues(tmp_path,
     assert record.timestamp == datetime(2023, 9, 18, 14, 19, 59, tzinfo=timezone.utc)
 
 
+def test_a_truncated_copy_does_not_matter_when_the_other_copy_reads(tmp_path, platforms):
+    # The 2022 flow keeps the same metrics twice: <run>/metrics.json and reports/.../base/metrics.json.
+    run = write_2022_run(tmp_path / "asap7" / "2022-11-02-15-24-39" / "halut_decoder", metrics_2022())
+    (run / "metrics.json").write_text('[\n  {\n    "run__flow__design": "halut_dec', encoding="utf-8")
+    record = record_for(run, platforms)
+    assert record.status == "pass" and record.reason is None
+    assert record.metrics.area_um2 == pytest.approx(4749.8286)
+
+
 def test_folder_with_one_step_log_is_a_floorplan_crash(tmp_path, platforms):
     run = tmp_path / "asap7" / "2022-09-17-22-19-28" / "fp_16_32_adder"
     write_json(
