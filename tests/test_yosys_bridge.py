@@ -328,46 +328,87 @@ def test_configure_project_sets_sc_tool_path_of_yosys_tasks(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-def register_data_root(project, data_root: Path) -> None:
-    for name in project.getkeys("library"):
-        library = project.get_library(name)
-        if "lambdapdk" in library.getkeys("dataroot"):
-            library.set_dataroot("lambdapdk", str(data_root), clobber=True)
+HIER_SYNTH_V = """\
+module adder #(parameter W = 8) (input [W-1:0] a, b, output [W-1:0] s);
+  assign s = a + b;
+endmodule
+module acc (input clk, input [15:0] a, b, output reg [15:0] q);
+  wire [15:0] s;
+  adder #(.W(16)) u_add (.a(a), .b(b), .s(s));
+  always @(posedge clk) q <= s;
+endmodule
+module top (input clk, input [15:0] a, b, output [15:0] q, output [1:0] t);
+  acc u_acc (.clk(clk), .a(a), .b(b), .q(q));
+  adder #(.W(2)) u_small (.a(a[1:0]), .b(b[1:0]), .s(t));
+endmodule
+"""
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("target", ["asap7_demo", "freepdk45_demo"])
-def test_sc_synthesizes_counter_through_the_shim(tmp_path, pdk_data_root, target):
+@pytest.fixture
+def sc_synthesis(tmp_path, pdk_data_root):
+    """Factory: an SC ASIC project for ``verilog`` on ``target``, run to synthesis via the shim."""
     import importlib
 
     from siliconcompiler import ASIC, Design
 
-    (tmp_path / "counter.v").write_text(COUNTER_V, encoding="utf-8")
-    design = Design("counter")
-    with design.active_fileset("rtl"):
-        design.set_topmodule("counter")
-        design.add_file(str(tmp_path / "counter.v"))
-    project = ASIC(design)
-    project.add_fileset("rtl")
-    getattr(importlib.import_module(f"siliconcompiler.targets.{target}"), target)(project)
-    register_data_root(project, pdk_data_root)
+    def run(target: str, top: str, verilog_text: str, task_vars: dict | None = None):
+        source = tmp_path / f"{top}.v"
+        source.write_text(verilog_text, encoding="utf-8")
+        design = Design(top)
+        with design.active_fileset("rtl"):
+            design.set_topmodule(top)
+            design.add_file(str(source))
+        project = ASIC(design)
+        project.add_fileset("rtl")
+        getattr(importlib.import_module(f"siliconcompiler.targets.{target}"), target)(project)
+        for name in project.getkeys("library"):
+            library = project.get_library(name)
+            if "lambdapdk" in library.getkeys("dataroot"):
+                library.set_dataroot("lambdapdk", str(pdk_data_root), clobber=True)
+        shim_dir = install_shim(tmp_path / "bin").parent
+        assert configure_project(project, shim_dir) == ["syn_asic"]
+        for key, value in (task_vars or {}).items():
+            project.set("tool", "yosys", "task", "syn_asic", "var", key, value)
+        project.option.add_to("synthesis", clobber=True)
+        project.option.set_builddir(str(tmp_path / "build"))
+        project.option.set_nodashboard(True)
+        project.option.set_quiet(True)
+        project.run()
+        job = project.history(project.option.get_jobname())
+        node_dir = next((tmp_path / "build").rglob("synthesis/0"))
+        return job, node_dir
 
-    shim_dir = install_shim(tmp_path / "bin").parent
-    assert configure_project(project, shim_dir) == ["syn_asic"]
-    project.option.add_to("synthesis", clobber=True)
-    project.option.set_builddir(str(tmp_path / "build"))
-    project.option.set_nodashboard(True)
-    project.option.set_quiet(True)
-    project.run()
+    return run
 
-    job = project.history(project.option.get_jobname())
-    cells = job.get("metric", "cells", step="synthesis", index="0")
-    registers = job.get("metric", "registers", step="synthesis", index="0")
-    assert cells is not None and cells > 0
-    assert registers == COUNTER_WIDTH
-    assert job.get("metric", "errors", step="synthesis", index="0") == 0
+
+def synthesis_metric(job, name: str):
+    return job.get("metric", name, step="synthesis", index="0")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["asap7_demo", "freepdk45_demo"])
+def test_sc_synthesizes_counter_through_the_shim(sc_synthesis, target):
+    job, node_dir = sc_synthesis(target, "counter", COUNTER_V)
+    assert synthesis_metric(job, "cells") > 0
+    assert synthesis_metric(job, "registers") == COUNTER_WIDTH
+    assert synthesis_metric(job, "errors") == 0
     assert job.get("record", "toolversion", step="synthesis", index="0") == bridge_version()
-    log = next((tmp_path / "build").rglob("synthesis/0/synthesis.log")).read_text()
-    assert "halut-yosys: Tcl" in log  # the bridge ran, not some native yosys
-    netlist = next((tmp_path / "build").rglob("synthesis/0/outputs/counter.vg"))
-    assert "module counter" in netlist.read_text()
+    assert "halut-yosys: Tcl" in (node_dir / "synthesis.log").read_text()  # the bridge ran
+    assert "module counter" in (node_dir / "outputs" / "counter.vg").read_text()
+
+
+@pytest.mark.slow
+def test_sc_hierarchical_synthesis_uses_rtlil_helpers_and_opt_hier_loop(sc_synthesis):
+    # flatten off + auto_flatten: SC annotates gate_cost_equivalent with rtlil::get_attr/set_attr
+    # and loops opt_hier on `tee -s result.string` text.
+    job, node_dir = sc_synthesis("freepdk45_demo", "top", HIER_SYNTH_V,
+                                 {"flatten": False, "auto_flatten": True, "hier_threshold": 10,
+                                  "hier_opt": True})
+    log = (node_dir / "synthesis.log").read_text()
+    assert "Using nand2 reference cell (NAND2_X1) with area: 0.798" in log
+    assert "Setting gate_cost_equivalent for NAND2_X1 as 1" in log
+    assert "Keeping acc (estimated size above threshold" in log
+    assert "opt_hier converged after" in log
+    assert synthesis_metric(job, "registers") == 16
+    assert synthesis_metric(job, "errors") == 0
+    assert "module acc" in (node_dir / "outputs" / "top.vg").read_text()
