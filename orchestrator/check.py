@@ -65,6 +65,10 @@ class BaselineError(OrchestratorError):
     """The baseline file is missing or invalid (a usage error: exit 2)."""
 
 
+class SelectionError(OrchestratorError):
+    """--pdk/--design names nothing in the history or the baseline (a typo must not pass the gate)."""
+
+
 # --------------------------------------------------------------------------------------------
 # Baseline file schema
 
@@ -418,6 +422,24 @@ def _check_design(
     return DesignResult(pdk, design, entry.run_id if entry else None, record.run_id, tuple(rows), tuple(notes))
 
 
+def _selection(
+    names: Iterable[str] | None, known: set[str], option: str, baseline_path: Path
+) -> set[str] | None:
+    """The requested names (None = all; "all" as in `run --pdk all`); unknown names are an error."""
+    if names is None:
+        return None
+    wanted = set(names)
+    if "all" in wanted:
+        return None
+    unknown = sorted(wanted - known)
+    if unknown:
+        have = ", ".join(sorted(known)) or "none"
+        raise SelectionError(
+            f"{option} {unknown[0]!r}: no runs in the history and no entries in {baseline_path} (known: {have})"
+        )
+    return wanted
+
+
 def check_against(
     records: Iterable[RunRecord],
     baseline: Baseline,
@@ -426,9 +448,12 @@ def check_against(
     pdks: Iterable[str] | None = None,
     designs: Iterable[str] | None = None,
 ) -> CheckResult:
-    pdks = None if pdks is None else set(pdks)
-    designs = None if designs is None else set(designs)
-    current = {key: rec for key, rec in latest_runs(records).items() if _selected(*key, pdks, designs)}
+    newest = latest_runs(records)
+    known_pdks = {pdk for pdk, _ in newest} | set(baseline.baseline)
+    known_designs = {design for _, design in newest} | {d for by in baseline.baseline.values() for d in by}
+    pdks = _selection(pdks, known_pdks, "--pdk", baseline_path)
+    designs = _selection(designs, known_designs, "--design", baseline_path)
+    current = {key: rec for key, rec in newest.items() if _selected(*key, pdks, designs)}
     keys = set(current)
     for pdk, by_design in baseline.baseline.items():
         keys.update((pdk, design) for design in by_design if _selected(pdk, design, pdks, designs))
@@ -628,8 +653,8 @@ def update_baseline(
         rules = existing.rules if existing is not None else DEFAULT_RULES
     else:
         _check_rules(baseline_path, "rules", rules)
-    pdks = None if pdks is None else set(pdks)
-    designs = None if designs is None else set(designs)
+    pdks = None if pdks is None or "all" in pdks else set(pdks)
+    designs = None if designs is None or "all" in designs else set(designs)
     chosen = {
         key: rec for key, rec in latest_runs(records, passing_only=True).items() if _selected(*key, pdks, designs)
     }

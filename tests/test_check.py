@@ -567,3 +567,49 @@ def test_readme_shows_the_current_rendering_of_the_real_history(tmp_path):
         "  python -c 'import sys, tempfile, pathlib; sys.path.insert(0, \"tests\"); import test_check; "
         "print(test_check.readme_example(pathlib.Path(tempfile.mkdtemp())))'"
     )
+
+
+# ------------------------------------------------------------------ through the command line
+
+
+def test_check_command_exit_codes_and_outputs(toy_project, tmp_path, monkeypatch, capsys):
+    from orchestrator.cli import main
+    from orchestrator.history import write_record
+
+    config = toy_project()
+    history_dir = config.parent / "reports" / "history"
+    baseline = config.parent / "reports" / "baseline.yaml"
+    summary = tmp_path / "step_summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    write_record(history_dir, make_record("counter", **GOOD))
+
+    assert main(["--config", str(config), "check"]) == 2  # no baseline yet: usage error
+    assert f"{baseline}: baseline file not found" in capsys.readouterr().err
+
+    assert main(["--config", str(config), "check", "--update-baseline"]) == 0
+    assert load_baseline(baseline).entry("asap7", "counter") is not None
+
+    markdown = tmp_path / "check.md"
+    assert main(["--config", str(config), "check", "--markdown", str(markdown)]) == 0
+    assert "| asap7 | counter | `area_um2` (µm²) | 1000 | 1000 |" in markdown.read_text()
+
+    write_record(history_dir, make_record("counter", day=1, **{**GOOD, "tns_ns": -0.4}))
+    assert main(["--config", str(config), "check", "--pdk", "asap7"]) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSED: worse by 0.4 ns" in out
+    assert "❌ **regressed**" in summary.read_text()
+
+    baseline.write_text("rules: {area_um2: {better: higher}}\n")
+    assert main(["--config", str(config), "check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "rules.area_um2.better" in err
+
+
+def test_a_pdk_or_design_that_names_nothing_is_a_usage_error(baselined):
+    path, records = baselined
+    with pytest.raises(check.SelectionError, match="--pdk 'nangate': no runs in the history") as caught:
+        run_check(records, path, pdks=["nangate"])
+    assert caught.value.exit_code == 2
+    with pytest.raises(check.SelectionError, match="--design 'halut_encodr'"):
+        run_check(records, path, designs=["halut_encodr"])
+    assert len(run_check(records, path, pdks=["all"]).designs) == 3  # as in `run --pdk all`
