@@ -864,6 +864,10 @@ def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
 # Import
 
 
+def _artifact_count(record: RunRecord) -> tuple[int, int, int, int]:
+    return (len(record.images), record.gds is not None, len(record.logs), len(record.reports))
+
+
 def import_orfs(
     path: Path,
     history_dir: Path,
@@ -873,19 +877,31 @@ def import_orfs(
 ) -> ImportSummary:
     """Import every ORFS run under ``path`` into ``history_dir``; re-importing adds nothing.
 
-    A broken run becomes a failed record and never stops the import. ``on_progress(done, total,
-    outcome)`` is called after each run.
+    A broken run becomes a failed record and never stops the import. When one run is found twice
+    (halutmatmul's ``latest/`` repeats the newest ``history/`` run), the copy with the most
+    artifacts is stored: ``latest/`` keeps the layout images and GDS that ``history/`` dropped.
+    ``on_progress(done, total, outcome)`` is called after each run is stored or skipped.
     """
     runs = discover_runs(path)
-    summary = ImportSummary()
-    for done, run in enumerate(runs, start=1):
+    built: list[RunRecord | str] = []  # a record, or why none could be made
+    for run in runs:
         try:
-            record = run_to_record(run, platforms)
+            built.append(run_to_record(run, platforms))
         except (OrfsImportError, OSError, ValidationError) as exc:
-            message = str(exc) if isinstance(exc, OrfsImportError) else f"{run.path}: {exc}"
-            outcome = RunOutcome(path=run.path, run_id=None, status="error", reason=message, action="not_imported")
+            built.append(str(exc) if isinstance(exc, OrfsImportError) else f"{run.path}: {exc}")
+    best: dict[str, RunRecord] = {}
+    for record in built:
+        if isinstance(record, RunRecord):
+            kept = best.get(record.run_id)
+            if kept is None or _artifact_count(record) > _artifact_count(kept):
+                best[record.run_id] = record
+
+    summary = ImportSummary()
+    for done, (run, record) in enumerate(zip(runs, built), start=1):
+        if isinstance(record, str):
+            outcome = RunOutcome(path=run.path, run_id=None, status="error", reason=record, action="not_imported")
         else:
-            written = write_record(history_dir, record)
+            written = write_record(history_dir, record) if best[record.run_id] is record else None
             outcome = RunOutcome(
                 path=run.path,
                 run_id=record.run_id,

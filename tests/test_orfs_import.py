@@ -473,6 +473,24 @@ def test_latest_and_its_history_copy_are_one_run(tmp_path, platforms):
     assert ids[runs["2023_latest"]] == ids[runs["2023_unit_first"]]
 
 
+def test_the_copy_with_layout_images_is_the_one_stored(tmp_path, platforms):
+    # history/ sorts before latest/, but only latest/ kept the images and the GDS.
+    history_copy = write_2023_run(
+        tmp_path / "history" / "nangate45" / "halut_decoder" / "2023-12-10-17-48-17" / "halut_decoder", metadata_2023()
+    )
+    latest = write_2023_run(tmp_path / "latest" / "nangate45" / "halut_decoder", metadata_2023())
+    (latest / "reports" / "final_routing.webp").write_bytes(b"RIFF")
+    (latest / "results").mkdir()
+    (latest / "results" / "6_final.gds").write_bytes(b"\x00\x06\x00\x02")
+
+    summary = import_orfs(tmp_path, tmp_path / "history-out", platforms)
+
+    actions = {o.path: o.action for o in summary.outcomes}
+    assert actions == {history_copy.resolve(): "already_present", latest.resolve(): "imported"}
+    (record,) = load_records(tmp_path / "history-out")
+    assert record.source_path == str(latest.resolve()) and "routing" in record.images and record.gds
+
+
 def test_reimport_adds_nothing(tmp_path, platforms):
     build_archive(tmp_path / "archive")
     history = tmp_path / "history"
@@ -574,6 +592,10 @@ def test_reference_every_run_is_imported_or_recorded_failed(reference_import):
     assert summary.errors == 0
     # latest/ holds copies of 6 history/ runs (same ORFS uuid): stored once.
     assert summary.imported == summary.found - 6 and summary.already_present == 6
+    # Every latest/ run is stored from latest/, the only copy with layout images.
+    latest = [r for path, r in records.items() if "/latest/" in path]
+    assert len(latest) == 7 and all(r.images for r in latest)
+    assert any(r.gds for r in latest)
     assert summary.summary_line().startswith(f"{summary.found} ORFS runs found: {summary.imported} imported")
     assert len(iter_record_files(history)) == summary.imported
     assert all(o.status in ("pass", "fail") for o in summary.outcomes)
@@ -587,9 +609,7 @@ def test_reference_counts_per_pdk_design_and_status(reference_import):
 
 def test_reference_known_values(reference_import, reference):
     _summary, _history, records = reference_import
-    asap7 = records.get(str(reference / "history" / "asap7" / "2022-11-02-15-24-39" / "halut_decoder")) or records[
-        str(reference / "latest" / "asap7" / "halut_decoder")
-    ]
+    asap7 = records[str(reference / "latest" / "asap7" / "halut_decoder")]
     # halutmatmul's README table: 4749.8286 µm², 54.296 kGE, 33709 cells, 44.4 %, TNS -11340.5098 ps.
     assert asap7.metrics.area_um2 == pytest.approx(4749.8286)
     assert asap7.metrics.ge / 1000 == pytest.approx(54.296, abs=5e-4)
@@ -598,7 +618,7 @@ def test_reference_known_values(reference_import, reference):
     assert asap7.metrics.tns_ns == pytest.approx(-11.3405098)
     assert asap7.metrics.target_freq_mhz == pytest.approx(666.667, abs=1e-3)
 
-    nangate = records[str(reference / "history" / "nangate45" / "halut_decoder" / "2023-12-10-17-48-17" / "halut_decoder")]
+    nangate = records[str(reference / "latest" / "nangate45" / "halut_decoder")]
     assert nangate.metrics.power_mw == pytest.approx(2.6423)
     assert nangate.metrics.area_um2 == pytest.approx(24667.5) and nangate.metrics.clock_period_ns == 6.0
     assert nangate.parameters["orfs_design"] == "halut_decoder__2864165611389228789"
