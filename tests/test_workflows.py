@@ -150,7 +150,7 @@ def test_nightly_pushes_history_to_its_own_branch_only():
     workflow = load(NIGHTLY)
     branch = workflow["env"]["HISTORY_BRANCH"]
     assert branch and branch not in ("main", "master")
-    push = [s["run"] for s in steps(workflow) if "git push" in s.get("run", "")]
+    push = [s["run"] for s in steps(workflow) if re.search(r"\bgit (-C \S+ )?push\b", s.get("run", ""))]
     assert len(push) == 1 and '"HEAD:refs/heads/$HISTORY_BRANCH"' in push[0]
     assert workflow["permissions"] == {"contents": "read"}  # write only where records are pushed
     assert workflow["jobs"]["publish"]["permissions"] == {"contents": "write"}
