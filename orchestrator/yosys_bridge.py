@@ -23,8 +23,8 @@ module never loads libyosys, so it is safe in the orchestrator process:
     Writes an executable ``yosys`` (a ``#!/bin/sh`` script running this module with the
     current interpreter) into ``directory`` atomically and returns its path. Idempotent and safe
     when several processes install into the same directory.
-``find_native_yosys() -> NativeYosys | None``
-    The first ``yosys`` on PATH that is not a bridge shim, as
+``find_native_yosys(path_env: str | None = None, timeout: float = 60.0) -> NativeYosys | None``
+    The first ``yosys`` on PATH (or ``path_env``) that is not a bridge shim, as
     ``NativeYosys(path, version, has_tcl)`` (a tuple); ``.suitable`` tells whether SC can use it
     (version >= ``MIN_NATIVE_VERSION`` and runs a Tcl script via ``-c``). None if there is none.
 ``sc_yosys_tool_dir(shim_dir: Path) -> Path | None``
@@ -35,10 +35,14 @@ module never loads libyosys, so it is safe in the orchestrator process:
     ``tool_dir`` for every yosys task of the project's flows (SC prepends it to PATH when it
     resolves and runs the ``yosys`` executable). Returns the task names it set.
 
-What is not supported: ``-q``/``-l``/``-L`` and the other logging switches of the real driver,
-``tcl``/``-C`` behaviour on ``exit`` (``exit`` always ends the process), Tcl-only Yosys passes
-such as ``tcl`` and Verific. ``log_error`` (as opposed to command errors) ends the process
-immediately with status 1, exactly as in native Yosys, so Tcl ``catch`` cannot trap it.
+Not supported: the logging switches of the real driver (``-q``, ``-l``, ``-L``, ...; rejected
+with one error line, SC does not pass them), Verific and the ``tcl`` pass. Tcl ``exit`` always
+ends the process (native Yosys started with ``-C`` would still enter its shell). Errors Yosys
+raises with ``log_error`` (as opposed to command errors) end the process with status 1 exactly
+as in native Yosys, so Tcl ``catch`` cannot trap them. Command errors become Tcl errors only
+because the bridge sets libyosys' throw-on-command-error flag, which pyosys does not expose: it
+is located in the x86-64 machine code at start-up (``enable_command_error_throw``); elsewhere the
+bridge logs a warning and a failing command ends the process.
 """
 
 from __future__ import annotations
@@ -47,8 +51,6 @@ import ctypes
 import json
 import os
 import re
-import shutil
-import stat
 import subprocess
 import sys
 import tempfile

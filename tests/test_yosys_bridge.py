@@ -243,8 +243,8 @@ def test_exit_flushes_output_and_open_files(tmp_path):
 
 def test_shell_after_script_reads_tcl_from_stdin(verilog):
     (verilog / "load.tcl").write_text("yosys read_verilog counter.v\n", encoding="utf-8")
-    proc = run_bridge("-C", "-c", "load.tcl", cwd=verilog,
-                      stdin='puts "TOP=[string trim [lindex [split [yosys tee -q -s result.string ls] \\n] 2]]"\n')
+    shell_input = 'puts "TOP=[string trim [lindex [split [yosys tee -q -s result.string ls] \\n] 2]]"\n'
+    proc = run_bridge("-C", "-c", "load.tcl", cwd=verilog, stdin=shell_input)
     assert proc.returncode == 0, proc.stderr
     assert "TOP=counter" in proc.stdout
 
