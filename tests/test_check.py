@@ -475,6 +475,12 @@ def test_write_step_summary_appends_only_on_github(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ the real halutmatmul history
 
 
+@pytest.fixture(scope="module")
+def reference_records(tmp_path_factory) -> list[RunRecord]:
+    """The archive imported once per module (and per xdist worker, each in its own temp dir)."""
+    return _import_reference(tmp_path_factory.mktemp("orfs-import"))
+
+
 def _import_reference(tmp_path: Path) -> list[RunRecord]:
     if not REFERENCE.is_dir():
         pytest.skip(f"reference ORFS runs not available at {REFERENCE}")
@@ -493,9 +499,9 @@ def _import_reference(tmp_path: Path) -> list[RunRecord]:
     return records
 
 
-def test_real_halutmatmul_history_regressions_are_flagged(tmp_path):
+def test_real_halutmatmul_history_regressions_are_flagged(tmp_path, reference_records):
     """Baseline = the first passing run of each design/PDK, current = the latest: the real drift shows."""
-    records = _import_reference(tmp_path)
+    records = reference_records
     passing = [r for r in records if r.status == "pass"]
     first = {}
     for record in sorted(passing, key=lambda r: (r.timestamp, r.run_id)):
@@ -511,9 +517,9 @@ def test_real_halutmatmul_history_regressions_are_flagged(tmp_path):
     assert any(pdk == "asap7" and "encoder" in design and metric == "area_um2" for pdk, design, metric in flagged), flagged
 
 
-def test_real_halutmatmul_history_passes_an_unchanged_recheck(tmp_path):
+def test_real_halutmatmul_history_passes_an_unchanged_recheck(tmp_path, reference_records):
     """Baseline = the latest passing runs, current = the same history: nothing may drift."""
-    records = _import_reference(tmp_path)
+    records = reference_records
     path = update_baseline(records, tmp_path / "baseline.yaml",
                            rules=load_baseline(REPO_ROOT / "reports" / "baseline.yaml").rules)
     assert run_check(records, path, designs=HALUT_DESIGNS).exit_code == 0
@@ -535,9 +541,9 @@ def like_for_like_baseline(records: list[RunRecord]) -> list[RunRecord]:
     return chosen
 
 
-def readme_example(tmp_path: Path) -> str:
+def readme_example(tmp_path: Path, records: list[RunRecord] | None = None) -> str:
     """The regression report shown in README.md (ASAP7, halutmatmul designs, real ORFS history)."""
-    records = _import_reference(tmp_path)
+    records = records if records is not None else _import_reference(tmp_path)
     rules = load_baseline(REPO_ROOT / "reports" / "baseline.yaml").rules
     path = update_baseline(like_for_like_baseline(records), tmp_path / "baseline.yaml", rules=rules)
     result = check.check_against(records, load_baseline(path), Path("reports/baseline.yaml"),
@@ -545,9 +551,9 @@ def readme_example(tmp_path: Path) -> str:
     return render_markdown(result)
 
 
-def test_real_history_at_an_unchanged_clock_still_regressed(tmp_path):
+def test_real_history_at_an_unchanged_clock_still_regressed(tmp_path, reference_records):
     """ASAP7 at 1500 ps both times: the 2022-08-31 runs met timing, the latest halut_decoder does not."""
-    records = _import_reference(tmp_path)
+    records = reference_records
     path = update_baseline(like_for_like_baseline(records), tmp_path / "baseline.yaml",
                            rules=load_baseline(REPO_ROOT / "reports" / "baseline.yaml").rules)
     result = run_check(records, path, pdks=["asap7"], designs=HALUT_DESIGNS)
@@ -558,8 +564,8 @@ def test_real_history_at_an_unchanged_clock_still_regressed(tmp_path):
     assert by_key[("halut_decoder", "target_freq_mhz")].verdict == "ok"  # same constraint
 
 
-def test_readme_shows_the_current_rendering_of_the_real_history(tmp_path):
-    expected = readme_example(tmp_path)
+def test_readme_shows_the_current_rendering_of_the_real_history(tmp_path, reference_records):
+    expected = readme_example(tmp_path, reference_records)
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("<!-- BEGIN ci -->", 1)[1].split("<!-- END ci -->", 1)[0]
     assert expected.strip() in block, (
