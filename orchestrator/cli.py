@@ -285,7 +285,11 @@ def cmd_import_orfs(args) -> int:
         raise ConfigError(f"{path}: no such file or directory")
     summary = orfs_import.import_orfs(path, config.path("history_dir"), config.platforms)
     print(summary.summary_line())
-    return EXIT_OK
+    for outcome in summary.outcomes:
+        if outcome.status == "error":
+            _err(f"{outcome.path}: {outcome.reason}")
+    # Failed ORFS runs are history (recorded as failures); folders that could not become a record are not.
+    return EXIT_FAIL if summary.errors else EXIT_OK
 
 
 def cmd_report(args) -> int:

@@ -48,6 +48,9 @@ class Platform(_Strict):
     analysis_corner: str  # SC libcorner whose Liberty gives the nominal voltage
     voltage_v: float | None = Field(default=None, gt=0)  # override; None = read from Liberty
     sdc_template: str  # file name under platforms/
+    # Supply voltage of the ORFS platform's default corner, for imported ORFS runs (their metrics
+    # do not carry it). ORFS asap7 runs at CORNER=BC (0.77 V), not at our analysis corner.
+    orfs_voltage_v: float | None = Field(default=None, gt=0)
 
     @property
     def clock_period_ns(self) -> float:

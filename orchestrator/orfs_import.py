@@ -28,7 +28,7 @@ ORFS key                                       field                conversion
 (derived)                                      ``fmax_mhz``         1000 / (period - ws); not when
                                                                     ws is exactly 0 (clamped slack)
 (derived)                                      ``ge``               area / ge_reference_area_um2
-(ORFS platform corner)                         ``voltage_v``        ``ORFS_PLATFORM_VOLTAGE_V``
+(ORFS platform corner)                         ``voltage_v``        ``Platform.orfs_voltage_v``
 ``<stage>__runtime__total`` ("M:SS.ss")        ``StepInfo.runtime_s`` seconds
 =============================================  ===================  ===============================
 
@@ -148,11 +148,6 @@ _STAGE_ORIGIN_PREFIXES: tuple[tuple[str, MetricOrigin], ...] = (
     ("detailedroute", "route"),
     ("finish", "finish"),
 )
-
-# Nominal supply of the Liberty corner ORFS analyses each platform at by default. ORFS metrics do
-# not carry it. ORFS asap7 defaults to CORNER=BC (FF libraries, 0.77 V), which is what the
-# halutmatmul tables quote; nangate45 has one (typical, 1.1 V) corner.
-ORFS_PLATFORM_VOLTAGE_V: dict[str, float] = {"asap7": 0.77, "nangate45": 1.1}
 
 METRICS_FILE_NAMES = ("metrics.json", "metadata.json")
 IMAGE_SUFFIXES = (".png", ".webp", ".jpg", ".jpeg", ".gif", ".svg")
@@ -734,7 +729,7 @@ def _figures(run: OrfsRun, data: dict[str, Any], pdk: str, platform: Platform, p
         if tns:
             out.put("tns_ns", tns[0] * unit_ns, tns[1])
 
-    out.put("voltage_v", ORFS_PLATFORM_VOLTAGE_V.get(pdk, platform.voltage_v), "platform")
+    out.put("voltage_v", platform.orfs_voltage_v or platform.voltage_v, "platform")
     return out
 
 
