@@ -24,7 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from orchestrator.config import _format_validation_error
+from orchestrator.config import format_validation_error
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_text
 from orchestrator.history import record_to_row
@@ -187,7 +187,7 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     try:
         baseline = Baseline.model_validate(data)
     except ValidationError as exc:
-        raise BaselineError(_format_validation_error(path, exc)) from None
+        raise BaselineError(format_validation_error(path, exc)) from None
     _check_rules(path, "rules", baseline.rules)
     for pdk, designs in baseline.baseline.items():
         for design, entry in designs.items():

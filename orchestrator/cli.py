@@ -316,7 +316,7 @@ def cmd_check(args) -> int:
         print(f"baseline written: {path}")
         return EXIT_OK
     result = check.run_check(records, baseline, pdks=args.pdk, designs=args.design)
-    print(check.render_table_text(result))
+    print(check.render_table_text(result), end="")
     markdown = check.render_markdown(result)
     if args.markdown:
         from orchestrator.fsutil import atomic_write_text

@@ -135,7 +135,7 @@ class Config(_Strict):
         return path.resolve()
 
 
-def _format_validation_error(source: Path, exc: ValidationError) -> str:
+def format_validation_error(source: Path, exc: ValidationError) -> str:
     err = exc.errors()[0]
     parts: list[str] = []
     for item in err["loc"]:
@@ -179,7 +179,7 @@ def load_platform(path: Path) -> Platform:
     try:
         platform = Platform.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(path, exc)) from None
+        raise ConfigError(format_validation_error(path, exc)) from None
     if platform.name != path.stem:
         raise ConfigError(f"{path}: key 'name': must match the file name '{path.stem}' (value: {platform.name!r})")
     if not (path.parent / platform.sdc_template).is_file():
@@ -203,7 +203,7 @@ def load_config(path: str | os.PathLike[str] = "config.yaml") -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(config_path, exc)) from None
+        raise ConfigError(format_validation_error(config_path, exc)) from None
     root = config_path.parent
     platforms = load_platforms(root / config.paths.platforms_dir)
     for index, pdk in enumerate(config.pdks):
