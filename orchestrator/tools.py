@@ -105,7 +105,7 @@ def detect_yosys() -> ToolStatus:
 
     native = yosys_bridge.find_native_yosys()
     if native is not None and native.suitable:
-        return ToolStatus("yosys", True, native.version, native.path, note="native, Tcl-capable")
+        return ToolStatus("yosys", True, native.version, str(native.path), note="native, Tcl-capable")
     try:
         version = yosys_bridge.bridge_version()
     except Exception as exc:  # pyosys missing or broken
