@@ -4,9 +4,10 @@ links only, no scripts from elsewhere) and swaps it into place atomically.
 Layout of the site::
 
     index.html                              summary table per PDK (the halutmatmul table)
-    runs/<run>/index.html                   one page per run: metrics, steps, tools, files, layout
+    runs/<run>.html                         one page per run: metrics, steps, tools, files, layout
     runs/<run>/files/<n>-<name>[.html]      copied logs/reports and their inline text viewer
     runs/<run>/img/...                      layout images (copied, or rendered from the GDS)
+    runs/<run>/<name>.gds                   the run's GDS (hard link when possible)
     history/<pdk>/index.html                cross-design comparison plot per PDK
     history/<pdk>/<design>/index.html       trend plot per metric + the table behind them
     data/history.csv                        the whole history as one table
@@ -15,6 +16,7 @@ Layout of the site::
 from __future__ import annotations
 
 import ctypes
+import html
 import ctypes.util
 import errno
 import multiprocessing
@@ -23,7 +25,7 @@ import re
 import shutil
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, wait
+import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ from typing import Any, Iterable
 
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 from matplotlib import dates as mdates
 
 from orchestrator import __version__
@@ -58,8 +61,8 @@ STATIC_DIR = PACKAGE_DIR / "static"
 
 # Text files larger than this are shown truncated inline (the full copy is linked).
 INLINE_TEXT_LIMIT_BYTES = 2 * 1024 * 1024
-# Below this many plots, drawing in-process beats starting workers.
-PARALLEL_PLOT_THRESHOLD = 12
+# Below this much work (see _work_units), doing it in-process beats forking workers.
+PARALLEL_WORK_THRESHOLD = 2000
 # Metrics of the cross-design comparison plot per PDK.
 COMPARISON_METRICS = ("area_um2", "ge", "stdcell_count", "target_freq_mhz", "tns_ns", "utilization_pct")
 
@@ -175,16 +178,18 @@ class _SiteBuilder:
             tpl = self._template_cache[name] = self.env.get_template(name)
         return tpl
 
-    def write_page(self, rel: str, template: str, **context: Any) -> None:
+    def write_page(self, rel: str, template: str, *, mkdir: bool = True, **context: Any) -> None:
         depth = rel.count("/")
         html = self.template(template).render(root="../" * depth, **context)
         path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(html, encoding="utf-8")
+        if mkdir:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(html)
         self.summary.pages += 1
 
     def run_href(self, record: RunRecord, depth_prefix: str) -> str:
-        return f"{depth_prefix}runs/{self.run_slug[record.run_id]}/index.html"
+        return f"{depth_prefix}runs/{self.run_slug[record.run_id]}.html"
 
     def history_href(self, pdk: str, design: str, depth_prefix: str) -> str:
         return f"{depth_prefix}history/{slug(pdk)}/{slug(design)}/index.html"
@@ -195,35 +200,52 @@ class _SiteBuilder:
         for record in self.records:
             self.groups.setdefault((record.pdk, record.design), []).append(record)
         shutil.copytree(STATIC_DIR, self.root / "static")
+        (self.root / "runs").mkdir()
 
         plot_jobs, plot_pages = self._plan_plots()
         self.summary.plots = len(plot_jobs)
-        executor = None
-        workers = plots.plot_workers()
-        if len(plot_jobs) >= PARALLEL_PLOT_THRESHOLD and workers > 1:
-            # fork: workers inherit the imported matplotlib, no re-import per process.
-            executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
-        try:
-            futures = plots.submit_plots(executor, plot_jobs, workers)
-            # Pages are rendered while the plots are drawn in the workers.
-            self._collect_assets()
-            tables = build_index_tables(
-                self.records, list(self.platforms) or None, {k: p.description for k, p in self.platforms.items()}
-            )
-            self.summary.index_tables = tables
-            self._write_run_pages()
-            frame = to_dataframe(self.records)
-            self._write_history_pages(plot_pages, frame)
+        self._collect_assets()  # file copies and GDS renders: before forking, so workers see them
+        tables = build_index_tables(
+            self.records, list(self.platforms) or None, {k: p.description for k, p in self.platforms.items()}
+        )
+        self.summary.index_tables = tables
+        neighbours = self._neighbours()
+        frame = to_dataframe(self.records)
+        # One DataFrame for the whole history, split per group (to_dataframe per group is slow).
+        frames = {key: part for key, part in frame.groupby(["pdk", "design"], sort=False)}
+        group_keys = sorted(self.groups)
+
+        def worker_share(share: int, shares: int) -> None:
+            plots.draw_batch(plot_jobs[share::shares])
+            self._write_group_pages(group_keys[share::shares], plot_pages, frames)
+            self._write_run_pages(self.records[share::shares], neighbours)
+
+        workers = plots.plot_workers() if self._work_units(plot_jobs) >= PARALLEL_WORK_THRESHOLD else 1
+        with _Workers(worker_share, workers):
+            # Meanwhile, here: the pages that need the whole history.
             self._write_data(frame)
+            self._write_pdk_pages(plot_pages)
             self._write_index(tables)
-            if futures:
-                done, _ = wait(futures)
-                for future in done:
-                    future.result()
-        finally:
-            if executor is not None:
-                executor.shutdown(wait=True, cancel_futures=True)
+        # Pages the workers wrote (their counters are not shared).
+        if workers > 1:
+            self.summary.pages += len(self.records) + len(group_keys)
         self.summary.runs = len(self.records)
+
+    def _work_units(self, plot_jobs: list) -> int:
+        # A plot costs about as much as 100 run pages.
+        return len(self.records) + 100 * len(plot_jobs)
+
+    def _neighbours(self) -> dict[str, tuple[str | None, str | None]]:
+        """run id -> (previous, next) run page of the same (design, pdk)."""
+        result: dict[str, tuple[str | None, str | None]] = {}
+        for group in self.groups.values():
+            names = [self.run_slug[r.run_id] for r in group]
+            for position, record in enumerate(group):
+                result[record.run_id] = (
+                    f"{names[position - 1]}.html" if position > 0 else None,
+                    f"{names[position + 1]}.html" if position + 1 < len(names) else None,
+                )
+        return result
 
     def _assign_slugs(self) -> None:
         used: set[str] = set()
@@ -262,7 +284,7 @@ class _SiteBuilder:
                     if mask.any():
                         series.append(plots.Series(label=f"params {key}", dates=dates[mask], values=values[mask],
                                                    passing=passing[mask]))
-                file_name = f"{slug(metric)}.png"
+                file_name = f"{slug(metric)}.svg"
                 rel_dir = f"history/{slug(pdk)}/{slug(design)}"
                 job = plots.TrendPlot(
                     path=self.root / rel_dir / file_name,
@@ -271,7 +293,7 @@ class _SiteBuilder:
                     series=series,
                 )
                 if self.cache_dir is not None:
-                    job.cache = self.cache_dir / "plots" / f"{job.digest()}.png"
+                    job.cache = self.cache_dir / "plots" / f"{job.digest()}.svg"
                 jobs.append(job)
                 entries.append({"metric": metric, "src": file_name, "points": int(present.sum()), "constant": None})
             pages[(pdk, design)] = entries
@@ -290,15 +312,15 @@ class _SiteBuilder:
                     panels.append((metric_label(metric), values))
             if panels:
                 job = plots.ComparisonPlot(
-                    path=self.root / "history" / slug(pdk) / "comparison.png",
+                    path=self.root / "history" / slug(pdk) / "comparison.svg",
                     title=f"{pdk}: latest passing run per design",
                     designs=designs,
                     panels=panels,
                 )
                 if self.cache_dir is not None:
-                    job.cache = self.cache_dir / "plots" / f"{job.digest()}.png"
+                    job.cache = self.cache_dir / "plots" / f"{job.digest()}.svg"
                 jobs.append(job)
-                pages[(pdk, "")] = [{"src": "comparison.png"}]
+                pages[(pdk, "")] = [{"src": "comparison.svg"}]
         return jobs, pages
 
     # ---- run artefacts -------------------------------------------------------------------
@@ -402,47 +424,48 @@ class _SiteBuilder:
                 self.write_page(
                     f"runs/{self.run_slug[record.run_id]}/{viewer_rel}", "file.html",
                     record=record, label=label, source=str(source), raw_href=name, text=text,
-                    truncated=truncated, run_href="../index.html", size=source.stat().st_size,
+                    truncated=truncated, run_href=f"../../{self.run_slug[record.run_id]}.html",
+                    size=source.stat().st_size,
                 )
                 viewer = viewer_rel
         return FileLink(label=label, href=f"files/{name}", viewer=viewer)
 
     # ---- pages ---------------------------------------------------------------------------
-    def _write_run_pages(self) -> None:
-        template = "run.html"
-        for (pdk, design), group in self.groups.items():
-            history = self.history_href(pdk, design, "../../")
-            for position, record in enumerate(group):
-                prev_run = group[position - 1] if position > 0 else None
-                next_run = group[position + 1] if position + 1 < len(group) else None
-                self.write_page(
-                    f"runs/{self.run_slug[record.run_id]}/index.html", template,
-                    record=record,
-                    metrics=_metric_rows(record),
-                    steps=record.steps,
-                    total_runtime=_total_runtime(record),
-                    assets=self.assets[record.run_id],
-                    params=sorted(record.parameters.items()),
-                    params_key=parameters_key(record.parameters),
-                    history_href=history,
-                    prev_href=f"../{self.run_slug[prev_run.run_id]}/index.html" if prev_run else None,
-                    next_href=f"../{self.run_slug[next_run.run_id]}/index.html" if next_run else None,
-                )
+    def _write_run_pages(self, records: list[RunRecord], neighbours: dict) -> None:
+        for record in records:
+            name = self.run_slug[record.run_id]
+            prev_href, next_href = neighbours[record.run_id]
+            self.write_page(
+                f"runs/{name}.html", "run.html", mkdir=False,
+                record=record,
+                metrics=_metric_rows(record),
+                steps=record.steps,
+                total_runtime=_total_runtime(record),
+                assets=self.assets[record.run_id],
+                asset_base=f"{name}/",
+                params=sorted(record.parameters.items()),
+                params_key=parameters_key(record.parameters),
+                history_href=self.history_href(record.pdk, record.design, "../"),
+                prev_href=prev_href,
+                next_href=next_href,
+            )
 
-    def _write_history_pages(self, plot_pages: dict, frame) -> None:
-        # One DataFrame for the whole history, split per group (to_dataframe per group is slow).
-        frames = {key: part for key, part in frame.groupby(["pdk", "design"], sort=False)}
-        by_pdk: dict[str, list[tuple[str, list[RunRecord]]]] = {}
-        for (pdk, design), group in sorted(self.groups.items()):
-            by_pdk.setdefault(pdk, []).append((design, group))
+    def _write_group_pages(self, keys: list[tuple[str, str]], plot_pages: dict, frames: dict) -> None:
+        """History page per (pdk, design): trend plots, the table behind them and its CSV."""
+        for pdk, design in keys:
+            group = self.groups[(pdk, design)]
             metrics = [m for m in METRIC_NAMES if any(getattr(r.metrics, m) is not None for r in group)]
             rows = [
-                {
-                    "record": r,
-                    "href": f"../../../runs/{self.run_slug[r.run_id]}/index.html",
-                    "params_key": parameters_key(r.parameters),
-                    "values": [format_metric(m, getattr(r.metrics, m)) for m in metrics],
-                }
+                HistoryRow(
+                    record=r,
+                    href=self.run_href(r, "../../../"),
+                    params_key=parameters_key(r.parameters),
+                    # Thousands of rows: one pre-escaped string per row instead of a template loop.
+                    cells=Markup("".join(
+                        f'<td class="num">{html.escape(format_metric(m, getattr(r.metrics, m)))}</td>'
+                        for m in metrics
+                    )),
+                )
                 for r in reversed(group)  # newest first
             ]
             rel_dir = f"history/{slug(pdk)}/{slug(design)}"
@@ -456,6 +479,12 @@ class _SiteBuilder:
                 passing=sum(r.status == "pass" for r in group), total=len(group),
                 pdk_href="../index.html",
             )
+
+    def _write_pdk_pages(self, plot_pages: dict) -> None:
+        """Per PDK: the cross-design comparison and the list of designs."""
+        by_pdk: dict[str, list[tuple[str, list[RunRecord]]]] = {}
+        for (pdk, design), group in sorted(self.groups.items()):
+            by_pdk.setdefault(pdk, []).append((design, group))
         for pdk, designs in by_pdk.items():
             platform = self.platforms.get(pdk)
             entries = []
@@ -469,8 +498,7 @@ class _SiteBuilder:
                     "first": group[0].timestamp,
                     "last": group[-1].timestamp,
                     "latest": passing_runs[-1] if passing_runs else None,
-                    "latest_href": (f"../../runs/{self.run_slug[passing_runs[-1].run_id]}/index.html"
-                                    if passing_runs else None),
+                    "latest_href": self.run_href(passing_runs[-1], "../../") if passing_runs else None,
                 })
             self.write_page(
                 f"history/{slug(pdk)}/index.html", "pdk.html",
@@ -529,23 +557,97 @@ class _SiteBuilder:
                         generated=datetime.now().astimezone())
 
 
+class _Workers:
+    """Run ``work(share, shares)`` in ``count`` forked processes while the ``with`` body runs here.
+
+    fork (not spawn) so workers share the built state without pickling 10 000 records. A worker
+    that fails sends its traceback back and the build fails with it.
+    """
+
+    def __init__(self, work, count: int) -> None:
+        self.work = work
+        self.count = count
+        self.processes: list = []
+
+    def __enter__(self) -> "_Workers":
+        if self.count <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+            self.work(0, 1)
+            return self
+        context = multiprocessing.get_context("fork")
+        for share in range(self.count):
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(target=_worker_main, args=(self.work, share, self.count, sender), daemon=True)
+            process.start()
+            sender.close()
+            self.processes.append((process, receiver))
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        failures = []
+        for process, receiver in self.processes:
+            if exc_type is not None:
+                process.terminate()
+            try:
+                message = receiver.recv() if exc_type is None else None
+            except EOFError:
+                message = "worker died without a report"
+            process.join()
+            receiver.close()
+            if exc_type is None and (message is not None or process.exitcode != 0):
+                failures.append(message or f"worker exit code {process.exitcode}")
+        if failures and exc_type is None:
+            raise RuntimeError(f"site build worker failed: {failures[0]}")
+
+
+def _worker_main(work, share: int, shares: int, sender) -> None:
+    try:
+        work(share, shares)
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises
+        sender.send(traceback.format_exc())
+        sender.close()
+        os._exit(1)
+    sender.send(None)
+    sender.close()
+
+
 def _num(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
-def _metric_rows(record: RunRecord) -> list[dict]:
+@dataclass(slots=True)
+class HistoryRow:
+    record: RunRecord
+    href: str
+    params_key: str
+    cells: Markup  # the metric <td>s, already escaped
+
+
+@dataclass(slots=True)
+class MetricRow:
+    # An object, not a dict: Jinja resolves attributes much faster than failed-getattr-then-item.
+    metric: str
+    unit: str
+    value: str
+    raw: float | int | None
+    missing: str
+    step: str
+    post_synthesis: bool
+
+
+def _metric_rows(record: RunRecord) -> list[MetricRow]:
     rows = []
+    metrics = record.metrics
     for metric in METRIC_NAMES:
-        value = getattr(record.metrics, metric)
-        rows.append({
-            "metric": metric,
-            "unit": METRIC_UNITS.get(metric, ""),
-            "value": format_metric(metric, value),
-            "raw": value,
-            "missing": missing_reason(record, metric) if value is None else "",
-            "step": record.metric_steps.get(metric, ""),
-            "post_synthesis": value is not None and is_post_synthesis(record, metric),
-        })
+        value = getattr(metrics, metric)
+        rows.append(MetricRow(
+            metric=metric,
+            unit=METRIC_UNITS.get(metric, ""),
+            value=format_metric(metric, value),
+            raw=value,
+            missing=missing_reason(record, metric) if value is None else "",
+            step=record.metric_steps.get(metric, ""),
+            post_synthesis=value is not None and is_post_synthesis(record, metric),
+        ))
     return rows
 
 

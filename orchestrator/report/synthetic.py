@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from orchestrator.record import Metrics, RunRecord, SkippedStage, StepInfo, make_run_id
 
@@ -71,3 +72,72 @@ def synthetic_records(count: int, *, seed: int = 1, designs: tuple[str, ...] = D
         timestamp = start + timedelta(hours=3 * index, seconds=index % 60)
         records.append(synthetic_record(index, rng, design=design, pdk=pdk, timestamp=timestamp))
     return records
+
+
+HOSTILE_TEXT = "<script>window.__halut_xss = 1</script>"
+
+
+def showcase_records(build_root: Path, *, count: int = 24, gds: Path | None = None) -> list[RunRecord]:
+    """A small history that exercises every page element: trends, a run with logs, reports and
+    layout images on disk (written under ``build_root``), a synthesis-only run whose P&R was
+    skipped, a failing design, hostile text, and (given ``gds``) a run whose layout must be rendered.
+    """
+    records = synthetic_records(count)
+    rng = random.Random(7)
+    newest = max(r.timestamp for r in records)
+    build_root = Path(build_root)
+
+    build = build_root / "halut_encoder-asap7"
+    (build / "logs").mkdir(parents=True, exist_ok=True)
+    (build / "images").mkdir(parents=True, exist_ok=True)
+    (build / "logs" / "route.log").write_text(
+        "[INFO GRT-0001] routing\nslack < 0 & fanout > 8 <b>not bold</b>\n", encoding="utf-8"
+    )
+    (build / "reports").mkdir(exist_ok=True)
+    (build / "reports" / "synth_stat.txt").write_text("Chip area for module '\\halut_encoder': 1234.5\n",
+                                                       encoding="utf-8")
+    for key, color in (("cts", (0.2, 0.4, 0.8)), ("routing", (0.8, 0.3, 0.2))):
+        _write_png(build / "images" / f"final_{key}.png", color)
+    with_files = synthetic_record(10_001, rng, design="halut_encoder", pdk="asap7",
+                                  timestamp=newest + timedelta(hours=1), status="pass")
+    with_files = with_files.model_copy(update={
+        "build_dir": str(build),
+        "logs": {"route0": "logs/route.log", "floorplan0": "logs/missing.log"},
+        "reports": ["reports/synth_stat.txt"],
+        "images": {"cts": "images/final_cts.png", "routing": "images/final_routing.png"},
+        "steps": [s.model_copy(update={"log": "logs/route.log"}) if s.step == "route0" else s
+                  for s in with_files.steps],
+    })
+    records.append(with_files)
+
+    skipped = synthetic_record(10_002, rng, design="halut_decoder", pdk="asap7",
+                               timestamp=newest + timedelta(hours=2), status="partial")
+    records.append(skipped.model_copy(update={"status": "pass", "reason": None}))
+
+    failing = synthetic_record(10_003, rng, design="halut_failing", pdk="nangate45",
+                               timestamp=newest + timedelta(hours=3), status="fail")
+    records.append(failing.model_copy(update={"reason": f"syn0: yosys error near {HOSTILE_TEXT}"}))
+
+    hostile = synthetic_record(10_004, rng, design=HOSTILE_TEXT, pdk="nangate45",
+                               timestamp=newest + timedelta(hours=4), status="pass")
+    records.append(hostile.model_copy(update={
+        "parameters": {"note": HOSTILE_TEXT},
+        "tool_versions": {"yosys": HOSTILE_TEXT},
+        "metric_steps": {"area_um2": HOSTILE_TEXT},
+    }))
+
+    if gds is not None:
+        rendered = synthetic_record(10_005, rng, design="fp_16_32_adder", pdk="nangate45",
+                                    timestamp=newest + timedelta(hours=5), status="pass")
+        records.append(rendered.model_copy(update={"gds": str(gds)}))
+    return records
+
+
+def _write_png(path: Path, color: tuple[float, float, float]) -> None:
+    import matplotlib.image
+    import numpy as np
+
+    pixels = np.empty((48, 64, 3))
+    pixels[...] = color
+    pixels[8:40, 8:56] = 1.0
+    matplotlib.image.imsave(path, pixels)
