@@ -1,0 +1,177 @@
+"""The generated site in a real browser (headless Debian Chromium via Playwright, file:// URLs)."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pandas as pd
+import pytest
+
+from orchestrator import history
+from orchestrator.report import build_reports
+from orchestrator.report.synthetic import HOSTILE_TEXT, showcase_records
+from orchestrator.report.view import INDEX_ROWS, format_metric
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+REFERENCE_GDS = (Path(__file__).resolve().parents[2] / "shared/reference/halutmatmul-openroad-reports/latest/"
+                 "nangate45/fp_16_32_adder/results/6_final.gds")
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (needed to drive chromium)")
+if not CHROMIUM.is_file() and not shutil.which("chromium"):
+    pytest.skip(f"chromium not installed at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+# Every local reference a page can make; checked against the file system and, for images, decoded.
+_COLLECT_REFS = """() => {
+  const refs = [];
+  for (const a of document.querySelectorAll('a[href]')) refs.push(['a', a.getAttribute('href'), a.href]);
+  for (const i of document.querySelectorAll('img[src]')) refs.push(['img', i.getAttribute('src'), i.src]);
+  for (const l of document.querySelectorAll('link[href]')) refs.push(['link', l.getAttribute('href'), l.href]);
+  return refs;
+}"""
+
+# Load every image eagerly (the pages use loading=lazy) and report the ones that do not decode.
+_BROKEN_IMAGES = """async () => {
+  const broken = [];
+  await Promise.all([...document.querySelectorAll('img[src]')].map(img => new Promise(resolve => {
+    const probe = new Image();
+    probe.onload = () => { if (!probe.naturalWidth) broken.push(img.getAttribute('src')); resolve(); };
+    probe.onerror = () => { broken.push(img.getAttribute('src')); resolve(); };
+    probe.src = img.src;
+  })));
+  return broken;
+}"""
+
+_INDEX_CELLS = """() => {
+  const cells = [];
+  for (const table of document.querySelectorAll('table.summary')) {
+    for (const row of table.querySelectorAll('tbody tr[data-metric]')) {
+      for (const td of row.querySelectorAll('td[data-design]')) {
+        cells.push({pdk: table.dataset.pdk, metric: row.dataset.metric, design: td.dataset.design,
+                    value: td.dataset.value === undefined ? null : td.dataset.value,
+                    text: td.textContent.trim()});
+      }
+    }
+  }
+  return cells;
+}"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser")
+    gds = REFERENCE_GDS if REFERENCE_GDS.is_file() else None
+    records = showcase_records(root / "build", gds=gds)
+    summary = build_reports(records, reports_dir=root / "reports", cache_dir=root / "cache")
+    assert not summary.warnings, summary.warnings
+    return summary.out_dir, records
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        executable = CHROMIUM if CHROMIUM.is_file() else Path(shutil.which("chromium"))
+        browser = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _open(browser, path: Path):
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+
+    def only_local(route):
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            problems.append(f"network request: {route.request.url}")
+            route.abort()
+
+    page.route("**/*", only_local)
+    response = page.goto(path.as_uri(), wait_until="load")
+    assert response is None or response.ok, path
+    return page, problems
+
+
+def test_every_page_loads_cleanly_and_every_local_link_and_image_resolves(site, browser):
+    out_dir, _ = site
+    pages = sorted(out_dir.rglob("*.html"))
+    assert len(pages) > 30
+    failures: list[str] = []
+    for path in pages:
+        page, problems = _open(browser, path)
+        for kind, raw, absolute in page.evaluate(_COLLECT_REFS):
+            parts = urlsplit(absolute)
+            if raw.startswith(("http:", "https:", "//")):
+                failures.append(f"{path.relative_to(out_dir)}: external {kind} reference {raw}")
+                continue
+            if parts.scheme != "file":
+                continue
+            target = Path(unquote(parts.path))
+            if not target.is_file():
+                failures.append(f"{path.relative_to(out_dir)}: {kind} {raw} -> missing {target}")
+            elif out_dir not in target.parents:
+                failures.append(f"{path.relative_to(out_dir)}: {kind} {raw} leaves the site")
+        for src in page.evaluate(_BROKEN_IMAGES):
+            failures.append(f"{path.relative_to(out_dir)}: image does not decode: {src}")
+        if page.evaluate("() => window.__halut_xss !== undefined"):
+            failures.append(f"{path.relative_to(out_dir)}: injected script ran")
+        failures += [f"{path.relative_to(out_dir)}: {p}" for p in problems]
+        page.close()
+    assert not failures, "\n".join(failures[:30])
+
+
+def test_index_numbers_equal_the_history_dataframe(site, browser):
+    out_dir, records = site
+    page, problems = _open(browser, out_dir / "index.html")
+    shown = {(c["pdk"], c["metric"], c["design"]): c for c in page.evaluate(_INDEX_CELLS)}
+    page.close()
+    assert not problems
+    latest = history.latest(history.to_dataframe(records), passing_only=True)
+    assert len(latest) >= 6
+    compared = 0
+    for _, row in latest.iterrows():
+        for index_row in INDEX_ROWS:
+            cell = shown[(row["pdk"], index_row.metric, row["design"])]
+            expected = row[index_row.metric]
+            if pd.isna(expected):
+                assert cell["value"] is None and cell["text"], (row["design"], index_row.metric, cell)
+                assert not cell["text"].replace(".", "").isdigit()  # a reason, never a number
+                continue
+            assert math.isclose(float(cell["value"]), float(expected), rel_tol=1e-12), (row["design"], cell)
+            assert cell["text"].rstrip("†") == format_metric(index_row.metric, expected)
+            compared += 1
+    assert compared >= 6 * 5
+    # Every design shown has its latest passing run, or says why it has none.
+    designs_shown = {(pdk, design) for pdk, _, design in shown}
+    assert {(r["pdk"], r["design"]) for _, r in latest.iterrows()} <= designs_shown
+    assert shown[("nangate45", "area_um2", "halut_failing")]["text"].startswith("no passing run")
+
+
+def test_script_in_names_is_visible_text_not_markup(site, browser):
+    out_dir, _ = site
+    page, problems = _open(browser, out_dir / "index.html")
+    headers = page.locator("table.summary thead th").all_inner_texts()
+    assert any(HOSTILE_TEXT in text for text in headers)
+    assert page.evaluate("() => window.__halut_xss") is None
+    page.close()
+    assert not problems
+
+
+@pytest.mark.skipif(not REFERENCE_GDS.is_file(), reason=f"reference GDS not present at {REFERENCE_GDS}")
+def test_rendered_gds_layout_is_shown_in_the_index(site, browser):
+    out_dir, _ = site
+    page, problems = _open(browser, out_dir / "index.html")
+    image = page.locator('td:has(img[alt*="fp_16_32_adder routing"]) img')
+    assert image.count() == 1
+    image.scroll_into_view_if_needed()
+    assert page.evaluate("(img) => img.complete && img.naturalWidth", image.element_handle()) >= 500
+    page.close()
+    assert not problems
