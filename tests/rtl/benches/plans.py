@@ -26,6 +26,14 @@ def _threshold_writes(rng, ctx, thresholds) -> list[tuple[int, int]]:
     return _shuffled(rng, writes + ignored)
 
 
+def _thresholds(rng, ctx, specials: float) -> np.ndarray:
+    """Random fp16 thresholds, one in ten a signed zero so that +0 vs -0 decisions occur often."""
+    thresholds = random_fp16(rng, (ctx["C"], ctx["K"] - 1), specials)
+    zero = rng.random(thresholds.shape) < 0.1
+    thresholds[zero] = rng.choice(np.array([0x0000, 0x8000], dtype=np.uint16), int(zero.sum()))
+    return thresholds
+
+
 def _lut_word(value, dtype: str) -> int:
     return int(value) & (0xFF if dtype == "int8" else 0xFFFF)
 
@@ -81,7 +89,7 @@ def _stimulus(cfg: dict):
 def encoder_plan(cfg: dict) -> Plan:
     ctx, rng, specials = _stimulus(cfg)
     rows, n_cb, levels = cfg["rows"], ctx["C"], ctx["L"]
-    thresholds = random_fp16(rng, (n_cb, ctx["K"] - 1), specials)
+    thresholds = _thresholds(rng, ctx, specials)
     x = split_values(rng, thresholds, rows, specials)
     leaves = golden.encode(x, thresholds)
     writes = _threshold_writes(rng, ctx, thresholds)
@@ -150,7 +158,7 @@ def matmul_plan(cfg: dict) -> Plan:
     ctx, rng, specials = _stimulus(cfg)
     rows, n_cb, levels = cfg["rows"], ctx["C"], ctx["L"]
     n_m, du, mw = ctx["M"], ctx["DU"], ctx["MW"]
-    thresholds = random_fp16(rng, (n_cb, ctx["K"] - 1), specials)
+    thresholds = _thresholds(rng, ctx, specials)
     x = split_values(rng, thresholds, rows, specials)
     lut = random_lut(rng, (n_m, n_cb, ctx["K"]), ctx["dtype"], specials)
     results = golden.matmul(x, thresholds, lut, ctx["dtype"])  # (rows, M)

@@ -119,25 +119,32 @@ class Plan:
         column[cycle] = (mask | field_mask, (current & ~field_mask) | ((int(value) << lsb) & field_mask))
 
 
+def start_clock(dut) -> None:
+    cocotb.start_soon(Clock(dut.clk_i, CLOCK_PERIOD_NS, unit="ns").start())
+
+
 async def reset(dut, inputs: list[str]) -> None:
+    """Zero the inputs and hold rst_ni low over two rising edges; returns at a falling edge."""
     for name in inputs:
         getattr(dut, name).value = 0
     dut.rst_ni.value = 0
-    cocotb.start_soon(Clock(dut.clk_i, CLOCK_PERIOD_NS, unit="ns").start())
     for _ in range(3):
         await FallingEdge(dut.clk_i)
     dut.rst_ni.value = 1
     await FallingEdge(dut.clk_i)
 
 
-async def run_plan(dut, plan: Plan) -> int:
-    """Drive and check every cycle of ``plan``; returns the number of checked output fields."""
+async def run_plan(dut, plan: Plan, stop_after: int | None = None) -> int:
+    """Reset, then drive and check every cycle of ``plan`` (up to and including ``stop_after``).
+
+    Returns the number of checked output fields. Call ``start_clock`` first.
+    """
     await reset(dut, list(plan.inputs))
     handles_in = {name: getattr(dut, name) for name in plan.inputs}
     handles_out = {name: getattr(dut, name) for name in plan.expect}
     last: dict[str, int] = {}
     checks = 0
-    for t in range(plan.cycles):
+    for t in range(plan.cycles if stop_after is None else stop_after + 1):
         for name, values in plan.inputs.items():
             value = values[t]
             if last.get(name) != value:
@@ -148,12 +155,17 @@ async def run_plan(dut, plan: Plan) -> int:
             mask, want = column[t]
             if not mask:
                 continue
-            text = str(handles_out[name].value)  # binary, MSB first; X/Z as letters
-            bad = [i for i, ch in enumerate(reversed(text)) if ch not in "01" and (mask >> i) & 1]
-            assert not bad, f"cycle {t} {plan.labels[t]}: {name} has X/Z in checked bits: {text}"
-            got = int("".join(ch if ch in "01" else "0" for ch in text), 2)
+            got = read_bits(handles_out[name], mask, f"cycle {t} {plan.labels[t]}: {name}")
             assert got & mask == want, (
                 f"cycle {t} {plan.labels[t]}: {name} = {got & mask:#x} under mask {mask:#x}, expected {want:#x}"
             )
             checks += 1
     return checks
+
+
+def read_bits(handle, mask: int, what: str) -> int:
+    """The handle's value as an int; X/Z is an error only in bits under ``mask``."""
+    text = str(handle.value)  # binary, MSB first; X/Z as letters
+    bad = [i for i, ch in enumerate(reversed(text)) if ch not in "01" and (mask >> i) & 1]
+    assert not bad, f"{what} has X/Z in checked bits: {text}"
+    return int("".join(ch if ch in "01" else "0" for ch in text), 2)
