@@ -23,7 +23,7 @@ from orchestrator.fsutil import atomic_write_bytes  # noqa: E402
 # Bump when the look of the plots changes: cached plots of the old look are then not reused.
 PLOT_STYLE_VERSION = "1"
 PLOT_FORMAT = "svg"
-TREND_SIZE_IN = (6.4, 3.0)
+TREND_SIZE_IN = (6.4, 3.2)
 COMPARISON_SIZE_IN = (10.0, 6.4)
 DPI = 96
 PASS_COLOR = "#1f5f99"
@@ -49,10 +49,14 @@ class TrendPlot:
     ylabel: str
     series: list[Series] = field(default_factory=list)
     cache: Path | None = None  # where a finished plot of exactly this data is (or will be) kept
+    force_legend: bool = False  # label every series, even a single one (series are designs)
 
     def digest(self) -> str:
         """Content hash of everything drawn, so an unchanged trend is copied, not redrawn."""
-        h = hashlib.sha256(f"{PLOT_FORMAT}|{PLOT_STYLE_VERSION}|{matplotlib.__version__}|{self.title}|{self.ylabel}".encode())
+        h = hashlib.sha256(
+            f"{PLOT_FORMAT}|{PLOT_STYLE_VERSION}|{matplotlib.__version__}|{self.title}|{self.ylabel}|{self.force_legend}"
+            .encode()
+        )
         for s in self.series:
             h.update(s.label.encode())
             for array in (s.dates, s.values, s.passing):
@@ -77,7 +81,7 @@ class ComparisonPlot:
 _FIGURES: dict[tuple[float, float], plt.Figure] = {}
 _TREND_AXES: list = []
 # Fixed margins instead of tight_layout(): tight_layout draws the figure twice (about half the cost).
-_TREND_RECT = (0.11, 0.16, 0.86, 0.74)  # left, bottom, width, height in figure fractions
+_TREND_RECT = (0.11, 0.16, 0.86, 0.68)  # left, bottom, width, height in figure fractions
 
 
 def _figure(size: tuple[float, float]) -> plt.Figure:
@@ -101,7 +105,7 @@ def _trend_axes():
 
 def draw_trend(job: TrendPlot) -> Path:
     fig, ax = _trend_axes()
-    many = len(job.series) > 1
+    many = len(job.series) > 1 or job.force_legend
     total_points = sum(len(s.values) for s in job.series)
     marker = "-o" if total_points <= 200 else "-"  # thousands of markers only blur the line
     for index, series in enumerate(job.series):
@@ -117,7 +121,8 @@ def draw_trend(job: TrendPlot) -> Path:
     locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.set_title(mpl_text(job.title), fontsize=10)
+    ax.xaxis.get_offset_text().set_fontsize(8)
+    ax.set_title(mpl_text(job.title), fontsize=10, loc="left", pad=14)  # room for the legend row
     ax.set_xlabel("run start (UTC)", fontsize=9)
     ax.set_ylabel(mpl_text(job.ylabel), fontsize=9)
     ax.tick_params(labelsize=8)
@@ -127,7 +132,9 @@ def draw_trend(job: TrendPlot) -> Path:
         ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     handles, _ = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(fontsize=7, loc="upper left", frameon=False)
+        # Above the plot, right of the title: never on top of the data.
+        ax.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=min(len(handles), 3),
+                  frameon=False, borderaxespad=0.2, handlelength=1.5, columnspacing=1.0)
     _save(fig, job.path)
     return job.path
 

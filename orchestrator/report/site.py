@@ -64,6 +64,8 @@ INLINE_TEXT_LIMIT_BYTES = 2 * 1024 * 1024
 # Below this much work (see _work_units), doing it in-process beats forking workers.
 PARALLEL_WORK_THRESHOLD = 2000
 # Metrics of the cross-design comparison plot per PDK.
+# Metric of the cross-design trend per PDK (first one any run has).
+CROSS_DESIGN_TREND_METRICS = ("ge", "area_um2")
 COMPARISON_METRICS = ("area_um2", "ge", "stdcell_count", "target_freq_mhz", "tns_ns", "utilization_pct")
 
 _TEXT_SUFFIXES = {".log", ".txt", ".rpt", ".json", ".sdc", ".v", ".sv", ".tcl", ".yaml", ".yml", ".csv", ".md",
@@ -265,6 +267,7 @@ class _SiteBuilder:
             passing = np.array([r.status == "pass" for r in group])
             keys = np.array([parameters_key(r.parameters) for r in group])
             distinct = sorted(set(keys.tolist()))
+            labels = _parameter_set_labels({k: r.parameters for k, r in zip(keys.tolist(), group)})
             entries = []
             for metric in METRIC_NAMES:
                 values = np.array([_num(getattr(r.metrics, metric)) for r in group], dtype=float)
@@ -282,7 +285,7 @@ class _SiteBuilder:
                 for key in distinct:
                     mask = present & (keys == key) if len(distinct) > 1 else present
                     if mask.any():
-                        series.append(plots.Series(label=f"params {key}", dates=dates[mask], values=values[mask],
+                        series.append(plots.Series(label=labels[key], dates=dates[mask], values=values[mask],
                                                    passing=passing[mask]))
                 file_name = f"{slug(metric)}.svg"
                 rel_dir = f"history/{slug(pdk)}/{slug(design)}"
@@ -298,6 +301,10 @@ class _SiteBuilder:
                 entries.append({"metric": metric, "src": file_name, "points": int(present.sum()), "constant": None})
             pages[(pdk, design)] = entries
         for pdk in sorted({p for p, _ in self.groups}):
+            trend = self._cross_design_trend(pdk)
+            if trend is not None:
+                jobs.append(trend)
+                pages[(pdk, "trend")] = [{"src": trend.path.name, "metric": trend.ylabel}]
             latest = {}
             for (p, design), group in self.groups.items():
                 if p != pdk:
@@ -322,6 +329,33 @@ class _SiteBuilder:
                 jobs.append(job)
                 pages[(pdk, "")] = [{"src": "comparison.svg"}]
         return jobs, pages
+
+    def _cross_design_trend(self, pdk: str) -> plots.TrendPlot | None:
+        """GE (else area) of every design on ``pdk`` over time, one line per design."""
+        groups = sorted((design, group) for (p, design), group in self.groups.items() if p == pdk)
+        for metric in CROSS_DESIGN_TREND_METRICS:
+            series = []
+            for design, group in groups:
+                with_value = [r for r in group if getattr(r.metrics, metric) is not None]
+                if with_value:
+                    series.append(plots.Series(
+                        label=design,
+                        dates=np.array([mdates.date2num(r.timestamp) for r in with_value]),
+                        values=np.array([float(getattr(r.metrics, metric)) for r in with_value]),
+                        passing=np.array([r.status == "pass" for r in with_value]),
+                    ))
+            if series:
+                job = plots.TrendPlot(
+                    path=self.root / "history" / slug(pdk) / f"trend-{slug(metric)}.svg",
+                    title=f"{pdk}: {metric} of every design",
+                    ylabel=metric_label(metric),
+                    series=series,
+                    force_legend=True,
+                )
+                if self.cache_dir is not None:
+                    job.cache = self.cache_dir / "plots" / f"{job.digest()}.svg"
+                return job
+        return None
 
     # ---- run artefacts -------------------------------------------------------------------
     def _collect_assets(self) -> None:
@@ -504,6 +538,7 @@ class _SiteBuilder:
                 f"history/{slug(pdk)}/index.html", "pdk.html",
                 pdk=pdk, platform=platform, designs=entries,
                 comparison=bool(plot_pages.get((pdk, ""))),
+                trend=(plot_pages.get((pdk, "trend")) or [None])[0],
             )
 
     def _write_data(self, frame) -> None:
@@ -555,6 +590,17 @@ class _SiteBuilder:
         counts = {"runs": len(self.records), "passing": sum(r.status == "pass" for r in self.records)}
         self.write_page("index.html", "index.html", tables=table_views, counts=counts,
                         generated=datetime.now().astimezone())
+
+
+def _parameter_set_labels(sets: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Legend label per parameter set: only the parameters that differ ("M=4" vs "M=8")."""
+    names = sorted({name for params in sets.values() for name in params})
+    differing = [n for n in names if len({repr(p.get(n)) for p in sets.values()}) > 1]
+    labels = {}
+    for key, params in sets.items():
+        text = ", ".join(f"{n}={params.get(n, '-')}" for n in differing) or f"params {key}"
+        labels[key] = text if len(text) <= 40 else text[:39] + "…"
+    return labels
 
 
 class _Workers:

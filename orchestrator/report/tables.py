@@ -63,6 +63,11 @@ def summary_markdown(tables: list[IndexTable], *, images: dict[tuple[str, str], 
                         cells.append(f"![{md_text(column.design)} {kind}]({link})")
                 lines.append(f"| {label} |" + "".join(f" {c} |" for c in cells))
         lines.append("")
+        for column in table.columns:
+            if column.note:
+                lines.append(f"- {md_text(column.design)}: {md_text(column.note)}")
+        if any(column.note for column in table.columns):
+            lines.append("")
         if table.has_post_synthesis:
             lines += ["† post-synthesis estimate (no place and route)", ""]
     return "\n".join(lines).rstrip() + "\n"

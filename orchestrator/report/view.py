@@ -225,8 +225,8 @@ class IndexTable:
 
 def index_cell(record: RunRecord | None, metric: str, column_note: str) -> IndexCell:
     if record is None:
-        return IndexCell(text=column_note or "no run", value=None, missing=True, post_synthesis=False,
-                         note=column_note)
+        # The column header gives the full reason once; the cells stay short.
+        return IndexCell(text="no passing run", value=None, missing=True, post_synthesis=False, note=column_note)
     value = getattr(record.metrics, metric)
     if value is None:
         reason = missing_reason(record, metric)
