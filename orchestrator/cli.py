@@ -11,13 +11,15 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
-import os
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
 
+from orchestrator.config import SCHEDULERS
 from orchestrator.errors import ConfigError, OrchestratorError, ToolError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_TOOL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -54,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--to", default=None, metavar="STEP", help="last SC step to run, e.g. synthesis")
     run.add_argument("--require-all-stages", action="store_true",
                      help="fail (exit 3) instead of skipping stages whose tools are missing")
+    run.add_argument("--force", action="store_true",
+                     help="run every job, even those whose inputs match a reusable history record")
+    run.add_argument("--scheduler", default=None, metavar="NAME",
+                     help="where SC runs each flow node: local (default), " + ", ".join(SCHEDULERS)
+                     + " (SC's [option,scheduler,name]; overrides flow.scheduler)")
+    sweeps = run.add_mutually_exclusive_group()
+    sweeps.add_argument("--sweep", action="append", default=None, metavar="NAME",
+                        help="run only this sweep of config.yaml (repeatable; default: the matrix and all sweeps)")
+    sweeps.add_argument("--no-sweeps", action="store_true", help="run only the design matrix")
 
     sub.add_parser("doctor", help="show detected tools and which flow stages can run")
 
@@ -117,34 +128,18 @@ def _load(args):
     return load_config(args.config)
 
 
-def _select_jobs(config, pdk_arg: str, designs: list[str], params: list[str]):
-    from orchestrator.designs import validate_parameters
-    from orchestrator.flow import Job
+def _select_jobs(config, pdk_arg: str, designs: list[str], params: list[str], *,
+                 include_matrix: bool = True, sweeps: list[str] | None = None):
+    from orchestrator.sweeps import select_jobs
 
     if pdk_arg == "all":
         pdks = list(config.pdks)
     else:
         config.platform(pdk_arg)  # raises "unknown PDK ..." naming the available ones
         pdks = [pdk_arg]
-    known = [spec.name for spec in config.designs]
-    for name in designs:
-        if name not in known:
-            raise ConfigError(f"unknown design '{name}' (config.yaml has: {', '.join(dict.fromkeys(known))})")
     overrides = dict(_parse_param(p) for p in params)
-    jobs = []
-    for spec in config.designs:
-        if designs and spec.name not in designs:
-            continue
-        if overrides:
-            spec = spec.model_copy(update={"parameters": {**spec.parameters, **overrides}})
-        for pdk in pdks:
-            platform = config.platform(pdk)
-            try:
-                parameters = validate_parameters(spec.generator, spec.name, spec.parameters)
-            except OrchestratorError as exc:
-                raise ConfigError(f"--param: {exc}") from None
-            jobs.append(Job(spec=spec, platform=platform, parameters=parameters))
-    return jobs
+    return select_jobs(config, pdks=pdks, designs=designs, overrides=overrides,
+                       include_matrix=include_matrix, sweeps=sweeps)
 
 
 def _print_toolchain(toolchain) -> None:
@@ -206,10 +201,16 @@ def cmd_render(args) -> int:
 
 def cmd_run(args) -> int:
     from orchestrator import history, runner, tools
-    from orchestrator.progress import ProgressDisplay, format_metrics_table
+    from orchestrator.progress import ProgressDisplay, format_metrics_table, format_run_summary
 
+    began = time.monotonic()
     config = _load(args)
-    jobs = _select_jobs(config, args.pdk, args.design, args.param)
+    config = config.model_copy(update={"flow": _flow_overrides(config.flow, args)})
+    if args.sweep is not None:
+        jobs = _select_jobs(config, args.pdk, args.design, args.param, include_matrix=False, sweeps=args.sweep)
+    else:
+        sweeps = [] if args.no_sweeps else [s.name for s in config.sweeps]
+        jobs = _select_jobs(config, args.pdk, args.design, args.param, sweeps=sweeps)
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs: must be >= 1 (value: {args.jobs})")
     toolchain = tools.detect_all()
@@ -222,23 +223,26 @@ def cmd_run(args) -> int:
             f"{s.name} not installed ({s.install_hint})" for s in missing), file=sys.stderr)
         if require_all and to is None:
             raise ToolError("--require-all-stages: missing " + ", ".join(s.name for s in missing))
-    max_parallel = args.jobs or config.flow.jobs or os.cpu_count() or 1
+    max_parallel = args.jobs or config.flow.jobs or runner.default_parallel_jobs()
     display = ProgressDisplay(len(jobs))
+    # A CI cancel or `kill` (SIGTERM) stops the jobs as cleanly as Ctrl-C does.
+    previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        outcomes = runner.run_jobs(config, Path(args.config).resolve(), jobs, toolchain,
-                                   max_parallel=max_parallel, to=to, on_progress=display.update)
+        outcomes = runner.run_jobs(config, Path(args.config).resolve(), jobs, toolchain, max_parallel=max_parallel,
+                                   to=to, force=args.force, on_progress=display.update)
     except runner.Interrupted as exc:
         display.close()
-        finished = [o for o in exc.outcomes if o.record is not None]
-        _write_history(config, finished, history)
-        print(f"\ninterrupted: {len(finished)} job(s) finished and recorded; "
-              f"{len(exc.outcomes) - len(finished)} stopped or not started (no record written)", file=sys.stderr)
+        _write_history(config, exc.outcomes, history)
+        print("\n" + format_run_summary(exc.outcomes, time.monotonic() - began, interrupted=True), file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
     display.close()
     _write_history(config, outcomes, history)
     records = [o.record for o in outcomes if o.record is not None]
     if records:
         print(format_metrics_table(records))
+    print(format_run_summary(outcomes, time.monotonic() - began), file=sys.stderr)
     exit_code = EXIT_OK
     for outcome in outcomes:
         if outcome.record is None:
@@ -253,6 +257,27 @@ def cmd_run(args) -> int:
         if require_all:
             exit_code = max(exit_code, EXIT_TOOL)
     return exit_code
+
+
+def _flow_overrides(flow, args):
+    """config.flow with the run options that override it (the child processes get the result)."""
+    if args.scheduler is None:
+        return flow
+    if args.scheduler == "local":
+        return flow.model_copy(update={"scheduler": None})
+    if args.scheduler not in SCHEDULERS:
+        raise ConfigError(f"--scheduler: SiliconCompiler {_sc_version()} runs nodes locally or on "
+                          f"{', '.join(SCHEDULERS)} (value: {args.scheduler!r})")
+    return flow.model_copy(update={"scheduler": args.scheduler})
+
+
+def _sc_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("siliconcompiler")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _write_history(config, outcomes, history) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -87,17 +87,43 @@ class Paths(_Strict):
     platforms_dir: str = "platforms"
 
 
+# The node schedulers SC 0.38 implements for [option,scheduler,name]. Its schema also lists lsf and
+# sge, but its scheduler rejects them at run time ("Unsupported scheduler"), so we refuse them here.
+Scheduler = Literal["slurm", "docker"]
+SCHEDULERS: tuple[str, ...] = get_args(Scheduler)
+
+
 class FlowOptions(_Strict):
     to: str | None = None  # last SC step to run (None = whole flow, as far as tools allow)
     jobs: int | None = Field(default=None, ge=1)  # None = number of cores
     require_all_stages: bool = False
     syn_np: int = Field(default=1, ge=1)
+    scheduler: Scheduler | None = None  # SC [option,scheduler,name]; None = nodes run on this machine
+    scheduler_queue: str | None = None  # SC [option,scheduler,queue] (the Slurm partition)
+    scheduler_options: list[str] = Field(default_factory=list)  # SC [option,scheduler,options], as-is
+
+
+class Sweep(_Strict):
+    """A design-space sweep: parameter points (a grid or a list) crossed with clock periods per PDK.
+
+    ``orchestrator.sweeps`` expands it into one job per (point, clock period, PDK).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")  # part of job labels and build directory names
+    design: str
+    generator: str = "halut"
+    parameters: dict[str, Any] = Field(default_factory=dict)  # fixed for every point
+    grid: dict[str, list[Any]] = Field(default_factory=dict)  # parameter -> values; every combination
+    points: list[dict[str, Any]] = Field(default_factory=list)  # or: explicit parameter sets
+    clock_period: dict[str, list[float]] = Field(default_factory=dict)  # PDK -> periods (platform unit)
+    pdks: list[str] | None = None  # default: the config's pdks
 
 
 class Config(_Strict):
     pdk_data_root: str | None = None  # lambdapdk data root; env HALUT_PDK_ROOT wins
     pdks: list[str] = Field(min_length=1)
     designs: list[DesignSpec] = Field(min_length=1)
+    sweeps: list[Sweep] = Field(default_factory=list)
     flow: FlowOptions = Field(default_factory=FlowOptions)
     paths: Paths = Field(default_factory=Paths)
 
@@ -217,6 +243,7 @@ def load_config(path: str | os.PathLike[str] = "config.yaml") -> Config:
                     f"{config_path}: key 'designs[{index}].clock_period.{pdk}': unknown PDK (value: {pdk!r})"
                 )
         _validate_design(config_path, index, spec)
+    _validate_sweeps(config_path, config, platforms)
     return config.model_copy(update={"root": root, "platforms": platforms})
 
 
@@ -228,3 +255,17 @@ def _validate_design(config_path: Path, index: int, spec: DesignSpec) -> None:
         validate_parameters(spec.generator, spec.name, spec.parameters)
     except DesignError as exc:
         raise ConfigError(f"{config_path}: key 'designs[{index}]': {exc}") from None
+
+
+def _validate_sweeps(config_path: Path, config: Config, platforms: dict[str, Platform]) -> None:
+    from orchestrator.sweeps import SweepError, validate_sweep
+
+    seen: set[str] = set()
+    for index, sweep in enumerate(config.sweeps):
+        if sweep.name in seen:
+            raise ConfigError(f"{config_path}: key 'sweeps[{index}].name': listed twice (value: {sweep.name!r})")
+        seen.add(sweep.name)
+        try:
+            validate_sweep(sweep, default_pdks=config.pdks, known_pdks=platforms)
+        except SweepError as exc:
+            raise ConfigError(f"{config_path}: key 'sweeps[{index}]{exc.key}': {exc.message}") from None

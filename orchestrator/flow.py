@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from orchestrator.config import Config, DesignSpec, Platform
+from orchestrator.config import Config, DesignSpec, FlowOptions, Platform
 from orchestrator.designs import RenderedDesign
 from orchestrator.errors import OrchestratorError, ToolError
 from orchestrator.record import SkippedStage, parameters_key
@@ -35,6 +35,7 @@ class Job:
     spec: DesignSpec
     platform: Platform
     parameters: dict[str, Any]  # validated, with defaults filled
+    key: str | None = None  # content hash of the job's inputs (``cache.job_key``), set once rendered
 
     @property
     def name(self) -> str:
@@ -42,8 +43,9 @@ class Job:
         return f"{self.spec.name}{label}-{self.platform.name}"
 
     @property
-    def key(self) -> str:
-        return f"{self.name}-{parameters_key(self.parameters)}"
+    def record_parameters(self) -> dict[str, Any]:
+        """The parameters as the job's history record stores them (the label included)."""
+        return {**self.parameters, **({"label": self.spec.label} if self.spec.label else {})}
 
     def build_dir(self, config: Config) -> Path:
         return config.path("build_dir") / self.platform.name / f"{self.spec.name}{'-' + self.spec.label if self.spec.label else ''}-{parameters_key(self.parameters)}"
@@ -182,7 +184,19 @@ def build_project(
     project.option.set_jobname(SC_JOBNAME)
     project.option.set_nodashboard(True)
     project.option.set_quiet(True)
+    apply_scheduler(project, config.flow)
     return project
+
+
+def apply_scheduler(project, options: FlowOptions) -> None:
+    """Hand node execution to SC's own scheduler (Slurm, Docker); unset = this machine."""
+    if options.scheduler is None:
+        return
+    project.option.scheduler.set_name(options.scheduler)
+    if options.scheduler_queue:
+        project.option.scheduler.set_queue(options.scheduler_queue)
+    if options.scheduler_options:
+        project.option.scheduler.add_options(list(options.scheduler_options), clobber=True)
 
 
 def flow_nodes(project) -> list[tuple[str, str, str]]:

@@ -15,7 +15,7 @@ class ProgressDisplay:
     """Each running job's current step and elapsed time.
 
     On a terminal this is a live table (rich); in CI logs it prints one line whenever a job
-    changes step or finishes, so the log stays readable.
+    starts, changes step or finishes, so the log stays readable.
     """
 
     def __init__(self, total: int, stream=None):
@@ -31,35 +31,72 @@ class ProgressDisplay:
             self._live = Live(console=Console(file=self.stream), refresh_per_second=4, transient=True)
             self._live.start()
 
+    def _print(self, line: str) -> None:
+        if self._live is not None:
+            self._live.console.print(line, markup=False, highlight=False)
+        else:
+            print(line, file=self.stream, flush=True)
+
     def update(self, progress) -> None:
+        for name, (step, elapsed) in progress.running.items():
+            if self._last.get(name) != step:
+                note = progress.notes.get(name) if name not in self._last else None
+                if self._live is None or note:
+                    self._print(f"[{elapsed:7.1f} s] {name}: {step}" + (f" ({note})" if note else ""))
+            self._last[name] = step
+        while self._done < len(progress.done):
+            outcome = progress.done[self._done]
+            self._done += 1
+            self._print(f"[{outcome.elapsed_s:7.1f} s] {outcome.job.name}: {outcome_status(outcome)} "
+                        f"({self._done}/{self.total})")
         if self._live is not None:
             from rich.table import Table
 
-            table = Table(title=f"jobs: {len(progress.done)}/{self.total} done, {progress.queued} queued")
+            cached = sum(1 for o in progress.done if o.cached)
+            table = Table(title=f"jobs: {len(progress.done)}/{self.total} done ({cached} cached), "
+                                f"{len(progress.running)} running, {progress.queued} queued")
             table.add_column("job")
             table.add_column("step")
             table.add_column("elapsed", justify="right")
             for name, (step, elapsed) in sorted(progress.running.items()):
                 table.add_row(name, step, f"{elapsed:6.1f} s")
             self._live.update(table)
-        for name, (step, elapsed) in progress.running.items():
-            if self._last.get(name) != step and self._live is None:
-                print(f"[{elapsed:7.1f} s] {name}: {step}", file=self.stream, flush=True)
-            self._last[name] = step
-        while self._done < len(progress.done):
-            outcome = progress.done[self._done]
-            self._done += 1
-            status = outcome.record.status if outcome.record else "error"
-            line = f"[{outcome.elapsed_s:7.1f} s] {outcome.job.name}: {status} ({self._done}/{self.total})"
-            if self._live is not None:
-                self._live.console.print(line)
-            else:
-                print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
         if self._live is not None:
             self._live.stop()
             self._live = None
+
+
+def outcome_status(outcome) -> str:
+    """One word (or two) for a finished, cached, failed or stopped job."""
+    if outcome.record is not None:
+        return outcome.record.status + (" (cached)" if outcome.cached else "")
+    if outcome.interrupted:
+        return "stopped" if outcome.started else "not started"
+    return "error"
+
+
+def format_run_summary(outcomes, wall_s: float, *, interrupted: bool = False) -> str:
+    """What a run did: jobs that ran / were reused / failed; after Ctrl-C, which finished
+    (and were recorded), which were stopped in which step, and which never started."""
+    ran = [o for o in outcomes if o.record is not None and not o.cached]
+    cached = [o for o in outcomes if o.cached]
+    failed = [o for o in outcomes if o.record is None and not o.interrupted]
+    stopped = [o for o in outcomes if o.interrupted and o.started]
+    not_started = [o for o in outcomes if o.interrupted and not o.started]
+    head = "interrupted" if interrupted else "run finished"
+    lines = [f"{head} after {wall_s:.1f} s: {len(ran)} ran, {len(cached)} cached (reused record), "
+             f"{len(failed)} without a record" + (f", {len(stopped)} stopped, {len(not_started)} not started"
+                                                 if interrupted else "")]
+    if interrupted:
+        def names(items, extra=lambda o: ""):
+            return ", ".join(o.job.name + extra(o) for o in items) or "none"
+
+        lines.append(f"  finished and recorded: {names(ran + cached, lambda o: f' ({outcome_status(o)})')}")
+        lines.append(f"  stopped, no record:    {names(stopped, lambda o: f' (in {o.step}, {o.elapsed_s:.1f} s)')}")
+        lines.append(f"  not started:           {names(not_started)}")
+    return "\n".join(lines)
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -94,11 +131,15 @@ def format_metrics_table(records: list[RunRecord]) -> str:
         m = r.metrics
         runtime = sum(s.runtime_s for s in r.steps if s.runtime_s is not None)
         area = _fmt(m.area_um2, 2) + (" (syn)" if r.metrics_origin == "synthesis" and m.area_um2 else "")
-        rows.append([r.design, r.pdk, r.status, r.stage_reached or "-", area, format_ge(m.ge),
+        design = r.design + (f" [{r.parameters['label']}]" if r.parameters.get("label") else "")
+        rows.append([design, r.pdk, r.status + ("*" if r.cached else ""), r.stage_reached or "-", area, format_ge(m.ge),
                      _fmt(m.stdcell_count), _fmt(m.register_count), _fmt(m.target_freq_mhz, 1),
                      _fmt(m.wns_ns), _fmt(m.tns_ns), _fmt(m.utilization_pct, 1), _fmt(m.voltage_v, 2),
                      _fmt(runtime, 1)])
-    return _table(headers, rows)
+    table = _table(headers, rows)
+    if any(r.cached for r in records):
+        table += "\n* cached: inputs unchanged, the previous record was reused (run with --force to re-run)"
+    return table
 
 
 HISTORY_COLUMNS = ["timestamp", "design", "pdk", "source", "status", "stage_reached", "area_um2", "ge",

@@ -1,8 +1,10 @@
 """Job execution: each (design, PDK, parameter set) job runs in its own process.
 
-A separate process per job isolates SC's logging, multiprocessing and global state, lets
-``--jobs N`` run N jobs at once, and lets Ctrl-C terminate a job's whole process group. The
-child writes its finished record to a result file; only the parent appends to the history,
+The parent renders each job's RTL and SDC (cheap) and computes its cache key (``cache``); an
+unchanged job reuses its previous record and never starts a process. Every other job gets its own
+build directory and its own process, which isolates SC's logging, multiprocessing and global
+state, lets ``--jobs N`` run N jobs at once, and lets Ctrl-C end a job's whole process group.
+The child writes its finished record to a result file; only the parent appends to the history,
 and only for jobs that finished, so an interrupted job never leaves a partial record.
 """
 
@@ -10,18 +12,22 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
-from orchestrator.config import Config, DesignSpec, load_config
+from orchestrator.config import PDK_ROOT_ENV, Config, DesignSpec, FlowOptions, load_config
+from orchestrator.designs import RenderedDesign
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_json
 from orchestrator.flow import Job
@@ -31,6 +37,13 @@ from orchestrator.tools import Toolchain, ToolStatus
 # SC's console lines look like "| INFO     | job0 | synthesis | 0 | ..."
 _STEP_LINE = re.compile(r"\|\s*job\d+\s*\|\s*([A-Za-z0-9_.]+)\s*\|\s*\d+\s*\|")
 
+REQUEST_FILE = "orchestrator-request.json"
+RESULT_FILE = "orchestrator-result.json"
+LOG_FILE = "orchestrator-job.log"
+
+# How long a stopped job gets to end its tools (SC turns SIGTERM into its own cancel) before SIGKILL.
+TERMINATE_GRACE_S = 10.0
+
 
 @dataclass
 class JobOutcome:
@@ -38,20 +51,32 @@ class JobOutcome:
     record: RunRecord | None = None
     error: str | None = None  # set when the job could not produce a record at all
     log_path: Path | None = None
-    elapsed_s: float = 0.0
+    elapsed_s: float = 0.0  # the job's wall time: render + key in this process, then its own process
     interrupted: bool = False
+    started: bool = False  # a job process was launched
+    step: str | None = None  # the step it was in when it was stopped
     history_path: Path | None = None
+    cached: bool = False  # the record is a reused one (see ``cache``)
+    rerun_reason: str | None = None  # why an existing build was not reused ("rtl, sdc changed")
+    # Where the wall time went (seconds): prepare (render + key, this process), process (the job
+    # process, start to exit), setup / sc_run / record (inside it), tool (sum of SC exetime: time
+    # inside tool executables), sc_task (sum of SC tasktime: tool + SC's per-node preparation).
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Running:
+    position: int  # in the caller's job list
     job: Job
     proc: subprocess.Popen
     log_path: Path
     result_path: Path
-    started: float
+    started: float  # monotonic, when preparation began
+    prepare_s: float
+    launched: float  # monotonic, when the process started
     current_step: str = "starting"
     log_offset: int = 0
+    rerun_reason: str | None = None
 
 
 @dataclass
@@ -61,6 +86,7 @@ class Progress:
     running: dict[str, tuple[str, float]] = field(default_factory=dict)  # job name -> (step, elapsed s)
     done: list[JobOutcome] = field(default_factory=list)
     queued: int = 0
+    notes: dict[str, str] = field(default_factory=dict)  # job name -> why it runs (cache miss reason)
 
 
 def _toolchain_to_json(toolchain: Toolchain) -> dict:
@@ -71,56 +97,147 @@ def _toolchain_from_json(data: dict) -> Toolchain:
     return Toolchain({name: ToolStatus(**fields) for name, fields in data.items()})
 
 
+def _rendered_to_json(rendered: RenderedDesign) -> dict[str, Any]:
+    return {
+        "design": rendered.design,
+        "top": rendered.top,
+        "parameters": rendered.parameters,
+        "rtl_files": [str(p) for p in rendered.rtl_files],
+        "sdc_file": str(rendered.sdc_file),
+        "out_dir": str(rendered.out_dir),
+        "clock_period": rendered.clock_period,
+    }
+
+
+def _rendered_from_json(data: dict[str, Any]) -> RenderedDesign:
+    return RenderedDesign(
+        design=data["design"],
+        top=data["top"],
+        parameters=data["parameters"],
+        rtl_files=[Path(p) for p in data["rtl_files"]],
+        sdc_file=Path(data["sdc_file"]),
+        out_dir=Path(data["out_dir"]),
+        clock_period=data["clock_period"],
+    )
+
+
+def default_parallel_jobs() -> int:
+    """Cores this process may use (the affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def run_jobs(
     config: Config,
     config_path: Path,
-    jobs: list[Job],
+    jobs: Sequence[Job],
     toolchain: Toolchain,
     *,
     max_parallel: int,
     to: str | None = None,
+    force: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
-    poll_s: float = 0.25,
+    refresh_s: float = 0.5,
+    child_command: Sequence[str] | None = None,
 ) -> list[JobOutcome]:
-    """Run ``jobs`` with at most ``max_parallel`` at once; return one outcome per job."""
-    queue = list(jobs)
-    running: list[_Running] = []
-    outcomes: list[JobOutcome] = []
-    progress = Progress(queued=len(queue))
-    toolchain_json = _toolchain_to_json(toolchain)
+    """Run ``jobs`` with at most ``max_parallel`` processes at once; one outcome per job, in order.
 
-    def start(job: Job) -> _Running:
+    Unchanged jobs (same cache key as a reusable history record) are not run unless ``force``.
+    ``child_command`` replaces ``python -m orchestrator.runner`` (it gets the request file as
+    its last argument). Ctrl-C raises ``Interrupted`` carrying every job's outcome.
+    """
+    from orchestrator import cache, designs
+
+    history = cache.HistoryIndex.scan(config.path("history_dir"), {(j.platform.name, j.spec.name) for j in jobs})
+    pending = _longest_first(list(jobs), history)  # (position in ``jobs``, job)
+    running: list[_Running] = []
+    outcomes: dict[int, JobOutcome] = {}
+    progress = Progress(queued=len(pending))
+    toolchain_json = _toolchain_to_json(toolchain)
+    finished: queue.Queue[_Running] = queue.Queue()
+    command = list(child_command or [sys.executable, "-m", "orchestrator.runner"])
+    env = dict(os.environ)
+    data_root = config.resolved_pdk_data_root()
+    if os.environ.get(PDK_ROOT_ENV) and data_root is not None:
+        env[PDK_ROOT_ENV] = str(data_root)  # the child runs elsewhere: hand it the resolved path
+
+    def done(position: int, outcome: JobOutcome) -> None:
+        outcomes[position] = outcome
+        progress.done.append(outcome)
+
+    def launch(position: int, job: Job) -> None:
+        started = time.monotonic()
         build_dir = job.build_dir(config)
-        build_dir.mkdir(parents=True, exist_ok=True)
-        log_path = build_dir / "orchestrator-job.log"
-        result_path = build_dir / "orchestrator-result.json"
+        try:
+            inputs = build_dir / "inputs"
+            shutil.rmtree(inputs, ignore_errors=True)  # files of an earlier parameter set must not linger
+            rendered = designs.render_design(config, job.spec, job.platform, inputs)
+            components = cache.key_components(config, job, rendered, toolchain, to)
+        except OrchestratorError as exc:
+            done(position, JobOutcome(job, error=str(exc), elapsed_s=time.monotonic() - started))
+            return
+        job = replace(job, key=cache.job_key(components))
+        # Per job name, not per build directory: a new parameter set gets a new directory.
+        last_key_file = build_dir.parent / f"{job.spec.name}{'-' + job.spec.label if job.spec.label else ''}.last-key.json"
+        previous_components = cache.read_components(last_key_file)
+        if not force:
+            previous = history.lookup(job.key)
+            if previous is not None:
+                record = cache.reuse_record(previous, job, datetime.now(timezone.utc))
+                elapsed = time.monotonic() - started
+                done(position, JobOutcome(job, record=record, cached=True, elapsed_s=elapsed,
+                                          timings={"prepare": elapsed}))
+                return
+        if force:
+            reason = "--force"
+        elif previous_components is None:
+            reason = "first run"
+        else:
+            changed = cache.changed_components(previous_components, components)
+            reason = (", ".join(changed) + " changed") if changed else "no reusable record"
+        for path in (build_dir / cache.KEY_FILE, last_key_file):
+            atomic_write_json(path, {"job_key": job.key, "components": components})
+        log_path = build_dir / LOG_FILE
+        result_path = build_dir / RESULT_FILE
         result_path.unlink(missing_ok=True)
         request = {
             "config": str(config_path),
+            "flow": config.flow.model_dump(mode="json"),
             "spec": job.spec.model_dump(mode="json"),
             "pdk": job.platform.name,
             "to": to,
             "toolchain": toolchain_json,
+            "rendered": _rendered_to_json(rendered),
+            "job_key": job.key,
             "result": str(result_path),
         }
-        request_path = build_dir / "orchestrator-request.json"
+        request_path = build_dir / REQUEST_FILE
         atomic_write_json(request_path, request)
-        log = open(log_path, "wb")
-        try:
+        prepare_s = time.monotonic() - started
+        with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "orchestrator.runner", str(request_path)],
+                [*command, str(request_path)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group: Ctrl-C handling is ours
                 cwd=str(config.root),
+                env=env,
             )
-        finally:
-            log.close()
-        return _Running(job, proc, log_path, result_path, time.monotonic())
+        item = _Running(position, job, proc, log_path, result_path, started, prepare_s, time.monotonic(),
+                        rerun_reason=reason)
+        running.append(item)
+        progress.notes[job.name] = reason
+        # One waiter per process: the loop learns of an exit at once instead of at its next poll.
+        threading.Thread(target=lambda: (proc.wait(), finished.put(item)), daemon=True).start()
 
     def finish(item: _Running) -> JobOutcome:
-        elapsed = time.monotonic() - item.started
-        outcome = JobOutcome(item.job, log_path=item.log_path, elapsed_s=elapsed)
+        running.remove(item)
+        ended = time.monotonic()
+        outcome = JobOutcome(item.job, log_path=item.log_path, elapsed_s=ended - item.started, started=True,
+                             rerun_reason=item.rerun_reason)
+        outcome.timings = {"prepare": item.prepare_s, "process": ended - item.launched}
         try:
             data = json.loads(item.result_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
@@ -132,60 +249,91 @@ def run_jobs(
         if data.get("record"):
             outcome.record = RunRecord.model_validate(data["record"])
         outcome.error = data.get("error")
+        outcome.timings.update(data.get("timings") or {})
         return outcome
 
-    try:
-        while queue or running:
-            while queue and len(running) < max_parallel:
-                running.append(start(queue.pop(0)))
-            for item in list(running):
-                _update_step(item)
-                if item.proc.poll() is not None:
-                    running.remove(item)
-                    outcome = finish(item)
-                    outcomes.append(outcome)
-                    progress.done.append(outcome)
-            progress.queued = len(queue)
-            progress.running = {r.job.name: (r.current_step, time.monotonic() - r.started) for r in running}
-            if on_progress:
-                on_progress(progress)
-            if running:
-                time.sleep(poll_s)
-    except KeyboardInterrupt:
+    def report() -> None:
         for item in running:
-            _terminate(item.proc)
-            outcomes.append(
-                JobOutcome(item.job, log_path=item.log_path, elapsed_s=time.monotonic() - item.started,
-                           interrupted=True, error="interrupted")
-            )
-        for job in queue:
-            outcomes.append(JobOutcome(job, interrupted=True, error="not started (interrupted)"))
-        raise _Interrupted(outcomes) from None
-    return outcomes
+            _update_step(item)
+        progress.queued = len(pending)
+        progress.running = {r.job.name: (r.current_step, time.monotonic() - r.started) for r in running}
+        if on_progress:
+            on_progress(progress)
+
+    try:
+        while pending or running:
+            while pending and len(running) < max_parallel:
+                launch(*pending.pop(0))
+            report()
+            if not running:
+                continue
+            try:
+                item = finished.get(timeout=refresh_s)
+            except queue.Empty:
+                continue
+            while True:
+                done(item.position, finish(item))
+                try:
+                    item = finished.get_nowait()
+                except queue.Empty:
+                    break
+        report()
+    except KeyboardInterrupt:
+        stopped = _stop(running)
+        for item in list(running):
+            if item in stopped:
+                running.remove(item)
+                outcomes[item.position] = JobOutcome(
+                    item.job, log_path=item.log_path, started=True, interrupted=True, step=item.current_step,
+                    elapsed_s=time.monotonic() - item.started, error="interrupted", rerun_reason=item.rerun_reason)
+            else:  # it ended on its own just before the interrupt: keep what it produced
+                outcomes[item.position] = finish(item)
+        for position, job in pending:
+            outcomes[position] = JobOutcome(job, interrupted=True, error="not started (interrupted)")
+        raise Interrupted([outcomes[p] for p in sorted(outcomes)]) from None
+    return [outcomes[p] for p in sorted(outcomes)]
 
 
-class _Interrupted(KeyboardInterrupt):
+def _longest_first(jobs: list[Job], history) -> list[tuple[int, Job]]:
+    """Jobs with a known runtime longest first (a short job last keeps both cores busy to the
+    end); jobs never run before go first, in config order, since nothing says they are short."""
+    known = [(history.expected_runtime_s(job), position) for position, job in enumerate(jobs)]
+    unknown = [p for runtime, p in known if runtime is None]
+    timed = [p for _, p in sorted(((r, p) for r, p in known if r is not None), key=lambda rp: (-rp[0], rp[1]))]
+    return [(p, jobs[p]) for p in unknown + timed]
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during ``run_jobs``; ``outcomes`` has every job: finished, stopped, not started."""
+
     def __init__(self, outcomes: list[JobOutcome]):
         super().__init__()
         self.outcomes = outcomes
 
 
-Interrupted = _Interrupted
-
-
-def _terminate(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
+def _stop(running: list[_Running], grace_s: float = TERMINATE_GRACE_S) -> set[_Running]:
+    """Stop every running job process group; return those that were still running."""
+    alive = [item for item in running if item.proc.poll() is None]
+    for item in alive:
+        _signal_group(item.proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for item in alive:
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
+            item.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
             pass
-        proc.wait()
+    for item in alive:
+        # SIGKILL whatever is left of the group, including tools whose parent already ended.
+        _signal_group(item.proc.pid, signal.SIGKILL)
+        item.proc.wait()
+    return set(alive)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _update_step(item: _Running) -> None:
@@ -195,8 +343,10 @@ def _update_step(item: _Running) -> None:
             chunk = handle.read()
     except OSError:
         return
-    item.log_offset += len(chunk)
-    for match in _STEP_LINE.finditer(chunk.decode("utf-8", "replace")):
+    # Only whole lines: a step name cut at the end of the chunk is read again next time.
+    end = chunk.rfind(b"\n") + 1
+    item.log_offset += end
+    for match in _STEP_LINE.finditer(chunk[:end].decode("utf-8", "replace")):
         item.current_step = match.group(1)
 
 
@@ -212,20 +362,40 @@ def _tail(path: Path, lines: int = 1) -> str:
 # ---------------------------------------------------------------- child side
 
 
-def execute(request: dict) -> dict:
-    """Run one job in this process; return {"record": ..., "error": ...} (JSON-ready)."""
-    from orchestrator import designs, flow, metrics
+def sc_node_times(build_dir: Path, top: str, jobname: str, nodes: list[tuple[str, str]]) -> dict[str, float]:
+    """Sum of SC's ``exetime`` (inside the tool executable) and ``tasktime`` (tool + SC's node
+    preparation, e.g. Liberty preprocessing) over ``nodes``, read from the job manifest."""
+    from orchestrator import metrics
 
+    path = metrics.job_dir(build_dir, top, jobname) / f"{top}.pkg.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    totals: dict[str, float] = {}
+    for name, metric in (("tool", "exetime"), ("sc_task", "tasktime")):
+        values = manifest.get("metric", {}).get(metric, {}).get("node", {})
+        found = [values.get(step, {}).get(str(index), {}).get("value") for step, index in nodes]
+        totals[name] = float(sum(v for v in found if v is not None))
+    return totals
+
+
+def execute(request: dict) -> dict:
+    """Run one job in this process; return {"record": ..., "error": ..., "timings": ...}."""
+    from orchestrator import flow, metrics
+
+    began = time.monotonic()
     config = load_config(request["config"])
+    config = config.model_copy(update={"flow": FlowOptions.model_validate(request["flow"])})
     spec = DesignSpec.model_validate(request["spec"])
     platform = config.platform(request["pdk"])
     toolchain = _toolchain_from_json(request["toolchain"])
-    params = designs.validate_parameters(spec.generator, spec.name, spec.parameters)
-    job = Job(spec=spec, platform=platform, parameters=params)
+    rendered = _rendered_from_json(request["rendered"])
+    job = Job(spec=spec, platform=platform, parameters=rendered.parameters, key=request["job_key"])
     build_dir = job.build_dir(config)
     started = datetime.now(timezone.utc)
-
-    rendered = designs.render_design(config, spec, platform, build_dir / "inputs")
+    # Only this run's files: a run that fails early must not pick up an earlier run's metrics.
+    shutil.rmtree(build_dir / "sc", ignore_errors=True)
     project = flow.build_project(config, job, rendered, toolchain, build_dir / "sc")
     flow.check_pdk_data(project, platform, config.resolved_pdk_data_root())
     voltage = platform.voltage_v
@@ -234,18 +404,20 @@ def execute(request: dict) -> dict:
         voltage = next((v for v in map(flow.liberty_nom_voltage, libs) if v is not None), None)
     plan = flow.plan_steps(project, toolchain, to=request.get("to"))
     flow.apply_plan(project, plan)
+    setup_done = time.monotonic()
 
     error = None
     try:
         project.run()
     except Exception as exc:  # SC raises RuntimeError("Run failed: ...") on a failed node
         error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    run_done = time.monotonic()
     record = metrics.build_record(
         design=spec.name,
         top=rendered.top,
         label=spec.label,
         platform=platform,
-        parameters=params,
+        parameters=rendered.parameters,
         clock_period=rendered.clock_period,
         started=started,
         build_dir=build_dir / "sc",
@@ -258,14 +430,26 @@ def execute(request: dict) -> dict:
         commit=metrics.git_commit(),
         job_key=job.key,
     )
-    return {"record": record.to_json_dict(), "error": None}
+    timings = {"setup": setup_done - began, "sc_run": run_done - setup_done, "record": time.monotonic() - run_done}
+    timings.update(sc_node_times(build_dir / "sc", rendered.top, flow.SC_JOBNAME, plan.run_nodes))
+    return {"record": record.to_json_dict(), "error": None, "timings": timings}
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # The parent stops a job with SIGTERM to its process group. As an interrupt, SC runs its own
+    # cancel (ends node processes and their tools, cancels Slurm jobs) instead of vanishing.
+    signal.signal(signal.SIGTERM, _interrupt)
     request = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     try:
         result = execute(request)
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        os._exit(130)  # stopped: no result file, so no record
     except OrchestratorError as exc:
         result = {"record": None, "error": str(exc)}
     except Exception as exc:

@@ -1,0 +1,264 @@
+"""Job cache: a content hash of everything that decides a job's result, and reuse of the newest
+history record of an unchanged job.
+
+The job key is the SHA-256 of these components (they are also written to the job's build
+directory as ``orchestrator-key.json``, and beside it per job name, so the next run can say
+which of them changed):
+
+``design``        generator, design, top module, validated parameters and label
+``rtl``           every rendered RTL file (name and content, in compile order)
+``sdc``           the rendered SDC
+``platform``      every setting of ``platforms/<pdk>.yaml`` (the typed model)
+``flow``          the last step asked for (``--to``), synthesis parallelism, SC job name
+``tools``         found/missing and version of each flow tool (Yosys, and whether it is our pyosys
+                  bridge; pyslang, OpenROAD, OpenSTA, KLayout) and of siliconcompiler, lambdapdk, pyosys
+``pdk_data``      the lambdapdk data root and a fingerprint of the PDK's and its std-cell library's
+                  files (relative path, size, mtime): cheap to take, changes when the data does
+``orchestrator``  package version and a hash of the sources of the modules that shape a record
+
+Where nodes run (``--scheduler``) and how many jobs run at once are not part of the key.
+
+A hit reuses the newest history record with that key whose status is ``pass`` or ``partial`` (a
+failed job is run again: failures may be transient). The reused record is written to the history
+as a new record (new run id and timestamp, ``cached: true``): the history stays append-only, shows
+that the run happened, and ``check`` compares against tonight's record either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+from orchestrator import __version__
+from orchestrator.config import Config
+from orchestrator.designs import RenderedDesign
+from orchestrator.flow import SC_JOBNAME, Job
+from orchestrator.record import RunRecord, make_run_id, parameters_key
+from orchestrator.tools import Toolchain
+
+CACHE_SCHEMA = 1  # bump when the key's composition changes
+
+KEY_FILE = "orchestrator-key.json"
+
+# The tools the flow runs (tools.SC_TOOL_REQUIREMENT): a new version, or one appearing or
+# disappearing (which moves where the flow is cut), changes the result.
+FLOW_TOOLS = ("yosys", "pyslang", "openroad", "sta", "klayout")
+FLOW_PACKAGES = ("siliconcompiler", "lambdapdk", "pyosys")
+
+# Modules whose code decides what a record holds. report/, check, cli, history do not.
+RESULT_MODULES = ("cache", "config", "designs", "flow", "metrics", "record", "runner", "tools", "yosys_bridge")
+
+REUSABLE_STATUS = ("pass", "partial")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def files_digest(files: Iterable[Path], base: Path) -> str:
+    """Hash of file names (relative to ``base``) and contents, in the given order."""
+    digest = hashlib.sha256()
+    for path in files:
+        path = Path(path)
+        name = str(path.relative_to(base)) if path.is_relative_to(base) else path.name
+        content = path.read_bytes()
+        digest.update(_canonical([name, len(content)]))
+        digest.update(content)
+    return digest.hexdigest()
+
+
+def tool_identity(toolchain: Toolchain) -> dict[str, Any]:
+    tools: dict[str, Any] = {}
+    for name in FLOW_TOOLS:
+        status = toolchain.tools.get(name)
+        if status is None or not status.found:
+            tools[name] = None
+        else:
+            tools[name] = {"version": status.version, "bridge": status.sc_path_dir is not None}
+    return {"tools": tools, "packages": package_versions()}
+
+
+@lru_cache(maxsize=None)
+def _package_versions() -> tuple[tuple[str, str | None], ...]:
+    versions = []
+    for name in FLOW_PACKAGES:
+        try:
+            versions.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            versions.append((name, None))
+    return tuple(versions)
+
+
+def package_versions() -> dict[str, str | None]:
+    return dict(_package_versions())
+
+
+@lru_cache(maxsize=None)
+def orchestrator_identity() -> dict[str, str]:
+    package_dir = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for module in RESULT_MODULES:
+        digest.update(module.encode() + b"\0")
+        digest.update((package_dir / f"{module}.py").read_bytes())
+    return {"version": __version__, "sources": digest.hexdigest()}
+
+
+def pdk_data_identity(data_root: Path | None, pdk: str, stdcell_lib: str) -> dict[str, Any]:
+    """lambdapdk version, data root and a stat fingerprint of ``<root>/lambdapdk/<pdk>`` (all of it
+    but the other libraries under ``libs/``). Without a data root lambdapdk uses its own download
+    cache, which its version identifies."""
+    identity: dict[str, Any] = {"lambdapdk": package_versions().get("lambdapdk"), "data_root": None}
+    if data_root is None:
+        return identity
+    pdk_dir = Path(data_root) / "lambdapdk" / pdk
+    identity["data_root"] = str(data_root)
+    entries: list[tuple[str, int, int]] = []
+    for dirpath, dirnames, filenames in os.walk(pdk_dir):
+        rel_dir = Path(dirpath).relative_to(pdk_dir)
+        if rel_dir == Path("libs"):
+            dirnames[:] = [d for d in dirnames if d == stdcell_lib]
+        dirnames.sort()
+        for name in sorted(filenames):
+            try:
+                stat = os.stat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            entries.append((str(rel_dir / name), stat.st_size, stat.st_mtime_ns))
+    identity["files"] = len(entries)
+    identity["fingerprint"] = _sha256(_canonical(entries))
+    return identity
+
+
+def key_components(
+    config: Config,
+    job: Job,
+    rendered: RenderedDesign,
+    toolchain: Toolchain,
+    to: str | None,
+) -> dict[str, Any]:
+    """Every input that decides the job's record, one entry per component (see module doc)."""
+    platform = job.platform
+    return {
+        "schema": CACHE_SCHEMA,
+        "design": {
+            "generator": job.spec.generator,
+            "design": job.spec.name,
+            "top": rendered.top,
+            "parameters": job.record_parameters,
+        },
+        "rtl": files_digest(rendered.rtl_files, rendered.out_dir),
+        "sdc": files_digest([rendered.sdc_file], rendered.out_dir),
+        "platform": _sha256(_canonical(platform.model_dump(mode="json"))),
+        "flow": {"to": to, "syn_np": config.flow.syn_np, "jobname": SC_JOBNAME},
+        "tools": tool_identity(toolchain),
+        "pdk_data": pdk_data_identity(config.resolved_pdk_data_root(), platform.pdk, platform.stdcell_lib),
+        "orchestrator": orchestrator_identity(),
+    }
+
+
+def job_key(components: dict[str, Any]) -> str:
+    return _sha256(_canonical(components))
+
+
+def changed_components(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    """Names of the components that differ (all of them when there is nothing to compare)."""
+    if not isinstance(old, dict):
+        return []
+    return [name for name in new if old.get(name) != new[name]] + [name for name in old if name not in new]
+
+
+def read_components(path: Path) -> dict[str, Any] | None:
+    """The components stored in a key file (``KEY_FILE``), or None."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data.get("components") if isinstance(data, dict) else None
+
+
+# ----------------------------------------------------------------------------- history side
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass
+class HistoryIndex:
+    """What a run needs from the history, from one pass over the (pdk, design) folders it touches:
+    the newest reusable record per job key, and the newest runtime per job (to start long jobs first)."""
+
+    reusable: dict[str, tuple[datetime, str, Path]] = field(default_factory=dict)
+    runtime_s: dict[tuple[str, str, str], tuple[datetime, float]] = field(default_factory=dict)
+
+    @classmethod
+    def scan(cls, history_dir: Path, pairs: Iterable[tuple[str, str]]) -> "HistoryIndex":
+        index = cls()
+        for pdk, design in sorted(set(pairs)):
+            folder = Path(history_dir) / pdk / design
+            if not folder.is_dir():
+                continue
+            for path in folder.glob("*.json"):
+                if path.name.startswith("."):
+                    continue
+                try:
+                    data = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, json.JSONDecodeError):
+                    continue  # `history` reports unreadable records; here they are just not reusable
+                index._add(path, data)
+        return index
+
+    def _add(self, path: Path, data: dict[str, Any]) -> None:
+        if data.get("source", "siliconcompiler") != "siliconcompiler":
+            return
+        stamp = _parse_time(data.get("timestamp"))
+        if stamp is None:
+            return
+        run_id = str(data.get("run_id", ""))
+        key = data.get("job_key")
+        if key and data.get("status") in REUSABLE_STATUS:
+            best = self.reusable.get(key)
+            if best is None or (stamp, run_id) > best[:2]:
+                self.reusable[key] = (stamp, run_id, path)
+        runtimes = [s.get("runtime_s") for s in data.get("steps", []) if s.get("runtime_s") is not None]
+        if runtimes and not data.get("cached"):
+            identity = (str(data.get("pdk")), str(data.get("design")), parameters_key(data.get("parameters") or {}))
+            best_runtime = self.runtime_s.get(identity)
+            if best_runtime is None or stamp > best_runtime[0]:
+                self.runtime_s[identity] = (stamp, float(sum(runtimes)))
+
+    def lookup(self, key: str) -> RunRecord | None:
+        """The newest reusable record with this key, or None (also when it no longer parses)."""
+        hit = self.reusable.get(key)
+        if hit is None:
+            return None
+        try:
+            return RunRecord.model_validate(json.loads(hit[2].read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
+
+    def expected_runtime_s(self, job: Job) -> float | None:
+        hit = self.runtime_s.get((job.platform.name, job.spec.name, parameters_key(job.record_parameters)))
+        return hit[1] if hit else None
+
+
+def reuse_record(previous: RunRecord, job: Job, started: datetime) -> RunRecord:
+    """The record of a cache hit: the previous record's results under a new run id and time."""
+    label = job.spec.label
+    run_id = make_run_id(job.spec.name + (f"-{label}" if label else ""), job.platform.name, job.parameters,
+                         started, salt="cached")
+    return previous.model_copy(update={"run_id": run_id, "timestamp": started, "cached": True}, deep=True)

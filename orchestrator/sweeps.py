@@ -1,0 +1,211 @@
+"""Job expansion: the design matrix and the ``sweeps`` blocks of config.yaml -> one ``Job`` per
+(design, parameter set, clock period, PDK).
+
+A sweep names one design, parameters shared by every point, and either a ``grid`` (every
+combination of the listed values) or a list of ``points``; ``clock_period`` lists periods per
+PDK (in the platform's time unit), each crossed with every point::
+
+    sweeps:
+      - name: encoder_ck
+        design: halut_encoder
+        parameters: {dtype: int8, mem_style: latch}
+        grid: {C: [16, 32, 64], K: [8, 16]}
+        clock_period: {asap7: [1000, 1500], nangate45: [2.0, 3.0]}
+
+Each point becomes a ``DesignSpec`` labelled ``<sweep>.<axis>=<value>,...`` (only the swept axes),
+so every point has its own build directory, run id and history record.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from orchestrator.config import Config, DesignSpec, Platform, Sweep
+from orchestrator.designs import DesignError, clock_period_for, validate_parameters
+from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.flow import Job
+from orchestrator.record import parameters_key
+
+
+class SweepError(OrchestratorError):
+    """A sweep block is inconsistent; ``key`` is the offending sub-key (".grid.C"), or ""."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    sweep: str
+    pdk: str
+    parameters: dict[str, Any]  # the sweep's shared parameters, overridden by this point's
+    swept: dict[str, Any]  # this point's values of the swept axes only (they name the point)
+    clock_period: float | None  # platform time unit; None = the platform's default
+
+    @property
+    def label(self) -> str:
+        axes = [f"{name}={_fmt(value)}" for name, value in self.swept.items()]
+        if self.clock_period is not None:
+            axes.append(f"period={_fmt(self.clock_period)}")
+        return f"{self.sweep}.{','.join(axes)}" if axes else self.sweep
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def sweep_pdks(sweep: Sweep, default_pdks: Iterable[str]) -> list[str]:
+    return list(sweep.pdks) if sweep.pdks is not None else list(default_pdks)
+
+
+def parameter_points(sweep: Sweep) -> list[dict[str, Any]]:
+    """The swept parameter values of each point, in a stable order (grid: last axis fastest)."""
+    if sweep.grid:
+        axes = list(sweep.grid)
+        return [dict(zip(axes, combo)) for combo in itertools.product(*(sweep.grid[a] for a in axes))]
+    if sweep.points:
+        return [dict(point) for point in sweep.points]
+    return [{}]
+
+
+def expand_sweep(sweep: Sweep, default_pdks: Iterable[str]) -> list[SweepPoint]:
+    points: list[SweepPoint] = []
+    for pdk in sweep_pdks(sweep, default_pdks):
+        periods: list[float | None] = list(sweep.clock_period.get(pdk, [])) or [None]
+        for swept in parameter_points(sweep):
+            for period in periods:
+                points.append(SweepPoint(sweep.name, pdk, {**sweep.parameters, **swept}, swept, period))
+    return points
+
+
+def point_spec(sweep: Sweep, point: SweepPoint) -> DesignSpec:
+    return DesignSpec(
+        name=sweep.design,
+        generator=sweep.generator,
+        parameters=point.parameters,
+        clock_period={point.pdk: point.clock_period} if point.clock_period is not None else {},
+        label=point.label,
+    )
+
+
+def validate_sweep(sweep: Sweep, *, default_pdks: Iterable[str], known_pdks: Mapping[str, Platform]) -> None:
+    """Raise ``SweepError`` for the first inconsistency, naming the sub-key and the value."""
+    if sweep.grid and sweep.points:
+        raise SweepError(".points", "give 'grid' or 'points', not both")
+    if not (sweep.grid or sweep.points or sweep.clock_period):
+        raise SweepError("", "nothing to sweep: give 'grid', 'points' or 'clock_period'")
+    for axis, values in sweep.grid.items():
+        if axis == "clock_period":
+            raise SweepError(".grid.clock_period", "clock periods go under the sweep's 'clock_period: {pdk: [...]}'")
+        if not values:
+            raise SweepError(f".grid.{axis}", "must list at least one value (value: [])")
+    for index, point in enumerate(sweep.points):
+        if "clock_period" in point:
+            raise SweepError(f".points[{index}].clock_period",
+                             "clock periods go under the sweep's 'clock_period: {pdk: [...]}'")
+    for index, pdk in enumerate(sweep.pdks or []):
+        if pdk not in known_pdks:
+            raise SweepError(f".pdks[{index}]", f"unknown PDK (value: {pdk!r}; known: {', '.join(sorted(known_pdks))})")
+    pdks = sweep_pdks(sweep, default_pdks)
+    for pdk, periods in sweep.clock_period.items():
+        if pdk not in known_pdks:
+            raise SweepError(f".clock_period.{pdk}", f"unknown PDK (value: {pdk!r})")
+        if pdk not in pdks:
+            raise SweepError(f".clock_period.{pdk}", f"PDK is not swept (sweep pdks: {', '.join(pdks)})")
+        if not periods:
+            raise SweepError(f".clock_period.{pdk}", "must list at least one period (value: [])")
+        for period in periods:
+            if period <= 0:
+                raise SweepError(f".clock_period.{pdk}", f"periods must be > 0 (value: {period})")
+    where = ".grid" if sweep.grid else ".points"
+    for index, swept in enumerate(parameter_points(sweep)):
+        try:
+            validate_parameters(sweep.generator, sweep.design, {**sweep.parameters, **swept})
+        except DesignError as exc:
+            point = ", ".join(f"{k}={_fmt(v)}" for k, v in swept.items()) or "shared parameters"
+            key = f"{where}[{index}]" if sweep.points else (where if sweep.grid else ".parameters")
+            raise SweepError(key, f"point {point}: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- job selection
+
+
+def _job_identity(job: Job) -> tuple:
+    """What makes two jobs the same computation (labels aside)."""
+    return (job.spec.generator, job.spec.name, job.platform.name, parameters_key(job.parameters),
+            clock_period_for(job.spec, job.platform))
+
+
+def select_jobs(
+    config: Config,
+    *,
+    pdks: list[str],
+    designs: list[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    include_matrix: bool = True,
+    sweeps: list[str] | None = None,
+) -> list[Job]:
+    """Jobs for the matrix (``include_matrix``) and the named sweeps (None = none), restricted to
+    ``pdks`` and ``designs``; ``overrides`` replace parameters everywhere except on swept axes.
+
+    A sweep point that repeats an earlier job (same design, parameters, clock period, PDK) is
+    dropped; matrix entries are never dropped.
+    """
+    overrides = dict(overrides or {})
+    for pdk in pdks:
+        config.platform(pdk)  # raises "unknown PDK ..." naming the available ones
+    known = [spec.name for spec in config.designs] + [s.design for s in config.sweeps]
+    for name in designs or []:
+        if name not in known:
+            raise ConfigError(f"unknown design '{name}' (config.yaml has: {', '.join(dict.fromkeys(known))})")
+    by_name = {s.name: s for s in config.sweeps}
+    for name in sweeps or []:
+        if name not in by_name:
+            have = ", ".join(by_name) or "none"
+            raise ConfigError(f"--sweep: unknown sweep '{name}' (config.yaml has: {have})")
+
+    def wanted(design: str) -> bool:
+        return not designs or design in designs
+
+    jobs: list[Job] = []
+    if include_matrix:
+        for spec in config.designs:
+            if not wanted(spec.name):
+                continue
+            if overrides:
+                spec = spec.model_copy(update={"parameters": {**spec.parameters, **overrides}})
+            parameters = _validated(spec.generator, spec.name, spec.parameters, "--param")
+            jobs.extend(Job(spec=spec, platform=config.platform(pdk), parameters=parameters) for pdk in pdks)
+
+    seen = {_job_identity(job) for job in jobs}
+    for name in sweeps or []:
+        sweep = by_name[name]
+        if not wanted(sweep.design):
+            continue
+        clash = sorted(set(overrides) & {axis for point in parameter_points(sweep) for axis in point})
+        if clash:
+            raise ConfigError(f"--param: '{clash[0]}' is swept by sweep '{sweep.name}'")
+        if overrides:
+            sweep = sweep.model_copy(update={"parameters": {**sweep.parameters, **overrides}})
+        for point in expand_sweep(sweep, config.pdks):
+            if point.pdk not in pdks:
+                continue
+            spec = point_spec(sweep, point)
+            parameters = _validated(spec.generator, spec.name, spec.parameters, f"sweep '{sweep.name}'")
+            job = Job(spec=spec, platform=config.platform(point.pdk), parameters=parameters)
+            identity = _job_identity(job)
+            if identity not in seen:
+                seen.add(identity)
+                jobs.append(job)
+    return jobs
+
+
+def _validated(generator: str, design: str, parameters: dict[str, Any], what: str) -> dict[str, Any]:
+    try:
+        return validate_parameters(generator, design, parameters)
+    except OrchestratorError as exc:
+        raise ConfigError(f"{what}: {exc}") from None

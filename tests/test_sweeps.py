@@ -1,0 +1,147 @@
+"""Sweep blocks of config.yaml: expansion into jobs, labels, selection, and one-line config errors."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from orchestrator.config import load_config
+from orchestrator.errors import ConfigError
+from orchestrator.sweeps import select_jobs
+from tests.conftest import write_project
+from tests.test_cli import error_lines, history_files, run_cli
+
+
+def toy_config(tmp_path: Path, extra: str = "", *, width: int = 8, pdks: str = "[asap7, nangate45]",
+               data_root: Path | None = None) -> Path:
+    """A toy-counter project (like the toy_project fixture) with more top-level YAML appended."""
+    return write_project(tmp_path, f"pdk_data_root: {data_root or 'null'}\npdks: {pdks}\n"
+                                   f"designs:\n  - {{name: counter, generator: toygen, parameters: {{WIDTH: {width}}}}}\n"
+                                   + textwrap.dedent(extra))
+
+
+@pytest.fixture
+def toy_project(tmp_path):
+    def make(extra: str = "", **kwargs) -> Path:
+        return toy_config(tmp_path, extra, **kwargs)
+
+    return make
+
+GRID_SWEEP = """\
+sweeps:
+  - name: widths
+    design: counter
+    generator: toygen
+    grid: {WIDTH: [4, 16]}
+    clock_period: {asap7: [1000, 2000], nangate45: [2.5]}
+"""
+
+
+def sweep_jobs(config, **kwargs):
+    names = [s.name for s in config.sweeps]
+    return select_jobs(config, pdks=list(config.pdks), include_matrix=False, sweeps=names, **kwargs)
+
+
+def test_grid_crosses_every_value_with_every_clock_period_of_each_pdk(toy_project):
+    config = load_config(toy_project(extra=GRID_SWEEP))
+    jobs = sweep_jobs(config)
+    points = sorted((j.platform.name, j.parameters["WIDTH"], j.spec.clock_period[j.platform.name]) for j in jobs)
+    assert points == [("asap7", 4, 1000), ("asap7", 4, 2000), ("asap7", 16, 1000), ("asap7", 16, 2000),
+                      ("nangate45", 4, 2.5), ("nangate45", 16, 2.5)]
+    assert {j.spec.label for j in jobs if j.platform.name == "asap7"} == {
+        "widths.WIDTH=4,period=1000", "widths.WIDTH=4,period=2000",
+        "widths.WIDTH=16,period=1000", "widths.WIDTH=16,period=2000"}
+
+
+def test_every_point_gets_its_own_build_directory(toy_project):
+    config = load_config(toy_project(extra=GRID_SWEEP))
+    jobs = sweep_jobs(config)
+    assert len({j.build_dir(config) for j in jobs}) == len(jobs) == 6
+
+
+def test_points_list_overrides_shared_parameters_and_names_only_swept_axes(toy_project):
+    config = load_config(toy_project(extra="""\
+        sweeps:
+          - name: pick
+            design: counter
+            generator: toygen
+            parameters: {WIDTH: 8}
+            points: [{WIDTH: 3}, {}]
+            pdks: [nangate45]
+        """))
+    jobs = sweep_jobs(config)
+    assert [(j.parameters["WIDTH"], j.spec.label, j.platform.name) for j in jobs] == [
+        (3, "pick.WIDTH=3", "nangate45"), (8, "pick", "nangate45")]
+    assert jobs[0].record_parameters == {"WIDTH": 3, "label": "pick.WIDTH=3"}
+
+
+def test_clock_only_sweep_keeps_the_platform_default_elsewhere(toy_project):
+    config = load_config(toy_project(extra="""\
+        sweeps:
+          - name: fmax
+            design: counter
+            generator: toygen
+            clock_period: {nangate45: [2.0, 4.0]}
+        """))
+    jobs = sweep_jobs(config)
+    assert sorted((j.platform.name, j.spec.clock_period.get(j.platform.name)) for j in jobs) == [
+        ("asap7", None), ("nangate45", 2.0), ("nangate45", 4.0)]
+
+
+def test_sweep_point_equal_to_a_matrix_entry_is_not_run_twice(toy_project):
+    config = load_config(toy_project(width=8, extra="""\
+        sweeps:
+          - name: w
+            design: counter
+            generator: toygen
+            grid: {WIDTH: [8, 9]}
+        """))
+    jobs = select_jobs(config, pdks=["nangate45"], sweeps=["w"])
+    assert [(j.parameters["WIDTH"], j.spec.label) for j in jobs] == [(8, None), (9, "w.WIDTH=9")]
+
+
+def test_param_override_applies_to_sweeps_but_not_to_a_swept_axis(toy_project):
+    config = load_config(toy_project(extra=GRID_SWEEP))
+    with pytest.raises(ConfigError, match="--param: 'WIDTH' is swept by sweep 'widths'"):
+        sweep_jobs(config, overrides={"WIDTH": 5})
+
+
+@pytest.mark.parametrize("block, expected", [
+    ("grid: {WIDTH: [4]}\npoints: [{WIDTH: 5}]", "key 'sweeps[0].points': give 'grid' or 'points', not both"),
+    ("grid: {WIDTH: []}", "key 'sweeps[0].grid.WIDTH': must list at least one value (value: [])"),
+    ("grid: {WIDTH: [4, 0]}", "key 'sweeps[0].grid': point WIDTH=0: design 'counter': parameter 'WIDTH': "
+                              "must be a positive int (value: 0)"),
+    ("points: [{WIDTH: 4}, {DEPTH: 2}]", "key 'sweeps[0].points[1]': point DEPTH=2: design 'counter': "
+                                         "parameter 'DEPTH': unknown"),
+    ("clock_period: {sky130: [5.0]}", "key 'sweeps[0].clock_period.sky130': unknown PDK (value: 'sky130')"),
+    ("clock_period: {asap7: [1000, -5]}", "key 'sweeps[0].clock_period.asap7': periods must be > 0 (value: -5"),
+    ("grid: {clock_period: [1, 2]}", "key 'sweeps[0].grid.clock_period': clock periods go under"),
+    ("pdks: [asap7]\nclock_period: {nangate45: [3.0]}",
+     "key 'sweeps[0].clock_period.nangate45': PDK is not swept (sweep pdks: asap7)"),
+    ("parameters: {WIDTH: 4}", "key 'sweeps[0]': nothing to sweep"),
+    ("grid: {WIDTH: 4}", "key 'sweeps[0].grid.WIDTH': Input should be a valid list (value: 4)"),
+])
+def test_bad_sweep_is_one_line_naming_file_key_and_value(toy_project, block, expected):
+    sweep = "sweeps:\n  - name: s\n    design: counter\n    generator: toygen\n"
+    config = toy_project(extra=sweep + textwrap.indent(block + "\n", "    "))
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    message = str(info.value)
+    assert message.startswith(f"{config}: ") and expected in message and "\n" not in message
+
+
+def test_duplicate_sweep_name_is_an_error(toy_project):
+    sweep = "  - {name: s, design: counter, generator: toygen, grid: {WIDTH: [4]}}\n"
+    config = toy_project(extra="sweeps:\n" + sweep + sweep)
+    with pytest.raises(ConfigError, match=r"key 'sweeps\[1\].name': listed twice \(value: 's'\)"):
+        load_config(config)
+
+
+def test_unknown_sweep_on_the_command_line_is_one_line_exit_2(toy_project):
+    config = toy_project(extra=GRID_SWEEP)
+    proc = run_cli(config, "run", "--sweep", "lengths")
+    assert proc.returncode == 2
+    assert error_lines(proc) == ["error: --sweep: unknown sweep 'lengths' (config.yaml has: widths)"]
+    assert history_files(config) == []
