@@ -152,11 +152,14 @@ def expected_storage_bits(design: str, params: Mapping[str, Any] | None) -> dict
       (encoder and matmul; 0 for the decoder);
     * ``lut_words`` = (M for matmul, else 1 for the decoder, 0 for the encoder) * C * K,
       ``lut_bits`` = lut_words * 8 (int8) or 16 (fp16);
-    * ``memory_bits`` / ``memory_words``: the sums.
+    * ``memory_bits`` / ``memory_words``: the sums;
+    * ``write_data_bits``: the latch style's write-data registers (one per memory: 16 bits per
+      encoder unit, 8 or 16 per decoder); 0 for ``mem_style: flop``.
 
     With ``mem_style: latch`` each storage bit is one D latch and each word has one more latch (the
-    enable latch of its clock gate), so a netlist has memory_bits + memory_words latches (plus one
-    write-data flop stage per memory). With ``mem_style: flop`` each storage bit is one enabled flop.
+    enable latch of its clock gate), so a netlist has memory_bits + memory_words latches and
+    write_data_bits flops for the memories. With ``mem_style: flop`` each storage bit is one enabled
+    flop and there are no latches.
     """
     p = validate_params(design, params)
     threshold_words = p["C"] * (p["K"] - 1) if design in ("halut_encoder", "halut_matmul") else 0
@@ -164,6 +167,10 @@ def expected_storage_bits(design: str, params: Mapping[str, Any] | None) -> dict
     lut_words = decoders * p["C"] * p["K"]
     threshold_bits = 16 * threshold_words
     lut_bits = lut_words * lut_width(p["dtype"])
+    write_data_bits = 0
+    if p["mem_style"] == "latch":
+        encoder_units = ENCODER_UNITS if threshold_words else 0
+        write_data_bits = encoder_units * 16 + decoders * lut_width(p["dtype"])
     return {
         "threshold_words": threshold_words,
         "threshold_bits": threshold_bits,
@@ -171,4 +178,5 @@ def expected_storage_bits(design: str, params: Mapping[str, Any] | None) -> dict
         "lut_bits": lut_bits,
         "memory_words": threshold_words + lut_words,
         "memory_bits": threshold_bits + lut_bits,
+        "write_data_bits": write_data_bits,
     }

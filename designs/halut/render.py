@@ -48,7 +48,6 @@ def template_context(params: Mapping[str, Any]) -> dict[str, Any]:
     C, K, M, DU = params["C"], params["K"], params["M"], params["DU"]
     levels = clog2(K)
     cb_per_unit = C // ENCODER_UNITS
-    thr_words = cb_per_unit * (K - 1)
     return {
         **params,
         "UNITS": ENCODER_UNITS,
@@ -57,9 +56,6 @@ def template_context(params: Mapping[str, Any]) -> dict[str, Any]:
         "CW": clog2(C),  # width of c
         "NCB": cb_per_unit,  # codebooks per encoder unit
         "LCW": max(1, clog2(cb_per_unit)),  # width of a unit's local codebook counter
-        "LVW": max(1, clog2(levels)),  # width of the level counter
-        "THR_WORDS": thr_words,
-        "THR_AW": max(1, clog2(thr_words)),
         "LUT_WORDS": C * K,
         "LUT_AW": clog2(C) + levels,
         "LW": lut_width(params["dtype"]),

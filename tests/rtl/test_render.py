@@ -139,15 +139,6 @@ def _yosys_storage_cells(rendered: halut.Rendered) -> dict[str, int]:
     return bits
 
 
-def _write_data_bits(design: str, params: dict) -> int:
-    """Bits of the latch style's write-data registers (one per memory: 4 threshold SCMs of 16 bits
-    in the encoder, one LUT SCM per decoder)."""
-    lut_width = 8 if params["dtype"] == "int8" else 16
-    decoders = {"halut_encoder": 0, "halut_decoder": 1, "halut_matmul": params["M"]}[design]
-    encoders = 0 if design == "halut_decoder" else 1
-    return encoders * 4 * 16 + decoders * lut_width
-
-
 def _flop_bits(cells: dict[str, int]) -> int:
     return sum(bits for kind, bits in cells.items() if "dff" in kind)
 
@@ -163,4 +154,4 @@ def test_yosys_infers_one_latch_per_memory_bit_plus_one_clock_gate_latch_per_wor
     flop = _yosys_storage_cells(halut.render(design, {**params, "mem_style": "flop"}, tmp_path / "flop"))
     assert "$dlatch" not in flop
     # the flop style stores every memory bit in a flop and drops the write-data registers
-    assert _flop_bits(flop) - _flop_bits(latch) == storage["memory_bits"] - _write_data_bits(design, params)
+    assert _flop_bits(flop) - _flop_bits(latch) == storage["memory_bits"] - storage["write_data_bits"]
