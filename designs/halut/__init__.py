@@ -9,7 +9,14 @@ Public API (used by the orchestrator's render stage and by the tests):
 * ``golden`` - the numpy golden model.
 """
 
-from .params import DESIGNS, ParameterError, expected_storage_bits, parameter_schema, validate_params
+from . import golden
+from .params import (
+    DESIGNS,
+    ParameterError,
+    expected_storage_bits,
+    parameter_schema,
+    validate_params,
+)
 from .render import Rendered, render
 
 __all__ = [
@@ -17,6 +24,7 @@ __all__ = [
     "ParameterError",
     "Rendered",
     "expected_storage_bits",
+    "golden",
     "parameter_schema",
     "render",
     "validate_params",

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .params import ENCODER_UNITS, clog2
+from .params import ENCODER_UNITS
 
 FP32_CANONICAL_NAN = 0x7FC00000
 FP32_NEG_ZERO = 0x80000000
@@ -158,7 +158,7 @@ def encoder_stream(x_bits, bubbles: Iterable[int] = ()) -> EncoderStream:
     steps = x.reshape(n_rows * n_cb, levels)
     n_steps = steps.shape[0]
     n_slots = n_steps + levels - 1 if n_steps else 0
-    bubble_set = sorted(set(int(b) for b in bubbles if 0 <= b < n_slots))
+    bubble_set = sorted({int(b) for b in bubbles if 0 <= b < n_slots})
     slot_cycle = np.arange(n_slots, dtype=np.int64) + np.searchsorted(bubble_set, np.arange(n_slots), side="right")
     total = n_slots + len(bubble_set)
     lanes = np.zeros((total, ENCODER_UNITS), dtype=np.uint16)
@@ -172,7 +172,3 @@ def encoder_stream(x_bits, bubbles: Iterable[int] = ()) -> EncoderStream:
                 valid[slot_cycle[slot], lane] = True
     step_done = slot_cycle[np.arange(n_steps) + levels - 1] if n_steps else np.zeros(0, np.int64)
     return EncoderStream(lanes, valid, step_done)
-
-
-def tree_depth(k: int) -> int:
-    return clog2(k)

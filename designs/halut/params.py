@@ -42,7 +42,7 @@ def _read_yaml(name: str) -> dict[str, Any]:
     text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
-        raise RuntimeError(f"{name}: expected a mapping at top level")
+        raise TypeError(f"{name}: expected a mapping at top level")
     return data
 
 

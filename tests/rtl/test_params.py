@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import halut
+import pytest
 
 REFERENCE = {
     "halut_encoder": dict(C=32, K=16, M=4, DU=2, dtype="int8", mem_style="latch"),

@@ -4,10 +4,8 @@ model. Pure Python: the cocotb benches run them, and they need no simulator to b
 from __future__ import annotations
 
 import numpy as np
-
 from halut import golden
 from halut.render import template_context
-
 from tb_common import Plan, bubbles, random_fp16, random_lut, split_values
 
 
@@ -113,7 +111,7 @@ def encoder_plan(cfg: dict) -> Plan:
 
 def decoder_plan(cfg: dict) -> Plan:
     ctx, rng, specials = _stimulus(cfg)
-    rows, n_cb, kw = cfg["rows"], ctx["C"], ctx["KW"]
+    rows, n_cb = cfg["rows"], ctx["C"]
     lut = random_lut(rng, (1, n_cb, ctx["K"]), ctx["dtype"], specials)
     leaves = rng.integers(0, ctx["K"], (rows, n_cb))
     results = golden.decode(leaves, lut, ctx["dtype"])[:, 0]

@@ -5,7 +5,6 @@ over all 65536 inputs, the fp32 adder and the fp16 comparator over random and co
 import cocotb
 import numpy as np
 from cocotb.triggers import Timer
-
 from halut import golden
 from tb_common import load_config, random_fp16
 

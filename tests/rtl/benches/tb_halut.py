@@ -3,7 +3,6 @@
 
 import cocotb
 from cocotb.triggers import Timer
-
 from plans import PLANS
 from tb_common import load_config, read_bits, reset, run_plan, start_clock
 
