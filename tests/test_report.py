@@ -70,6 +70,7 @@ def test_index_uses_latest_passing_run_not_a_newer_failure(tmp_path):
 
 def test_metric_no_stage_produced_says_why_and_is_never_zero(tmp_path):
     record = make_record(
+        status="partial", reason="P&R skipped: openroad not installed",
         metrics=Metrics(area_um2=812.5, ge=9287.6, stdcell_count=4000, target_freq_mhz=666.7, voltage_v=0.7),
         metrics_origin="synthesis",
         skipped_stages=[SkippedStage(step="floorplan.init", reason="openroad not installed (install OpenROAD >= 2)")],
@@ -85,6 +86,15 @@ def test_metric_no_stage_produced_says_why_and_is_never_zero(tmp_path):
     assert "†" in area_cell
     assert "post-synthesis estimate" in page
     assert ">0.000<" not in page and ">0<" not in page
+    assert "partial run: P&amp;R skipped: openroad not installed" in page  # the header says what is shown
+
+
+def test_partial_run_is_shown_only_when_there_is_no_passing_run():
+    partial = make_record(hours=5, status="partial", reason="P&R skipped", metrics=Metrics(area_um2=5.0))
+    (table,) = build_index_tables([make_record(hours=1), partial])
+    assert table.columns[0].record.status == "pass" and table.rows[0].cells[0].value == 1000.0
+    (table,) = build_index_tables([partial, make_record(hours=6, status="fail", reason="crash")])
+    assert table.columns[0].record is partial and table.columns[0].note == "partial run: P&R skipped"
 
 
 def test_design_without_passing_run_gets_a_column_with_the_reason(tmp_path):
@@ -138,9 +148,14 @@ def test_write_tables_writes_csv_of_whole_history_and_summary(tmp_path):
 def test_index_numbers_equal_history_latest_passing(showcase, tmp_path):
     build_site(showcase, tmp_path / "site")
     cells = index_cells((tmp_path / "site" / "index.html").read_text())
-    latest = history.latest(history.to_dataframe(showcase), passing_only=True)
+    frame = history.to_dataframe(showcase)
+    passing = history.latest(frame, passing_only=True)
+    # Designs without a passing run show their latest partial run.
+    fallback = history.latest(frame[frame["status"] == "partial"])
+    fallback = fallback[~fallback.set_index(["design", "pdk"]).index.isin(passing.set_index(["design", "pdk"]).index)]
+    assert len(fallback) == 1
     compared = 0
-    for _, row in latest.iterrows():
+    for _, row in pd.concat([passing, fallback]).iterrows():
         for metric in ("area_um2", "target_freq_mhz", "ge", "stdcell_count", "voltage_v", "utilization_pct", "tns_ns"):
             shown = cells[(row["pdk"], metric, row["design"])]
             if pd.isna(row[metric]):

@@ -79,8 +79,8 @@ HOSTILE_TEXT = "<script>window.__halut_xss = 1</script>"
 
 def showcase_records(build_root: Path, *, count: int = 24, gds: Path | None = None) -> list[RunRecord]:
     """A small history that exercises every page element: trends, a run with logs, reports and
-    layout images on disk (written under ``build_root``), a synthesis-only run whose P&R was
-    skipped, a failing design, hostile text, and (given ``gds``) a run whose layout must be rendered.
+    layout images on disk (written under ``build_root``), a design whose only run is
+    synthesis-only (P&R skipped), a failing design, hostile text, and (given ``gds``) a run whose layout must be rendered.
     """
     records = synthetic_records(count)
     rng = random.Random(7)
@@ -110,9 +110,9 @@ def showcase_records(build_root: Path, *, count: int = 24, gds: Path | None = No
     })
     records.append(with_files)
 
-    skipped = synthetic_record(10_002, rng, design="halut_decoder", pdk="asap7",
-                               timestamp=newest + timedelta(hours=2), status="partial")
-    records.append(skipped.model_copy(update={"status": "pass", "reason": None}))
+    # A design only ever synthesised (P&R skipped: no OpenROAD): the index shows its partial run.
+    records.append(synthetic_record(10_002, rng, design="halut_synth_only", pdk="asap7",
+                                    timestamp=newest + timedelta(hours=2), status="partial"))
 
     failing = synthetic_record(10_003, rng, design="halut_failing", pdk="nangate45",
                                timestamp=newest + timedelta(hours=3), status="fail")

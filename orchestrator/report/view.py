@@ -200,8 +200,8 @@ class IndexCell:
 @dataclass
 class IndexColumn:
     design: str
-    record: RunRecord | None  # latest passing run, None when there is none
-    note: str  # "" or why there is no passing run
+    record: RunRecord | None  # latest passing run, else latest partial run, else None
+    note: str  # "" for a passing run, else what the column shows instead and why
 
 
 @dataclass
@@ -243,8 +243,15 @@ def index_cell(record: RunRecord | None, metric: str, column_note: str) -> Index
 
 def build_index_tables(records: list[RunRecord], pdk_order: list[str] | None = None,
                        descriptions: dict[str, str] | None = None) -> list[IndexTable]:
-    """The halutmatmul-style summary table per PDK: one column per design that has any run."""
+    """The halutmatmul-style summary table per PDK: one column per design that has any run.
+
+    A column shows the latest passing run. A design with no passing run shows its latest
+    partial run instead (e.g. synthesis only, P&R skipped because OpenROAD is missing), with
+    that said in the header, so a machine without the P&R tools still gets real post-synthesis
+    figures; with neither, the column says why (the latest failure's reason).
+    """
     passing = latest_per_design(records, passing_only=True)
+    partial = latest_per_design([r for r in records if r.status == "partial"], passing_only=False)
     newest = latest_per_design(records, passing_only=False)
     pdks = sorted({r.pdk for r in records})
     if pdk_order:
@@ -254,9 +261,15 @@ def build_index_tables(records: list[RunRecord], pdk_order: list[str] | None = N
         designs = sorted({design for design, p in newest if p == pdk})
         columns = []
         for design in designs:
-            record = passing.get((design, pdk))
-            note = "" if record is not None else missing_run_reason(newest.get((design, pdk)))
-            columns.append(IndexColumn(design=design, record=record, note=note))
+            key = (design, pdk)
+            if key in passing:
+                columns.append(IndexColumn(design=design, record=passing[key], note=""))
+            elif key in partial:
+                record = partial[key]
+                why = short_reason(record.reason) if record.reason else "flow stopped early"
+                columns.append(IndexColumn(design=design, record=record, note=f"partial run: {why}"))
+            else:
+                columns.append(IndexColumn(design=design, record=None, note=missing_run_reason(newest.get(key))))
         rows = [
             IndexRowView(row.metric, row.label, [index_cell(c.record, row.metric, c.note) for c in columns])
             for row in INDEX_ROWS
