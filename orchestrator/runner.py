@@ -141,14 +141,16 @@ def run_jobs(
     on_progress: Callable[[Progress], None] | None = None,
     refresh_s: float = 0.5,
     child_command: Sequence[str] | None = None,
+    prestart: bool = True,
 ) -> list[JobOutcome]:
     """Run ``jobs`` with at most ``max_parallel`` processes at once; one outcome per job, in order.
 
     Unchanged jobs (same cache key as a reusable history record) are not run unless ``force``.
     ``child_command`` replaces ``python -m orchestrator.runner`` (it gets the request file as
-    its last argument). Ctrl-C raises ``Interrupted`` carrying every job's outcome.
+    its last argument, or ``--stdin`` and then the request path on stdin when it is started ahead
+    of its job: ``prestart``). Ctrl-C raises ``Interrupted`` carrying every job's outcome.
     """
-    from orchestrator import cache, designs
+    from orchestrator import cache, designs, metrics
 
     history = cache.HistoryIndex.scan(config.path("history_dir"), {(j.platform.name, j.spec.name) for j in jobs})
     pending = _longest_first(list(jobs), history)  # (position in ``jobs``, job)
@@ -156,12 +158,15 @@ def run_jobs(
     outcomes: dict[int, JobOutcome] = {}
     progress = Progress(queued=len(pending))
     toolchain_json = _toolchain_to_json(toolchain)
+    commit = metrics.git_commit()  # once per run, not once per job
     finished: queue.Queue[_Running] = queue.Queue()
     command = list(child_command or [sys.executable, "-m", "orchestrator.runner"])
     env = dict(os.environ)
     data_root = config.resolved_pdk_data_root()
     if os.environ.get(PDK_ROOT_ENV) and data_root is not None:
         env[PDK_ROOT_ENV] = str(data_root)  # the child runs elsewhere: hand it the resolved path
+
+    spares = _SpareProcess(command, cwd=config.root, env=env) if prestart else None
 
     def done(position: int, outcome: JobOutcome) -> None:
         outcomes[position] = outcome
@@ -211,20 +216,27 @@ def run_jobs(
             "toolchain": toolchain_json,
             "rendered": _rendered_to_json(rendered),
             "job_key": job.key,
+            "commit": commit,
             "result": str(result_path),
+            "log": str(log_path),
         }
         request_path = build_dir / REQUEST_FILE
         atomic_write_json(request_path, request)
         prepare_s = time.monotonic() - started
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [*command, str(request_path)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # own process group: Ctrl-C handling is ours
-                cwd=str(config.root),
-                env=env,
-            )
+        log_path.write_bytes(b"")
+        proc = spares.hand_over(request_path) if spares else None
+        if proc is None:
+            with open(log_path, "wb") as log:
+                proc = subprocess.Popen(
+                    [*command, str(request_path)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # own process group: Ctrl-C handling is ours
+                    cwd=str(config.root),
+                    env=env,
+                )
+        if spares and len(pending) > 0:
+            spares.prepare()  # the next job's process starts up while this one runs
         item = _Running(position, job, proc, log_path, result_path, started, prepare_s, time.monotonic(),
                         rerun_reason=reason)
         running.append(item)
@@ -235,6 +247,9 @@ def run_jobs(
     def finish(item: _Running) -> JobOutcome:
         running.remove(item)
         ended = time.monotonic()
+        # SC can leave helper processes behind its job process (they wait on a pipe forever):
+        # the job's process group is the job's alone, so end whatever is left of it.
+        _signal_group(item.proc.pid, signal.SIGKILL)
         outcome = JobOutcome(item.job, log_path=item.log_path, elapsed_s=ended - item.started, started=True,
                              rerun_reason=item.rerun_reason)
         outcome.timings = {"prepare": item.prepare_s, "process": ended - item.launched}
@@ -279,6 +294,8 @@ def run_jobs(
                     break
         report()
     except KeyboardInterrupt:
+        if spares:
+            spares.discard()
         stopped = _stop(running)
         for item in list(running):
             if item in stopped:
@@ -291,7 +308,45 @@ def run_jobs(
         for position, job in pending:
             outcomes[position] = JobOutcome(job, interrupted=True, error="not started (interrupted)")
         raise Interrupted([outcomes[p] for p in sorted(outcomes)]) from None
+    finally:
+        if spares:
+            spares.discard()
     return [outcomes[p] for p in sorted(outcomes)]
+
+
+class _SpareProcess:
+    """One job process started ahead of its job: the interpreter is up and SiliconCompiler and
+    our modules are imported (~0.6 s) while the previous job runs; the next job hands it its
+    request path on stdin. A spare that died meanwhile is simply not used."""
+
+    def __init__(self, command: Sequence[str], *, cwd: Path, env: dict[str, str]):
+        self.command, self.cwd, self.env = list(command), cwd, env
+        self.proc: subprocess.Popen | None = None
+
+    def prepare(self) -> None:
+        if self.proc is None:
+            self.proc = subprocess.Popen([*self.command, "--stdin"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         start_new_session=True, cwd=str(self.cwd), env=self.env)
+
+    def hand_over(self, request_path: Path) -> subprocess.Popen | None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return None
+        try:
+            proc.stdin.write(f"{request_path}\n".encode())
+            proc.stdin.close()
+        except OSError:  # it died between poll() and write()
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return None
+        return proc
+
+    def discard(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            _signal_group(proc.pid, signal.SIGKILL)  # it holds no job: nothing to shut down tidily
+            proc.wait()
 
 
 def _longest_first(jobs: list[Job], history) -> list[tuple[int, Job]]:
@@ -385,7 +440,7 @@ def execute(request: dict) -> dict:
     from orchestrator import flow, metrics
 
     began = time.monotonic()
-    config = load_config(request["config"])
+    config = load_config(request["config"], check_designs=False)  # the parent validated it
     config = config.model_copy(update={"flow": FlowOptions.model_validate(request["flow"])})
     spec = DesignSpec.model_validate(request["spec"])
     platform = config.platform(request["pdk"])
@@ -427,7 +482,7 @@ def execute(request: dict) -> dict:
         voltage_v=voltage,
         error=error,
         tool_versions=toolchain.versions(),
-        commit=metrics.git_commit(),
+        commit=request.get("commit"),
         job_key=job.key,
     )
     timings = {"setup": setup_done - began, "sc_run": run_done - setup_done, "record": time.monotonic() - run_done}
@@ -439,12 +494,34 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _wait_for_request() -> str:
+    """Spare mode: import what every job needs, then block until the parent names the request."""
+    import siliconcompiler  # noqa: F401  (the imports are the point: they happen before the job)
+    import siliconcompiler.targets  # noqa: F401
+    from orchestrator import flow, metrics  # noqa: F401
+
+    line = sys.stdin.readline().strip()
+    if not line:  # the parent finished without needing this process
+        os._exit(0)
+    return line
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # The parent stops a job with SIGTERM to its process group. As an interrupt, SC runs its own
     # cancel (ends node processes and their tools, cancels Slurm jobs) instead of vanishing.
     signal.signal(signal.SIGTERM, _interrupt)
-    request = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    prestarted = argv[0] == "--stdin"
+    try:
+        request_path = _wait_for_request() if prestarted else argv[0]
+    except KeyboardInterrupt:
+        os._exit(130)
+    request = json.loads(Path(request_path).read_text(encoding="utf-8"))
+    if prestarted:  # started before its log existed: send output there now
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        for fd in (1, 2):
+            os.dup2(log, fd)
+        os.close(log)
     try:
         result = execute(request)
     except KeyboardInterrupt:
@@ -457,6 +534,11 @@ def main(argv: list[str] | None = None) -> int:
         result = {"record": None, "error": f"internal error: {type(exc).__name__}: {exc}"}
     atomic_write_json(request["result"], result)
     # SC/pyosys may leave non-daemon threads or crash at interpreter teardown; the result is on disk.
+    # os._exit skips multiprocessing's clean-up, so end this process's helper children first.
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.kill()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

@@ -20,6 +20,7 @@ from orchestrator.sweeps import select_jobs
 from orchestrator.tools import Toolchain, ToolStatus
 from tests.conftest import write_project
 from tests.test_cli import error_lines, run_cli
+from tests.test_parallel import processes_running_in
 
 GENERATOR = '''\
 """Two designs from Jinja2 template files, to see which jobs a template edit touches."""
@@ -268,6 +269,7 @@ def test_unchanged_jobs_are_reused_changed_ones_rerun_and_force_reruns_all(tmp_p
     proc, forced = run("--force")
     assert "2 ran, 0 cached" in proc.stderr and "(--force)" in proc.stderr
     assert len(forced) == 8
+    assert processes_running_in(tmp_path) == []  # no job process or SC helper outlives the run
 
 
 def test_run_rejects_a_non_positive_jobs_count(tmp_path):

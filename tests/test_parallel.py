@@ -32,7 +32,13 @@ FAKE_JOB = textwrap.dedent('''\
     from datetime import datetime, timezone
     from orchestrator.record import RunRecord
 
-    request = json.load(open(sys.argv[-1]))
+    if sys.argv[-1] == "--stdin":  # started ahead of its job: the request path comes on stdin
+        request = json.load(open(sys.stdin.readline().strip()))
+        log = os.open(request["log"], os.O_WRONLY | os.O_APPEND)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+    else:
+        request = json.load(open(sys.argv[-1]))
     label = request["spec"]["label"]
     events = os.environ["FAKE_EVENTS"]
     fast = label in os.environ.get("FAKE_FAST", "").split(",")
@@ -102,10 +108,13 @@ def test_no_more_than_max_parallel_jobs_run_at_once(fake_jobs):
     assert max_overlap(read_events(events)) == 2
 
 
-def test_one_job_at_a_time_when_max_parallel_is_one(fake_jobs):
+@pytest.mark.parametrize("prestart", [True, False])
+def test_one_job_at_a_time_when_max_parallel_is_one(fake_jobs, prestart):
     config, jobs, command, events = fake_jobs("a", "b", "c")
-    run(config, jobs, command, max_parallel=1)
+    outcomes = run(config, jobs, command, max_parallel=1, prestart=prestart)
     assert max_overlap(read_events(events)) == 1
+    assert all(o.record is not None for o in outcomes)
+    assert all("synthesis" in o.log_path.read_text() for o in outcomes)  # each job's output in its log
 
 
 def test_progress_shows_each_running_jobs_current_step(fake_jobs):
@@ -203,13 +212,16 @@ def test_ctrl_c_on_a_real_run_exits_130_with_a_summary_and_no_record(tmp_path, p
     assert proc.returncode == 130, stderr
     assert "interrupted after" in stderr and "stopped, no record:    counter-asap7 (in synthesis" in stderr
     assert history_files(config) == []
-    leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and alive(int(p.name))
-                 and str(tmp_path).encode() in _cmdline(p)]
-    assert leftovers == []
+    assert processes_running_in(tmp_path) == []
 
 
-def _cmdline(proc_dir: Path) -> bytes:
-    try:
-        return (proc_dir / "cmdline").read_bytes()
-    except OSError:
-        return b""
+def processes_running_in(directory: Path) -> list[int]:
+    """Live processes whose working directory is ``directory`` (job processes run in the project)."""
+    found = []
+    for proc_dir in Path("/proc").iterdir():
+        try:
+            if proc_dir.name.isdigit() and os.readlink(proc_dir / "cwd") == str(directory):
+                found.append(int(proc_dir.name))
+        except OSError:
+            continue
+    return [pid for pid in found if alive(pid)]

@@ -1,0 +1,114 @@
+"""Shared set-up for the orchestrator benchmarks: a throw-away project, the real job runner.
+
+Every benchmark runs jobs the way `python -m orchestrator run` does (one process per job through
+``runner.run_jobs``, or the CLI itself) in a temporary project with the repo's platforms, so
+the figures include everything a user waits for. Designs are the halut RTL when the ``halut``
+package renders, else (or with ``--toy``) the toy counter from tests/fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TOYGEN = REPO_ROOT / "tests" / "fixtures"
+sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(TOYGEN))
+
+from orchestrator import runner, tools  # noqa: E402
+from orchestrator.config import load_config  # noqa: E402
+from orchestrator.sweeps import select_jobs  # noqa: E402
+
+# The reference parameter sets of config.yaml (the halutmatmul configurations).
+HALUT_DESIGNS = {
+    "halut_encoder": "{C: 32, K: 16, M: 4, DU: 2, dtype: int8, mem_style: latch}",
+    "halut_decoder": "{C: 32, K: 16, M: 4, DU: 2, dtype: int8, mem_style: latch}",
+    "halut_matmul": "{C: 16, K: 16, M: 8, DU: 4, dtype: int8, mem_style: latch}",
+}
+TOY_DESIGNS = {"counter": "{WIDTH: 32}", "counter-w48": "{WIDTH: 48}", "counter-w64": "{WIDTH: 64}"}
+
+
+def pdk_data_root() -> Path:
+    for candidate in (os.environ.get("HALUT_PDK_ROOT"), REPO_ROOT.parent / "shared" / "pdk"):
+        if candidate and (Path(candidate) / "lambdapdk").is_dir():
+            return Path(candidate).resolve()
+    sys.exit("ERROR: lambdapdk data not available offline (set HALUT_PDK_ROOT)")
+
+
+def halut_usable() -> bool:
+    try:
+        import halut
+
+        with tempfile.TemporaryDirectory() as tmp:
+            halut.render("halut_encoder", halut.validate_params("halut_encoder", {}), Path(tmp))
+        return True
+    except Exception as exc:  # not written yet, or broken: say so and use the toy counter
+        print(f"note: halut not usable ({type(exc).__name__}: {exc}); using the toy counter", file=sys.stderr)
+        return False
+
+
+def design_entries(toy: bool) -> dict[str, str]:
+    """Design entry name -> parameters (YAML flow mapping)."""
+    return TOY_DESIGNS if toy or not halut_usable() else HALUT_DESIGNS
+
+
+def design_yaml(name: str, parameters: str) -> str:
+    if name.startswith("counter"):
+        label = name.partition("-")[2]
+        return (f"  - {{name: counter, generator: toygen, parameters: {parameters}"
+                + (f", label: {label}}}\n" if label else "}\n"))
+    return f"  - {{name: {name}, parameters: {parameters}}}\n"
+
+
+@contextmanager
+def project(designs: dict[str, str], pdks: list[str], extra: str = "", keep: bool = False) -> Iterator[Path]:
+    """A temporary project directory; yields its config.yaml."""
+    tmp = Path(tempfile.mkdtemp(prefix="halut-bench."))
+    try:
+        shutil.copytree(REPO_ROOT / "platforms", tmp / "platforms")
+        text = (f"pdk_data_root: {pdk_data_root()}\npdks: [{', '.join(pdks)}]\ndesigns:\n"
+                + "".join(design_yaml(n, p) for n, p in designs.items()) + extra)
+        (tmp / "config.yaml").write_text(text, encoding="utf-8")
+        yield tmp / "config.yaml"
+    finally:
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_api(config_path: Path, *, max_parallel: int, to: str = "synthesis", force: bool = False,
+            sweeps: list[str] | None = None, include_matrix: bool = True):
+    """Run every job of the project through the job runner; returns (outcomes, wall seconds)."""
+    config = load_config(config_path)
+    jobs = select_jobs(config, pdks=list(config.pdks), include_matrix=include_matrix, sweeps=sweeps)
+    toolchain = tools.detect_all()
+    began = time.perf_counter()
+    outcomes = runner.run_jobs(config, config_path, jobs, toolchain, max_parallel=max_parallel, to=to, force=force)
+    wall = time.perf_counter() - began
+    for outcome in outcomes:
+        if outcome.record is None or outcome.record.status == "fail":
+            sys.exit(f"ERROR: {outcome.job.name}: {outcome.error or outcome.record.reason}")
+    return outcomes, wall
+
+
+def run_cli(config_path: Path, *args: str) -> float:
+    """`python -m orchestrator run ...` in the project; returns its wall time (exits on failure)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TOYGEN), os.environ.get("PYTHONPATH", "")])}
+    began = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "orchestrator", "--config", str(config_path), "run", *args],
+                          capture_output=True, text=True, env=env, cwd=config_path.parent)
+    wall = time.perf_counter() - began
+    if proc.returncode != 0:
+        sys.exit(f"ERROR: run {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
+    return wall
+
+
+def pct(part: float, whole: float) -> str:
+    return f"{100.0 * part / whole:.1f} %" if whole else "n/a"
