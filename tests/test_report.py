@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -13,12 +13,22 @@ import pytest
 
 from orchestrator import history
 from orchestrator.record import Metrics, RunRecord, SkippedStage, StepInfo
-from orchestrator.report import build_reports, build_site, summary_markdown, write_tables
-from orchestrator.report import plots, site as site_mod
-from orchestrator.report.synthetic import HOSTILE_TEXT, showcase_records, synthetic_records
+from orchestrator.report import (
+    build_reports,
+    build_site,
+    plots,
+    summary_markdown,
+    write_tables,
+)
+from orchestrator.report import site as site_mod
+from orchestrator.report.synthetic import (
+    HOSTILE_TEXT,
+    showcase_records,
+    synthetic_records,
+)
 from orchestrator.report.view import build_index_tables, format_metric, slug
 
-T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def make_record(design="halut_encoder", pdk="asap7", *, hours=0, status="pass", **fields) -> RunRecord:
@@ -31,11 +41,11 @@ def make_record(design="halut_encoder", pdk="asap7", *, hours=0, status="pass", 
 def index_cells(table_html: str) -> dict[tuple[str, str, str], str]:
     """(pdk, metric, design) -> the cell's data-value (or its text when missing)."""
     cells = {}
-    for table in re.finditer(r'<table class="summary" data-pdk="([^"]*)">(.*?)</table>', table_html, re.S):
+    for table in re.finditer(r'<table class="summary" data-pdk="([^"]*)">(.*?)</table>', table_html, re.DOTALL):
         pdk = html.unescape(table.group(1))
-        for row in re.finditer(r'<tr data-metric="([^"]*)">(.*?)</tr>', table.group(2), re.S):
+        for row in re.finditer(r'<tr data-metric="([^"]*)">(.*?)</tr>', table.group(2), re.DOTALL):
             for cell in re.finditer(r'<td class="([^"]*)" data-design="([^"]*)"(?: data-value="([^"]*)")?[^>]*>(.*?)</td>',
-                                    row.group(2), re.S):
+                                    row.group(2), re.DOTALL):
                 value = cell.group(3) if cell.group(3) is not None else html.unescape(cell.group(4)).strip()
                 cells[(pdk, row.group(1), html.unescape(cell.group(2)))] = value
     return cells
@@ -103,7 +113,7 @@ def test_design_without_passing_run_gets_a_column_with_the_reason(tmp_path):
     page = (tmp_path / "site" / "index.html").read_text()
     cells = index_cells(page)
     assert cells[("asap7", "area_um2", "halut_matmul")] == "no passing run"
-    header = re.search(r'<th scope="col" data-design="halut_matmul">(.*?)</th>', page, re.S).group(1)
+    header = re.search(r'<th scope="col" data-design="halut_matmul">(.*?)</th>', page, re.DOTALL).group(1)
     assert "no passing run (latest fail: syn0: yosys exited with code 1)" in header
 
 

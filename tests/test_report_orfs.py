@@ -51,7 +51,7 @@ def test_reference_runs_fill_the_halutmatmul_tables(imported):
 
 
 def test_reference_layout_images_and_gds_are_in_the_site(imported):
-    records, summary, _ = imported
+    _, summary, _ = imported
     assets = summary.index_assets
     adder = assets[("fp_16_32_adder", "nangate45")]
     assert adder["gds"].endswith("6_final.gds") and (summary.out_dir / adder["gds"]).is_file()

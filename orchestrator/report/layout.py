@@ -66,7 +66,7 @@ class LayoutRenderError(Exception):
 def render_gds_png(gds: Path, png: Path, *, size_px: int = GDS_RENDER_SIZE_PX) -> None:
     """Render the top cell of ``gds`` with all hierarchy levels to ``png`` (headless)."""
     try:
-        import klayout.lay as lay
+        from klayout import lay
     except ImportError as exc:  # pragma: no cover - klayout is a declared dependency
         raise LayoutRenderError(f"klayout Python module not available: {exc}") from exc
     view = lay.LayoutView()

@@ -1,5 +1,5 @@
 """Matplotlib plots of the history (Agg backend, SVG files): one trend plot per (design, pdk, metric) and
-one cross-design comparison per PDK . Plot jobs are plain data so they can run in worker processes.
+one cross-design comparison per PDK. Plot jobs are plain data so they can run in worker processes.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
 
-from orchestrator.fsutil import atomic_write_bytes  # noqa: E402
+from orchestrator.fsutil import atomic_write_bytes
 
 # Bump when the look of the plots changes: cached plots of the old look are then not reused.
 PLOT_STYLE_VERSION = "1"

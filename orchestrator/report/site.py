@@ -16,9 +16,9 @@ Layout of the site::
 from __future__ import annotations
 
 import ctypes
-import html
 import ctypes.util
 import errno
+import html
 import multiprocessing
 import os
 import re
@@ -26,10 +26,11 @@ import shutil
 import tempfile
 import time
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Self
 
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -615,7 +616,7 @@ class _Workers:
         self.count = count
         self.processes: list = []
 
-    def __enter__(self) -> "_Workers":
+    def __enter__(self) -> Self:
         if self.count <= 1 or "fork" not in multiprocessing.get_all_start_methods():
             self.work(0, 1)
             return self

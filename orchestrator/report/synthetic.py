@@ -6,7 +6,7 @@ The numbers are plausible (ASAP7/NanGate45 sized) but invented; they never enter
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from orchestrator.record import Metrics, RunRecord, SkippedStage, StepInfo, make_run_id
@@ -29,12 +29,12 @@ def synthetic_record(index: int, rng: random.Random, *, design: str, pdk: str, t
     status = status or ("pass" if roll < 0.85 else "partial" if roll < 0.95 else "fail")
     params = {"C": 32, "K": 16, "M": 4 if index % 7 else 8, "DU": 2, "dtype": "int8"}
     steps = [StepInfo(step=f"{name}0", tool=tool, runtime_s=round(rng.uniform(1, 120), 2)) for name, tool in _STEPS]
-    common = dict(
-        run_id=make_run_id(design, pdk, params, timestamp, salt=str(index)),
-        design=design, top=design, pdk=pdk, parameters=params, timestamp=timestamp,
-        tool_versions={"yosys": "0.48", "openroad": "2.0-17000", "siliconcompiler": "0.38.11"},
-        ge_reference_area_um2=ge_ref, orchestrator_version="0.1.0",
-    )
+    common = {
+        "run_id": make_run_id(design, pdk, params, timestamp, salt=str(index)),
+        "design": design, "top": design, "pdk": pdk, "parameters": params, "timestamp": timestamp,
+        "tool_versions": {"yosys": "0.48", "openroad": "2.0-17000", "siliconcompiler": "0.38.11"},
+        "ge_reference_area_um2": ge_ref, "orchestrator_version": "0.1.0",
+    }
     if status == "fail":
         return RunRecord(**common, status="fail", reason="syn0: yosys exited with code 1", steps=steps[:1])
     if status == "partial":
@@ -64,7 +64,7 @@ def synthetic_records(count: int, *, seed: int = 1, designs: tuple[str, ...] = D
                       pdks: tuple[str, ...] = PDKS, start: datetime | None = None) -> list[RunRecord]:
     """``count`` records spread round-robin over designs x PDKs, one every few hours."""
     rng = random.Random(seed)
-    start = start or datetime(2023, 1, 1, tzinfo=timezone.utc)
+    start = start or datetime(2023, 1, 1, tzinfo=UTC)
     pairs = [(d, p) for p in pdks for d in designs]
     records = []
     for index in range(count):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from orchestrator.config import Platform
 from orchestrator.fsutil import atomic_write_text

@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord
 
@@ -33,7 +33,7 @@ def _fmt_ge(value: float) -> str:
 
 
 def _fmt_count(value: float) -> str:
-    return f"{int(round(value)):,}"
+    return f"{round(value):,}"
 
 
 def _fmt_voltage(value: float) -> str:
@@ -71,7 +71,7 @@ _FORMATTERS.update({"register_count": _fmt_count, "wns_ns": _fmt_ns, "clock_peri
                     "fmax_mhz": _fmt_freq, "die_area_um2": _fmt_area, "core_area_um2": _fmt_area})
 
 
-def format_metric(metric: str, value: float | int | None) -> str:
+def format_metric(metric: str, value: float | None) -> str:
     """Display text of one metric value ("" for None: callers show the reason instead)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -81,7 +81,7 @@ def format_metric(metric: str, value: float | int | None) -> str:
     return format_number(value)
 
 
-def format_number(value: float | int) -> str:
+def format_number(value: float) -> str:
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
