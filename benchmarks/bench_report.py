@@ -9,7 +9,7 @@ Generates N synthetic history records (default 10 000; 3 designs x 2 PDKs), writ
 
 Target: load + cold site under 10 s on a 2-core machine.
 
-    python benchmarks/bench_report.py [--records 10000] [--workdir DIR] [--keep]
+    python benchmarks/bench_report.py [--records 10000] [--workdir DIR] [--keep] [--reuse-history]
 """
 
 from __future__ import annotations
@@ -43,16 +43,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--workdir", type=Path, default=None, help="default: a fresh temp dir")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (to look at the site)")
+    parser.add_argument("--reuse-history", action="store_true",
+                        help="with --workdir: keep a history of the same size from an earlier --keep run")
     args = parser.parse_args(argv)
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_report-"))
     history_dir, site_dir, cache_dir = workdir / "history", workdir / "site", workdir / "cache"
-    for path in (history_dir, site_dir, cache_dir):
+    reuse = args.reuse_history and len(history.iter_record_files(history_dir)) == args.records
+    for path in (site_dir, cache_dir) if reuse else (history_dir, site_dir, cache_dir):
         shutil.rmtree(path, ignore_errors=True)
     try:
         started = time.perf_counter()
-        for record in synthetic_records(args.records):
-            history.write_record(history_dir, record)
+        if not reuse:
+            for record in synthetic_records(args.records):
+                history.write_record(history_dir, record)
         write_s = time.perf_counter() - started
 
         started, cpu = time.perf_counter(), cpu_seconds()
@@ -74,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 
         total = load_s + cold_s
         print(f"records            {args.records}  ({os.cpu_count()} cores)")
-        print(f"write history      {write_s:7.2f} s  (not part of the target; one fsync'd file per record)")
+        print(f"write history      {write_s:7.2f} s  (not part of the target; one fsync'd file per record"
+              f"{'; reused' if reuse else ''})")
         print(f"load history       {load_s:7.2f} s  (cpu {load_cpu:.2f} s)")
         print(f"build site (cold)  {cold_s:7.2f} s  (cpu {cold_cpu:.2f} s, all processes)  "
               f"{cold.pages} pages, {cold.plots} plots")
