@@ -250,6 +250,28 @@ def test_failed_build_leaves_previous_site_untouched(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["site"]  # no temp dirs left behind
 
 
+def test_failure_in_a_worker_process_fails_the_build_and_keeps_the_old_site(tmp_path, monkeypatch):
+    records = synthetic_records(24)  # enough work to fork the page/plot workers
+    build_site(records, tmp_path / "site")
+    before = (tmp_path / "site" / "index.html").read_text()
+
+    def explode(self, records, neighbours):
+        raise ValueError("template exploded")
+
+    monkeypatch.setattr(site_mod._SiteBuilder, "_write_run_pages", explode)
+    with pytest.raises(RuntimeError, match="template exploded"):
+        build_site(records, tmp_path / "site")
+    assert (tmp_path / "site" / "index.html").read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]
+
+
+def test_leftovers_of_a_crashed_build_are_removed(tmp_path):
+    crashed = tmp_path / ".site.tmp-999999999-abcd"  # no such process
+    (crashed / "runs").mkdir(parents=True)
+    build_site(synthetic_records(6), tmp_path / "site")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
 def test_rebuild_replaces_the_whole_site(tmp_path):
     build_site(synthetic_records(12), tmp_path / "site")
     stale = tmp_path / "site" / "stale.html"

@@ -617,7 +617,9 @@ class _Workers:
         self.processes: list = []
 
     def __enter__(self) -> Self:
-        if self.count <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        # A daemonic process may not have children (e.g. when called from a multiprocessing pool).
+        if (self.count <= 1 or "fork" not in multiprocessing.get_all_start_methods()
+                or multiprocessing.current_process().daemon):
             self.work(0, 1)
             return self
         context = multiprocessing.get_context("fork")
