@@ -282,6 +282,17 @@ def test_rebuild_replaces_the_whole_site(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
 
 
+def test_two_records_with_one_run_id_each_get_their_own_page(tmp_path):
+    first = make_record()
+    second = make_record("halut_decoder").model_copy(update={"run_id": first.run_id})
+    build_site([first, second], tmp_path / "site")
+    pages = sorted((tmp_path / "site" / "runs").glob("*.html"))
+    assert len(pages) == 2
+    assert {"halut_encoder", "halut_decoder"} == {
+        re.search(r"<h1>(\S+) ", p.read_text()).group(1) for p in pages
+    }
+
+
 def test_empty_history_gives_a_site_that_says_so(tmp_path):
     build_reports([], reports_dir=tmp_path)
     assert "history is empty" in (tmp_path / "site" / "index.html").read_text()

@@ -169,9 +169,10 @@ class _SiteBuilder:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.summary = summary
         self.env = _environment()
-        self.run_slug: dict[str, str] = {}
+        # Keyed by id(record), not run id: two records sharing a run id still get a page each.
+        self.run_slug: dict[int, str] = {}
         self.groups: dict[tuple[str, str], list[RunRecord]] = {}
-        self.assets: dict[str, RunAssets] = {}
+        self.assets: dict[int, RunAssets] = {}
         self._template_cache: dict[str, Any] = {}
 
     # ---- helpers -------------------------------------------------------------------------
@@ -192,7 +193,7 @@ class _SiteBuilder:
         self.summary.pages += 1
 
     def run_href(self, record: RunRecord, depth_prefix: str) -> str:
-        return f"{depth_prefix}runs/{self.run_slug[record.run_id]}.html"
+        return f"{depth_prefix}runs/{self.run_slug[id(record)]}.html"
 
     def history_href(self, pdk: str, design: str, depth_prefix: str) -> str:
         return f"{depth_prefix}history/{slug(pdk)}/{slug(design)}/index.html"
@@ -238,13 +239,13 @@ class _SiteBuilder:
         # A plot costs about as much as 100 run pages.
         return len(self.records) + 100 * len(plot_jobs)
 
-    def _neighbours(self) -> dict[str, tuple[str | None, str | None]]:
-        """run id -> (previous, next) run page of the same (design, pdk)."""
-        result: dict[str, tuple[str | None, str | None]] = {}
+    def _neighbours(self) -> dict[int, tuple[str | None, str | None]]:
+        """id(record) -> (previous, next) run page of the same (design, pdk)."""
+        result: dict[int, tuple[str | None, str | None]] = {}
         for group in self.groups.values():
-            names = [self.run_slug[r.run_id] for r in group]
+            names = [self.run_slug[id(r)] for r in group]
             for position, record in enumerate(group):
-                result[record.run_id] = (
+                result[id(record)] = (
                     f"{names[position - 1]}.html" if position > 0 else None,
                     f"{names[position + 1]}.html" if position + 1 < len(names) else None,
                 )
@@ -254,10 +255,10 @@ class _SiteBuilder:
         used: set[str] = set()
         for record in self.records:
             name = slug(record.run_id)
-            if name in used:  # two records with one run id (should not happen, never overwrite)
+            if name in used:  # two records with one run id (should not happen): never overwrite
                 name = slug(f"{record.run_id}#{len(used)}")
             used.add(name)
-            self.run_slug[record.run_id] = name
+            self.run_slug[id(record)] = name
 
     # ---- plots ---------------------------------------------------------------------------
     def _plan_plots(self) -> tuple[list, dict]:
@@ -362,12 +363,12 @@ class _SiteBuilder:
     def _collect_assets(self) -> None:
         for record in self.records:
             if record.images or record.gds or record.logs or record.reports or any(s.log for s in record.steps):
-                self.assets[record.run_id] = self._run_assets(record)
+                self.assets[id(record)] = self._run_assets(record)
             else:
-                self.assets[record.run_id] = RunAssets(gds_note=_no_artifact_reason(record, "GDS"))
+                self.assets[id(record)] = RunAssets(gds_note=_no_artifact_reason(record, "GDS"))
 
     def _run_assets(self, record: RunRecord) -> RunAssets:
-        run_dir = self.root / "runs" / self.run_slug[record.run_id]
+        run_dir = self.root / "runs" / self.run_slug[id(record)]
         assets = RunAssets()
         used: set[str] = set()
 
@@ -457,9 +458,9 @@ class _SiteBuilder:
             if text is not None:
                 viewer_rel = f"files/{name}.html"
                 self.write_page(
-                    f"runs/{self.run_slug[record.run_id]}/{viewer_rel}", "file.html",
+                    f"runs/{self.run_slug[id(record)]}/{viewer_rel}", "file.html",
                     record=record, label=label, source=str(source), raw_href=name, text=text,
-                    truncated=truncated, run_href=f"../../{self.run_slug[record.run_id]}.html",
+                    truncated=truncated, run_href=f"../../{self.run_slug[id(record)]}.html",
                     size=source.stat().st_size,
                 )
                 viewer = viewer_rel
@@ -468,15 +469,15 @@ class _SiteBuilder:
     # ---- pages ---------------------------------------------------------------------------
     def _write_run_pages(self, records: list[RunRecord], neighbours: dict) -> None:
         for record in records:
-            name = self.run_slug[record.run_id]
-            prev_href, next_href = neighbours[record.run_id]
+            name = self.run_slug[id(record)]
+            prev_href, next_href = neighbours[id(record)]
             self.write_page(
                 f"runs/{name}.html", "run.html", mkdir=False,
                 record=record,
                 metric_rows=_metric_rows_html(record),
                 steps=record.steps,
                 total_runtime=_total_runtime(record),
-                assets=self.assets[record.run_id],
+                assets=self.assets[id(record)],
                 asset_base=f"{name}/",
                 params=sorted(record.parameters.items()),
                 params_key=parameters_key(record.parameters),
@@ -553,7 +554,7 @@ class _SiteBuilder:
             columns = []
             for column in table.columns:
                 record = column.record
-                assets = self.assets.get(record.run_id) if record is not None else None
+                assets = self.assets.get(id(record)) if record is not None else None
                 column_view = {
                     "design": column.design,
                     "note": column.note,
@@ -564,7 +565,7 @@ class _SiteBuilder:
                     "placement_note": "", "routing_note": "", "gds_note": "",
                 }
                 if record is not None and assets is not None:
-                    base = f"runs/{self.run_slug[record.run_id]}/"
+                    base = f"runs/{self.run_slug[id(record)]}/"
                     for kind in ("placement", "routing"):
                         href = getattr(assets, kind)
                         if href:
