@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from orchestrator.report import build_reports
 from orchestrator.report.view import INDEX_ROWS, slug
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO.parent / "shared" / "reference" / "halutmatmul-openroad-reports"
+# .ci/run exports HALUT_ORFS_REFERENCE; developer machines keep the archive in ../shared beside the checkout.
+REFERENCE = Path(os.environ.get("HALUT_ORFS_REFERENCE") or REPO.parent / "shared/reference/halutmatmul-openroad-reports")
 
 orfs_import = pytest.importorskip("orchestrator.orfs_import", reason="orchestrator.orfs_import not available yet")
 if not REFERENCE.is_dir():

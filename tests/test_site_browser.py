@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -18,8 +19,10 @@ from orchestrator.report.view import INDEX_ROWS, format_metric
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-REFERENCE_GDS = (Path(__file__).resolve().parents[2] / "shared/reference/halutmatmul-openroad-reports/latest/"
-                 "nangate45/fp_16_32_adder/results/6_final.gds")
+# .ci/run exports HALUT_ORFS_REFERENCE; developer machines keep the archive in ../shared beside the checkout.
+REFERENCE = Path(os.environ.get("HALUT_ORFS_REFERENCE")
+                 or Path(__file__).resolve().parents[2] / "shared/reference/halutmatmul-openroad-reports")
+REFERENCE_GDS = REFERENCE / "latest/nangate45/fp_16_32_adder/results/6_final.gds"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (needed to drive chromium)")
 if not CHROMIUM.is_file() and not shutil.which("chromium"):
