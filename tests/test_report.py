@@ -224,6 +224,14 @@ def test_trend_plot_has_title_axis_units_and_dates(tmp_path):
     assert any(re.search(r"\d", label) for label in labels)
     svg = (tmp_path / "p.svg").read_text()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "area_um2 [µm²]" in svg
+    # The axes are reused from plot to plot: nothing of the previous plot may survive.
+    second = plots.TrendPlot(
+        path=tmp_path / "q.svg", title="halut_decoder on nangate45: tns_ns", ylabel="tns_ns [ns]",
+        series=[plots.Series("x", np.array([19900.0, 19901.0]), np.array([-5.0, -4.0]), np.array([True, True]))],
+    )
+    plots.draw_trend(second)
+    assert len(ax.lines) == 1 and ax.get_title(loc="left") == "halut_decoder on nangate45: tns_ns"
+    assert ax.get_ylim()[1] < 0 and ax.get_xlim()[0] > 19899
 
 
 def test_plots_are_reused_from_cache_when_data_unchanged(tmp_path):

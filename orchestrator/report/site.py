@@ -491,18 +491,21 @@ class _SiteBuilder:
         for pdk, design in keys:
             group = self.groups[(pdk, design)]
             metrics = [m for m in METRIC_NAMES if any(getattr(r.metrics, m) is not None for r in group)]
+            keys = [parameters_key(r.parameters) for r in group]
+            labels = _parameter_set_labels({k: r.parameters for k, r in zip(keys, group)})
             rows = [
                 HistoryRow(
                     record=r,
                     href=self.run_href(r, "../../../"),
-                    params_key=parameters_key(r.parameters),
+                    params_key=key,
+                    params_label=labels[key] if len(labels) > 1 else "",
                     # Thousands of rows: one pre-escaped string per row instead of a template loop.
                     cells=Markup("".join(
                         f'<td class="num">{html.escape(format_metric(m, getattr(r.metrics, m)))}</td>'
                         for m in metrics
                     )),
                 )
-                for r in reversed(group)  # newest first
+                for r, key in zip(reversed(group), reversed(keys))  # newest first
             ]
             rel_dir = f"history/{slug(pdk)}/{slug(design)}"
             (self.root / rel_dir).mkdir(parents=True, exist_ok=True)
@@ -675,6 +678,7 @@ class HistoryRow:
     record: RunRecord
     href: str
     params_key: str
+    params_label: str  # the parameters that differ within the design ("M=8"); "" with one set
     cells: Markup  # the metric <td>s, already escaped
 
 
