@@ -242,6 +242,9 @@ def test_plots_are_reused_from_cache_when_data_unchanged(tmp_path):
     stamps = {p: p.stat().st_mtime_ns for p in cached}
     build_site(records, tmp_path / "site", cache_dir=tmp_path / "cache")
     assert {p: p.stat().st_mtime_ns for p in cached} == stamps
+    # A grown history redraws what changed; plots of the old data leave the cache.
+    grown = build_site(synthetic_records(30), tmp_path / "site", cache_dir=tmp_path / "cache")
+    assert len(list((tmp_path / "cache" / "plots").glob("*.svg"))) == grown.plots
 
 
 def test_failed_build_leaves_previous_site_untouched(tmp_path, monkeypatch):

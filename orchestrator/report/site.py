@@ -234,6 +234,17 @@ class _SiteBuilder:
         if workers > 1:
             self.summary.pages += len(self.records) + len(group_keys)
         self.summary.runs = len(self.records)
+        self._prune_plot_cache(plot_jobs)
+
+    def _prune_plot_cache(self, plot_jobs: list) -> None:
+        """Drop cached plots this history no longer draws (each new run changes its group's
+        plots), so the cache stays the size of one site."""
+        if self.cache_dir is None:
+            return
+        used = {job.cache.name for job in plot_jobs if job.cache is not None}
+        for cached in (self.cache_dir / "plots").glob("*.svg"):
+            if cached.name not in used:
+                cached.unlink(missing_ok=True)
 
     def _work_units(self, plot_jobs: list) -> int:
         # A plot costs about as much as 100 run pages.
