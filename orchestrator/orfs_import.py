@@ -38,7 +38,8 @@ platform file's ``time_unit`` when a file lacks it.
 
 Design names: ORFS's uniquifying suffix is dropped (``halut_decoder__2864165611389228789`` ->
 ``halut_decoder``); ``halut_encoder_<N>`` (the N-encoder wrapper) -> ``halut_encoder`` with
-``{"EncUnits": N}`` (the RTL parameter). ``parameters["orfs_design"]`` keeps the ORFS name.
+``{"EncUnits": N}`` (the RTL parameter). ``parameters["orfs_design"]`` keeps the ORFS name without the
+uniquifying suffix; ``top`` keeps it whole.
 
 Status: ``pass`` = a metrics file with finish metrics; ``partial`` = a metrics file that stops
 before finish; ``fail`` = no (readable) metrics file -- a crashed stage, a truncated file, a
@@ -338,7 +339,9 @@ def design_from_orfs_name(orfs_design: str) -> tuple[str, dict[str, Any]]:
     if match:
         base = match.group(1)
         parameters["EncUnits"] = int(match.group(2))
-    parameters["orfs_design"] = orfs_design
+    # Without the per-run uniquifying suffix: it would make every run its own parameter set and
+    # split the history trends. The full name stays in the record's ``top``.
+    parameters["orfs_design"] = _UNIQUIFY_SUFFIX.sub("", orfs_design)
     return base, parameters
 
 
