@@ -8,8 +8,10 @@ package renders, else (or with ``--toy``) the toy counter from tests/fixtures.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,17 @@ sys.path.insert(0, str(TOYGEN))
 from orchestrator import runner, tools  # noqa: E402
 from orchestrator.config import load_config  # noqa: E402
 from orchestrator.sweeps import select_jobs  # noqa: E402
+
+# A killed benchmark stops its job processes the way Ctrl-C does.
+signal.signal(signal.SIGTERM, signal.default_int_handler)
+_LOAD_AT_START = os.getloadavg()[0]
+
+
+@atexit.register
+def _machine_note() -> None:
+    """Timings mean little on a machine that was busy with other work: say how busy it was."""
+    print(f"machine: {runner.default_parallel_jobs()} cores, 1-min load average {_LOAD_AT_START:.1f} at start, "
+          f"{os.getloadavg()[0]:.1f} at end", file=sys.stderr)
 
 # The reference parameter sets of config.yaml (the halutmatmul configurations).
 HALUT_DESIGNS = {

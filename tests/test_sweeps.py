@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from orchestrator.config import load_config
 from orchestrator.errors import ConfigError
+from orchestrator.record import Metrics, RunRecord
+from orchestrator.report import build_site, design_space
 from orchestrator.sweeps import select_jobs
 from tests.conftest import write_project
 from tests.test_cli import error_lines, history_files, run_cli
@@ -145,3 +148,51 @@ def test_unknown_sweep_on_the_command_line_is_one_line_exit_2(toy_project):
     assert proc.returncode == 2
     assert error_lines(proc) == ["error: --sweep: unknown sweep 'lengths' (config.yaml has: widths)"]
     assert history_files(config) == []
+
+
+# ----------------------------------------------------------------------------- design-space report page
+
+
+def space_record(run_id: str, *, C: int, period_ns: float, ge: float, minutes: int = 0, status: str = "partial",
+                 fmax: float | None = None) -> RunRecord:
+    return RunRecord(
+        run_id=run_id, design="halut_encoder", pdk="nangate45", status=status,
+        parameters={"C": C, "K": 16, "M": 4, "label": f"ck.C={C},period={period_ns:g}"},
+        timestamp=datetime(2026, 3, 1, tzinfo=timezone.utc) + timedelta(minutes=minutes),
+        metrics=Metrics(area_um2=ge * 0.798, ge=ge, clock_period_ns=period_ns, target_freq_mhz=1000 / period_ns,
+                        fmax_mhz=fmax),
+        metrics_origin="synthesis")
+
+
+def test_pareto_front_keeps_the_points_no_other_beats_on_both_axes():
+    xs = [100.0, 200.0, 300.0, 300.0, 150.0]
+    ys = [10.0, 20.0, 25.0, 30.0, 30.0]
+    assert design_space.pareto_front(xs, ys) == [0, 1, 2]
+    assert design_space.pareto_front([500.0, 500.0, 250.0], [14.0, 14.0, 14.0]) == [0, 1]  # ties stay together
+
+
+def test_design_space_shows_each_configuration_once_with_its_newest_usable_run():
+    records = [space_record("old", C=16, period_ns=2.0, ge=100, minutes=0),
+               space_record("new", C=16, period_ns=2.0, ge=110, minutes=5),
+               space_record("broken", C=16, period_ns=2.0, ge=1, minutes=9, status="fail"),
+               space_record("other", C=32, period_ns=2.0, ge=200)]
+    shown = design_space.latest_per_configuration(records)
+    assert [r.run_id for r in shown] == ["new", "other"]
+    assert design_space.point_labels(shown) == ["C=16, 2 ns", "C=32, 2 ns"]
+
+
+def test_report_has_a_design_space_page_whose_points_link_to_their_runs(tmp_path):
+    records = [space_record(f"run-{c}-{p}", C=c, period_ns=p, ge=ge, minutes=i)
+               for i, (c, p, ge) in enumerate([(16, 2.0, 900), (16, 3.0, 800), (32, 2.0, 1700), (32, 3.0, 1500)])]
+    site = tmp_path / "site"
+    build_site(records, site)
+    page = site / "design-space" / "nangate45" / "halut_encoder.html"
+    html = page.read_text()
+    assert html.count("<svg") == 2  # target frequency and C·K·M; no fmax figures in these runs
+    for record in records:
+        href = f"../../runs/{record.run_id}.html"
+        assert f'href="{href}"' in html
+        assert (page.parent / href).resolve().is_file()
+    assert "Pareto front" in html
+    index = (site / "design-space" / "index.html").read_text()
+    assert 'href="nangate45/halut_encoder.html"' in index

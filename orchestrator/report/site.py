@@ -41,6 +41,7 @@ from orchestrator import __version__
 from orchestrator.config import Platform
 from orchestrator.history import to_dataframe
 from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, parameters_key
+from orchestrator.report import design_space
 from orchestrator.report import layout as layout_mod
 from orchestrator.report import plots
 from orchestrator.report.view import (
@@ -230,6 +231,7 @@ class _SiteBuilder:
             self._write_data(frame)
             self._write_pdk_pages(plot_pages)
             self._write_index(tables)
+            design_space.write_pages(self)  # design-space/ pages, see design_space.py
         # Pages the workers wrote (their counters are not shared).
         if workers > 1:
             self.summary.pages += len(self.records) + len(group_keys)

@@ -1,0 +1,214 @@
+"""Design-space pages: per (design, PDK), every configuration that was run (parameter set and clock
+period, e.g. the points of a sweep), as scatter plots of GE (or area) against target frequency,
+achieved fmax and C*K*M, with the Pareto front highlighted and each point linked to its run page.
+
+    design-space/index.html                 one row per (design, PDK) with its point count
+    design-space/<pdk>/<design>.html        the plots and the table of points
+
+A configuration is shown once, with its newest run that has an area figure (a nightly re-run of
+the same configuration would otherwise stack identical points). The Pareto front: points no
+other point beats on both axes (higher frequency or C*K*M, and lower GE).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+from typing import Callable
+
+from matplotlib.ticker import MaxNLocator
+
+from orchestrator.record import RunRecord
+from orchestrator.report.view import format_metric, slug
+
+POINT_COLOR = "#8aa4bd"
+FRONT_COLOR = "#c2410c"
+SHOWN_STATUS = ("pass", "partial")  # a failed run has no trustworthy figures
+
+
+@dataclass
+class Point:
+    record: RunRecord
+    href: str  # run page, relative to the design-space page
+    label: str  # the parameters that differ between the points, and the clock period
+
+    @property
+    def y(self) -> float:
+        m = self.record.metrics
+        return m.ge if m.ge is not None else m.area_um2
+
+
+@dataclass
+class Axis:
+    name: str  # short name (table column, captions)
+    label: str  # x-axis label
+    value: Callable[[RunRecord], float | None]
+
+
+def _ckm(record: RunRecord) -> float | None:
+    values = [record.parameters.get(name) for name in ("C", "K", "M")]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return float(values[0] * values[1] * values[2])
+    return None
+
+
+AXES = (
+    Axis("target frequency", "target frequency [MHz]", lambda r: r.metrics.target_freq_mhz),
+    Axis("fmax", "achieved fmax [MHz]", lambda r: r.metrics.fmax_mhz),
+    Axis("C·K·M", "C·K·M (codebooks × prototypes × outputs)", _ckm),
+)
+
+
+def configuration_key(record: RunRecord) -> tuple[str, float]:
+    """What makes two runs the same design point: parameters (without the label) and clock."""
+    parameters = sorted((k, repr(v)) for k, v in record.parameters.items() if k != "label")
+    period = record.metrics.clock_period_ns
+    return repr(parameters), round(period, 9) if period is not None else 0.0
+
+
+def latest_per_configuration(records: list[RunRecord]) -> list[RunRecord]:
+    newest: dict[tuple, RunRecord] = {}
+    for record in records:
+        if record.status not in SHOWN_STATUS or record.metrics.area_um2 is None:
+            continue
+        key = configuration_key(record)
+        if key not in newest or (record.timestamp, record.run_id) > (newest[key].timestamp, newest[key].run_id):
+            newest[key] = record
+    return sorted(newest.values(), key=configuration_key)
+
+
+def point_labels(records: list[RunRecord]) -> list[str]:
+    """Per record: the parameters whose values differ between the records, and the clock period."""
+    params = [{k: v for k, v in r.parameters.items() if k != "label"} for r in records]
+    names = sorted({name for p in params for name in p})
+    differing = [n for n in names if len({repr(p.get(n)) for p in params}) > 1]
+    labels = []
+    for record, p in zip(records, params):
+        parts = [f"{n}={p.get(n)}" for n in differing]
+        if record.metrics.clock_period_ns is not None:
+            parts.append(f"{record.metrics.clock_period_ns:g} ns")
+        labels.append(", ".join(parts))
+    return labels
+
+
+def pareto_front(xs: list[float], ys: list[float]) -> list[int]:
+    """Indices of the points no other point dominates (x at least as large and y at least as
+    small, one of them strictly), ordered by x. Identical points are on the front together."""
+    front = [i for i in range(len(xs))
+             if not any(xs[j] >= xs[i] and ys[j] <= ys[i] and (xs[j] > xs[i] or ys[j] < ys[i])
+                        for j in range(len(xs)))]
+    return sorted(front, key=lambda i: (xs[i], ys[i]))
+
+
+def scatter_svg(points: list[Point], axis: Axis, ylabel: str, title: str) -> tuple[str, int] | None:
+    """Inline SVG of one scatter plot and the size of its Pareto front; None when no point has a
+    value on this axis. Each point is a link to its run with its configuration as tooltip.
+
+    Drawn by hand rather than with matplotlib: a few dozen circles as SVG text cost microseconds,
+    a matplotlib figure ~0.1 s, and hand-made SVG gives every point its own link and tooltip."""
+    chosen = [(p, axis.value(p.record)) for p in points]
+    chosen = [(p, float(x)) for p, x in chosen if x is not None and p.y is not None]
+    if not chosen:
+        return None
+    xs = [x for _, x in chosen]
+    ys = [float(p.y) for p, _ in chosen]
+    front = pareto_front(xs, ys)
+    x_ticks, to_x = _scale(xs, PLOT_LEFT, PLOT_LEFT + PLOT_WIDTH)
+    y_ticks, to_y = _scale(ys, PLOT_TOP + PLOT_HEIGHT, PLOT_TOP)
+    bottom, right = PLOT_TOP + PLOT_HEIGHT, PLOT_LEFT + PLOT_WIDTH
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
+           f'height="{HEIGHT}" role="img" font-family="sans-serif" font-size="11">',
+           f"<title>{escape(title)}</title>",
+           f'<text x="{PLOT_LEFT}" y="18" font-size="13">{escape(title)}</text>']
+    for tick in x_ticks:
+        x = to_x(tick)
+        out.append(f'<line x1="{x:.1f}" y1="{PLOT_TOP}" x2="{x:.1f}" y2="{bottom}" stroke="#dddddd"/>'
+                   f'<text x="{x:.1f}" y="{bottom + 15}" text-anchor="middle">{_tick(tick)}</text>')
+    for tick in y_ticks:
+        y = to_y(tick)
+        out.append(f'<line x1="{PLOT_LEFT}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#dddddd"/>'
+                   f'<text x="{PLOT_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_tick(tick)}</text>')
+    out.append(f'<rect x="{PLOT_LEFT}" y="{PLOT_TOP}" width="{PLOT_WIDTH}" height="{PLOT_HEIGHT}" fill="none" '
+               f'stroke="#555555"/>')
+    out.append(f'<text x="{PLOT_LEFT + PLOT_WIDTH / 2}" y="{HEIGHT - 8}" text-anchor="middle">'
+               f"{escape(axis.label)}</text>")
+    out.append(f'<text transform="translate(14 {PLOT_TOP + PLOT_HEIGHT / 2}) rotate(-90)" text-anchor="middle">'
+               f"{escape(ylabel)}</text>")
+    if len(front) > 1:
+        path = " ".join(f"{to_x(xs[i]):.1f},{to_y(ys[i]):.1f}" for i in front)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{FRONT_COLOR}" stroke-width="1.2"/>')
+    on_front = set(front)
+    for i in sorted(range(len(xs)), key=lambda i: i in on_front):  # front drawn last, on top
+        point = chosen[i][0]
+        color, radius = (FRONT_COLOR, 5) if i in on_front else (POINT_COLOR, 4)
+        tip = f"{point.label or point.record.design}: {_tick(xs[i])} / {_tick(ys[i])}"
+        out.append(f'<a href="{escape(point.href)}"><circle cx="{to_x(xs[i]):.1f}" cy="{to_y(ys[i]):.1f}" '
+                   f'r="{radius}" fill="{color}"><title>{escape(tip)}</title></circle></a>')
+    legend_x = PLOT_LEFT + 6
+    out.append(f'<circle cx="{legend_x}" cy="34" r="4" fill="{POINT_COLOR}"/>'
+               f'<text x="{legend_x + 8}" y="38">run configuration</text>'
+               f'<circle cx="{legend_x + 130}" cy="34" r="5" fill="{FRONT_COLOR}"/>'
+               f'<text x="{legend_x + 138}" y="38">Pareto front (click a point to open its run)</text>')
+    out.append("</svg>")
+    return "\n".join(out), len(front)
+
+
+WIDTH, HEIGHT = 640, 400
+PLOT_LEFT, PLOT_TOP, PLOT_WIDTH, PLOT_HEIGHT = 70, 50, 550, 304
+
+
+def _scale(values: list[float], start: float, stop: float):
+    """Nice tick values covering ``values`` and the map from data to SVG coordinates."""
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.06 or abs(lo) * 0.1 or 1.0  # keep points off the frame
+    lo, hi = lo - pad, hi + pad
+    ticks = [t for t in MaxNLocator(nbins=6).tick_values(lo, hi)]
+    lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
+
+    def to_svg(value: float) -> float:
+        return start + (value - lo) / (hi - lo) * (stop - start)
+
+    return ticks, to_svg
+
+
+def _tick(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
+
+
+def write_pages(builder) -> int:
+    """Write the design-space pages with the site builder (``_SiteBuilder``); returns how many."""
+    rows = []
+    for (pdk, design), group in sorted(builder.groups.items()):
+        records = latest_per_configuration(group)
+        if not records:
+            continue
+        page = f"design-space/{slug(pdk)}/{slug(design)}.html"
+        uses_ge = all(r.metrics.ge is not None for r in records)
+        ylabel = "gate equivalents [GE]" if uses_ge else "std-cell area [µm²]"
+        points = [Point(r, builder.run_href(r, "../../"), label) for r, label in zip(records, point_labels(records))]
+        plots = []
+        for axis in AXES:
+            drawn = scatter_svg(points, axis, ylabel, f"{design} on {pdk}: {ylabel.split(' [')[0]} vs {axis.name}")
+            if drawn is not None:
+                plots.append({"axis": axis.name, "svg": drawn[0], "front": drawn[1]})
+        fronts = {axis.name: set(_front_members(points, axis)) for axis in AXES}
+        table = [{
+            "point": p,
+            "values": {name: format_metric(name, getattr(p.record.metrics, name))
+                       for name in ("target_freq_mhz", "fmax_mhz", "ge", "area_um2", "stdcell_count")},
+            "ckm": _ckm(p.record),
+            "on_front": [name for name, members in fronts.items() if id(p) in members],
+        } for p in points]
+        builder.write_page(page, "design_space.html", pdk=pdk, design=design, plots=plots, rows=table,
+                           ylabel=ylabel)
+        rows.append({"pdk": pdk, "design": design, "href": f"{slug(pdk)}/{slug(design)}.html",
+                     "points": len(points), "runs": len(group)})
+    builder.write_page("design-space/index.html", "design_space_index.html", rows=rows)
+    return len(rows)
+
+
+def _front_members(points: list[Point], axis: Axis) -> list[int]:
+    chosen = [(p, axis.value(p.record)) for p in points]
+    chosen = [(p, x) for p, x in chosen if x is not None and p.y is not None]
+    front = pareto_front([float(x) for _, x in chosen], [float(p.y) for p, _ in chosen])
+    return [id(chosen[i][0]) for i in front]
