@@ -24,10 +24,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from orchestrator.config import format_validation_error
+from orchestrator.config import format_validation_error, read_yaml_mapping
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_text
-from orchestrator.history import record_to_row
+from orchestrator.history import latest_records, record_to_row
 from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, Status, parameters_key
 
 BASELINE_SCHEMA_VERSION = 1
@@ -167,23 +167,10 @@ def _check_rules(path: Path, prefix: str, rules: dict[str, MetricRule]) -> None:
 def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     """Read and validate a baseline file; every problem is one BaselineError line naming file/key/value."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BaselineError(
-            f"{path}: baseline file not found (create it with `python -m orchestrator check --update-baseline`)"
-        ) from None
-    except OSError as exc:
-        raise BaselineError(f"{path}: cannot read baseline: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise BaselineError(f"{path}: invalid YAML{where}: {problem}") from None
-    if not isinstance(data, dict):
-        raise BaselineError(f"{path}: top level must be a mapping, got {type(data).__name__}")
+    data = read_yaml_mapping(
+        path, BaselineError, kind="baseline",
+        not_found_hint="create it with `python -m orchestrator check --update-baseline`", empty_ok=False,
+    )
     try:
         baseline = Baseline.model_validate(data)
     except ValidationError as exc:
@@ -348,16 +335,9 @@ class CheckResult:
 
 
 def latest_runs(records: Iterable[RunRecord], *, passing_only: bool = False) -> dict[tuple[str, str], RunRecord]:
-    """Newest record per (pdk, design), by timestamp then run id."""
-    newest: dict[tuple[str, str], RunRecord] = {}
-    for record in records:
-        if passing_only and record.status != "pass":
-            continue
-        key = (record.pdk, record.design)
-        held = newest.get(key)
-        if held is None or (record.timestamp, record.run_id) > (held.timestamp, held.run_id):
-            newest[key] = record
-    return newest
+    """Newest record per (pdk, design), by timestamp then run id (``history.latest_records``)."""
+    chosen = latest_records(records, passing_only=passing_only)
+    return {(pdk, design): record for (design, pdk), record in chosen.items()}
 
 
 def _selected(pdk: str, design: str, pdks: Iterable[str] | None, designs: Iterable[str] | None) -> bool:

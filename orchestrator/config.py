@@ -13,7 +13,7 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, OrchestratorError
 
 # Environment variable that points lambdapdk at an offline data root (e.g. ../shared/pdk).
 PDK_ROOT_ENV = "HALUT_PDK_ROOT"
@@ -179,29 +179,43 @@ def format_validation_error(source: Path, exc: ValidationError) -> str:
     return f"{source}: key '{key}': {msg} (value: {value!r})"
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(
+    path: Path,
+    error: type[OrchestratorError] = ConfigError,
+    *,
+    kind: str = "",
+    not_found_hint: str = "",
+    empty_ok: bool = True,
+) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping; any problem is one ``error`` line naming the file.
+
+    ``kind`` names the file in messages ("baseline file not found"); ``not_found_hint`` says how
+    to create a missing one.
+    """
+    label = f"{kind} " if kind else ""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
+        hint = f" ({not_found_hint})" if not_found_hint else ""
+        raise error(f"{path}: {label}file not found{hint}") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        raise error(f"{path}: cannot read {label}file: {exc.strerror}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
-    if data is None:
+        raise error(f"{path}: invalid YAML{where}: {problem}") from None
+    if data is None and empty_ok:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
+        raise error(f"{path}: top level must be a mapping, got {type(data).__name__}")
     return data
 
 
 def load_platform(path: Path) -> Platform:
-    data = _read_yaml(path)
+    data = read_yaml_mapping(path)
     try:
         platform = Platform.model_validate(data)
     except ValidationError as exc:
@@ -226,7 +240,7 @@ def load_config(path: str | os.PathLike[str] = "config.yaml", *, check_designs: 
     point: for a job process whose parent has already loaded the same file.
     """
     config_path = Path(path).resolve()
-    data = _read_yaml(config_path)
+    data = read_yaml_mapping(config_path)
     for reserved in ("root", "platforms"):
         if reserved in data:
             raise ConfigError(f"{config_path}: unknown key '{reserved}'")

@@ -23,11 +23,14 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, exclusive: bool = False) -> Path:
+def atomic_write_bytes(
+    path: str | os.PathLike[str], data: bytes, *, exclusive: bool = False, mode: int | None = None
+) -> Path:
     """Write ``data`` to ``path`` via temp file + fsync + rename.
 
     With ``exclusive=True`` an existing file is never replaced (FileExistsError), which makes
-    immutable records safe against two writers picking the same name.
+    immutable records safe against two writers picking the same name. ``mode`` is applied before
+    the file appears under its name (an executable may be run the moment it exists).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -36,6 +39,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, exclusive: 
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         if exclusive:
             # link() fails if the target exists, unlike rename(); the temp name is then dropped.
@@ -53,8 +58,10 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, exclusive: 
     return target
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, *, exclusive: bool = False) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"), exclusive=exclusive)
+def atomic_write_text(
+    path: str | os.PathLike[str], text: str, *, exclusive: bool = False, mode: int | None = None
+) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"), exclusive=exclusive, mode=mode)
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, exclusive: bool = False) -> Path:

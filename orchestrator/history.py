@@ -137,6 +137,25 @@ def load_history(history_dir: Path) -> pd.DataFrame:
     return to_dataframe(load_records(history_dir))
 
 
+def record_sort_key(record: RunRecord) -> tuple:
+    """History order: timestamp, then run id (the DataFrame uses the same)."""
+    return (record.timestamp, record.run_id)
+
+
+def latest_records(records: Iterable[RunRecord], *, passing_only: bool = False) -> dict[tuple[str, str], RunRecord]:
+    """Newest record per (design, pdk); with ``passing_only`` the newest passing one.
+    The record-level twin of ``latest``: both pick the same run."""
+    chosen: dict[tuple[str, str], RunRecord] = {}
+    for record in records:
+        if passing_only and record.status != "pass":
+            continue
+        key = (record.design, record.pdk)
+        current = chosen.get(key)
+        if current is None or record_sort_key(record) > record_sort_key(current):
+            chosen[key] = record
+    return chosen
+
+
 def latest(frame: pd.DataFrame, *, passing_only: bool = False) -> pd.DataFrame:
     """The newest row per (design, pdk); with ``passing_only`` the newest passing one."""
     if frame.empty:

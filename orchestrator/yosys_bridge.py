@@ -57,6 +57,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
+from orchestrator.fsutil import atomic_write_text
+
 MIN_NATIVE_VERSION = (0, 48)
 """SiliconCompiler 0.38's YosysTask requires yosys >= 0.48."""
 
@@ -141,21 +143,8 @@ def install_shim(directory: Path) -> Path:
             return target
     except (OSError, UnicodeDecodeError):
         pass
-    # chmod before rename: another process may exec the shim the moment it appears.
-    fd, tmp_name = tempfile.mkstemp(prefix=".yosys.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fchmod(handle.fileno(), 0o755)
-        os.replace(tmp_name, target)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    return target
+    # Mode set before the rename: another process may exec the shim the moment it appears.
+    return atomic_write_text(target, text, mode=0o755)
 
 
 def is_shim(path: Path) -> bool:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from orchestrator.history import latest_records, record_sort_key  # noqa: F401  (record_sort_key re-exported for site)
 from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord
 
 # Metrics that only exist after placement/STA; with metrics_origin == "synthesis" they are estimates.
@@ -153,22 +154,9 @@ def missing_run_reason(latest_any: RunRecord | None) -> str:
     return f"no passing run (latest {latest_any.status}: {why})"
 
 
-def record_sort_key(record: RunRecord) -> tuple:
-    # Same order as history.to_dataframe: timestamp, then run id.
-    return (record.timestamp, record.run_id)
-
-
 def latest_per_design(records: Iterable[RunRecord], *, passing_only: bool) -> dict[tuple[str, str], RunRecord]:
     """Newest record per (design, pdk); same choice as ``history.latest``."""
-    chosen: dict[tuple[str, str], RunRecord] = {}
-    for record in records:
-        if passing_only and record.status != "pass":
-            continue
-        key = (record.design, record.pdk)
-        current = chosen.get(key)
-        if current is None or record_sort_key(record) >= record_sort_key(current):
-            chosen[key] = record
-    return chosen
+    return latest_records(records, passing_only=passing_only)
 
 
 _SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
