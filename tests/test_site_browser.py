@@ -31,7 +31,7 @@ if not CHROMIUM.is_file() and not shutil.which("chromium"):
 # Every local reference a page can make; checked against the file system and, for images, decoded.
 _COLLECT_REFS = """() => {
   const refs = [];
-  for (const a of document.querySelectorAll('a[href]')) refs.push(['a', a.getAttribute('href'), a.href]);
+  for (const a of document.querySelectorAll('a[href]')) refs.push(['a', a.getAttribute('href'), new URL(a.getAttribute('href'), document.baseURI).href]);  // SVG <a>: .href is not a string
   for (const i of document.querySelectorAll('img[src]')) refs.push(['img', i.getAttribute('src'), i.src]);
   for (const l of document.querySelectorAll('link[href]')) refs.push(['link', l.getAttribute('href'), l.href]);
   return refs;
