@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import pandas as pd
 from pydantic import ValidationError
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_json
 from orchestrator.record import METRIC_NAMES, RunRecord, parameters_key
+
+if TYPE_CHECKING:  # pandas costs ~0.4 s to import; `run` only needs it to print nothing
+    import pandas as pd
 
 
 class HistoryError(OrchestratorError):
@@ -118,6 +120,8 @@ def record_to_row(record: RunRecord) -> dict:
 
 
 def to_dataframe(records: Iterable[RunRecord]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = [record_to_row(r) for r in records]
     frame = pd.DataFrame(rows)
     if frame.empty:

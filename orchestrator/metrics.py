@@ -149,14 +149,22 @@ def build_record(
     versions = dict(tool_versions)
     last_ok: str | None = None
     failed_step: str | None = None
+    try:
+        flowgraph = manifest.get_flow() if manifest is not None else None
+    except Exception:
+        flowgraph = None
     for step, index in run_nodes:
         node_dir = jobpath / step / index
-        source = node_manifest(build_dir, top, jobname, step, index) or manifest
+        # The job manifest holds every node SC finished; a node's own manifest is only read
+        # (each load costs ~0.2 s) when the job manifest never heard of it, e.g. after a crash.
+        source = manifest
+        if manifest is None or _get(manifest, "record", "status", step=step, index=index) is None:
+            source = node_manifest(build_dir, top, jobname, step, index) or manifest
         status = _get(source, "record", "status", step=step, index=index) if source else None
         tool = None
-        if manifest is not None:
+        if flowgraph is not None:
             try:
-                tool = manifest.get_flow().get_graph_node(step, index).get_tool()
+                tool = flowgraph.get_graph_node(step, index).get_tool()
             except Exception:
                 tool = None
         # tasktime: the node's wall time (tool + SC's own setup); exetime is the tool alone.

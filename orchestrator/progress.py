@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import pandas as pd
 
 from orchestrator.record import RunRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class ProgressDisplay:
@@ -147,6 +149,8 @@ HISTORY_COLUMNS = ["timestamp", "design", "pdk", "source", "status", "stage_reac
 
 
 def format_history_table(frame: pd.DataFrame, *, all_columns: bool = False) -> str:
+    import pandas as pd
+
     if frame.empty:
         return "(history is empty)"
     view = frame if all_columns else frame[HISTORY_COLUMNS]

@@ -17,9 +17,13 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
 
 
+# Read once at import: the toy_project fixture removes it so a test's own config decides.
+_ENV_PDK_ROOT = os.environ.get("HALUT_PDK_ROOT")
+
+
 def find_pdk_data_root() -> Path | None:
     """HALUT_PDK_ROOT, else ../shared/pdk beside the checkout (where CI and dev machines keep it)."""
-    candidates = [os.environ.get("HALUT_PDK_ROOT"), REPO_ROOT.parent / "shared" / "pdk"]
+    candidates = [_ENV_PDK_ROOT, REPO_ROOT.parent / "shared" / "pdk"]
     for candidate in candidates:
         if candidate and (Path(candidate) / "lambdapdk").is_dir():
             return Path(candidate).resolve()
@@ -48,8 +52,12 @@ def write_project(tmp_path: Path, config_text: str) -> Path:
 
 
 @pytest.fixture
-def toy_project(tmp_path: Path):
-    """Factory: a project whose matrix is the toy counter (plus whatever YAML is appended)."""
+def toy_project(tmp_path: Path, monkeypatch):
+    """Factory: a project whose matrix is the toy counter (plus whatever YAML is appended).
+
+    HALUT_PDK_ROOT is removed (it overrides the config on purpose), so ``data_root`` decides.
+    """
+    monkeypatch.delenv("HALUT_PDK_ROOT", raising=False)
 
     def make(extra: str = "", width: int = 8, pdks: str = "[asap7, nangate45]", data_root: Path | None = None) -> Path:
         root_line = f"pdk_data_root: {data_root}" if data_root else "pdk_data_root: null"

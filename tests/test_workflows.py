@@ -158,7 +158,7 @@ def test_nightly_pushes_history_to_its_own_branch_only():
 
 def test_tests_workflow_runs_the_readme_test_command_on_push_and_pull_request():
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    quick_start = readme.split("## Quick start", 1)[1]
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     (command,) = [line.strip() for line in quick_start.splitlines() if "python -m pytest" in line]
     workflow = load(TESTS)
     assert {"push", "pull_request"} <= set(workflow["on"])
