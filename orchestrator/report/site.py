@@ -42,6 +42,7 @@ from orchestrator.config import Platform
 from orchestrator.history import to_dataframe
 from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, parameters_key
 from orchestrator.report import design_space
+from orchestrator.history import record_sort_key
 from orchestrator.report import layout as layout_mod
 from orchestrator.report import plots
 from orchestrator.report.view import (
@@ -52,7 +53,6 @@ from orchestrator.report.view import (
     is_post_synthesis,
     metric_label,
     missing_reason,
-    record_sort_key,
     short_reason,
     slug,
 )

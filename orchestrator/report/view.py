@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from orchestrator.history import latest_records, record_sort_key  # noqa: F401  (record_sort_key re-exported for site)
+from orchestrator.history import latest_records
 from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord
 
 # Metrics that only exist after placement/STA; with metrics_origin == "synthesis" they are estimates.
