@@ -221,7 +221,8 @@ def build_record(
             reason = error
     elif skipped:
         status = "partial"
-        tools = sorted({s.reason.split(" (")[0] for s in skipped})
+        # In flow order, so the tool that stopped the flow first (openroad, usually) leads.
+        tools = list(dict.fromkeys(s.reason.split(" (")[0] for s in skipped if not s.reason.startswith("needs ")))
         reason = f"stopped after {last_ok}: " + "; ".join(tools)
     else:
         status = "pass"
