@@ -18,7 +18,8 @@ from orchestrator.errors import ConfigError, OrchestratorError
 # Environment variable that points lambdapdk at an offline data root (e.g. ../shared/pdk).
 PDK_ROOT_ENV = "HALUT_PDK_ROOT"
 
-TIME_UNIT_NS = {"ps": 1e-3, "ns": 1.0}
+# Nanoseconds per time unit (Liberty/ORFS spellings); platforms use ps or ns.
+TIME_UNIT_NS = {"fs": 1e-6, "ps": 1e-3, "ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
 class _Strict(BaseModel):
@@ -52,9 +53,13 @@ class Platform(_Strict):
     # do not carry it). ORFS asap7 runs at CORNER=BC (0.77 V), not at our analysis corner.
     orfs_voltage_v: float | None = Field(default=None, gt=0)
 
+    def to_ns(self, value: float) -> float:
+        """A time in this platform's unit, in ns."""
+        return value * TIME_UNIT_NS[self.time_unit]
+
     @property
     def clock_period_ns(self) -> float:
-        return self.clock_period * TIME_UNIT_NS[self.time_unit]
+        return self.to_ns(self.clock_period)
 
     @property
     def target_freq_mhz(self) -> float:

@@ -71,13 +71,12 @@ def render_sdc(config: Config, platform: Platform, design: str, clock_period: fl
         autoescape=False,  # SDC is Tcl, not markup
     )
     template = env.get_template(platform.sdc_template)
-    period_ns = clock_period * (1e-3 if platform.time_unit == "ps" else 1.0)
     text = template.render(
         design=design,
         platform=platform,
         period=_fmt(clock_period),
         io_delay=_fmt(clock_period * platform.io_delay_fraction),
-        freq_mhz=1000.0 / period_ns,
+        freq_mhz=1000.0 / platform.to_ns(clock_period),
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(text, encoding="utf-8")

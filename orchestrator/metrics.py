@@ -131,7 +131,7 @@ def build_record(
     job_key: str | None = None,
 ) -> RunRecord:
     """Assemble the record for one job from what SC left in ``build_dir``."""
-    period_ns = clock_period * (1e-3 if platform.time_unit == "ps" else 1.0)
+    period_ns = platform.to_ns(clock_period)
     metrics: dict[str, Any] = {
         "clock_period_ns": period_ns,
         "target_freq_mhz": 1000.0 / period_ns,

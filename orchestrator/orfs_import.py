@@ -61,7 +61,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -158,7 +158,6 @@ _STEP_LOG_NAME = re.compile(r"^\d+_(?:\d+_)?[A-Za-z][A-Za-z0-9_]*$")
 _UNIQUIFY_SUFFIX = re.compile(r"__\d+$")
 _ENCODER_UNITS = re.compile(r"^(halut_encoder)_(\d+)$")
 _TIME_UNIT = re.compile(r"^\s*(\d*\.?\d+(?:[eE][-+]?\d+)?)?\s*(fs|ps|ns|us|ms|s)\s*$")
-_TIME_UNIT_NS_SCALE = {"fs": 1e-6, "ps": 1e-3, "ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 _RUNTIME_DAYS = re.compile(r"^\s*(\d+)\s+days?,\s*(.*)$")
 _NOT_A_NUMBER = {"", "n/a", "na", "err", "error", "none", "null", "nan", "-"}
 
@@ -291,7 +290,7 @@ def parse_time_unit_ns(text: str) -> float:
     if not match:
         raise ValueError(f"not a time unit: {text!r}")
     multiplier = float(match.group(1)) if match.group(1) else 1.0
-    return multiplier * _TIME_UNIT_NS_SCALE[match.group(2)]
+    return multiplier * TIME_UNIT_NS[match.group(2)]
 
 
 def parse_clocks(details: Any) -> list[tuple[str, float]]:

@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Iterable
 
 
-from orchestrator.record import RunRecord
+from orchestrator.record import RunRecord, format_kge
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,10 +110,9 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 def format_ge(ge: float | None) -> str:
-    """GE in the halutmatmul table style: '110.238 kGE'."""
     if ge is None or (isinstance(ge, float) and math.isnan(ge)):
         return "-"
-    return f"{ge / 1000:.3f} kGE"
+    return format_kge(ge)
 
 
 def _table(headers: list[str], rows: Iterable[list[str]]) -> str:

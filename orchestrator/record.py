@@ -66,6 +66,11 @@ METRIC_UNITS: dict[str, str] = {
 METRIC_NAMES: tuple[str, ...] = tuple(Metrics.model_fields)
 
 
+def format_kge(ge: float) -> str:
+    """GE the way the halutmatmul tables print it, in thousands: '110.238 kGE'."""
+    return f"{ge / 1000.0:.3f} kGE"
+
+
 class SkippedStage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

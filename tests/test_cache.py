@@ -3,7 +3,6 @@ that an unchanged job reuses its record (marked cached) while --force and change
 
 from __future__ import annotations
 
-import json
 import os
 import textwrap
 import uuid

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from orchestrator.history import latest_records
-from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord
+from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, format_kge
 
 # Metrics that only exist after placement/STA; with metrics_origin == "synthesis" they are estimates.
 POST_SYNTHESIS_ESTIMATES = frozenset(
@@ -26,11 +26,6 @@ def _fmt_area(value: float) -> str:
 
 def _fmt_freq(value: float) -> str:
     return f"{value:,.1f}"
-
-
-def _fmt_ge(value: float) -> str:
-    # The halutmatmul tables give GE in thousands with three decimals: "110.238 kGE".
-    return f"{value / 1000.0:.3f} kGE"
 
 
 def _fmt_count(value: float) -> str:
@@ -60,7 +55,7 @@ class IndexRow:
 INDEX_ROWS: tuple[IndexRow, ...] = (
     IndexRow("area_um2", "Area [um^2]", _fmt_area),
     IndexRow("target_freq_mhz", "Freq [MHz]", _fmt_freq),
-    IndexRow("ge", "GE", _fmt_ge),
+    IndexRow("ge", "GE", format_kge),
     IndexRow("stdcell_count", "Std Cell [#]", _fmt_count),
     IndexRow("voltage_v", "Voltage [V]", _fmt_voltage),
     IndexRow("utilization_pct", "Util [%]", _fmt_pct),
