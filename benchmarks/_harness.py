@@ -82,13 +82,15 @@ def design_yaml(name: str, parameters: str) -> str:
 
 
 @contextmanager
-def project(designs: dict[str, str], pdks: list[str], extra: str = "", keep: bool = False) -> Iterator[Path]:
-    """A temporary project directory; yields its config.yaml."""
+def project(designs: dict[str, str], pdks: list[str], extra: str = "", keep: bool = False,
+            designs_yaml: str = "") -> Iterator[Path]:
+    """A temporary project directory; yields its config.yaml. ``designs_yaml``: more design entries
+    (YAML list items), written as they are."""
     tmp = Path(tempfile.mkdtemp(prefix="halut-bench."))
     try:
         shutil.copytree(REPO_ROOT / "platforms", tmp / "platforms")
         text = (f"pdk_data_root: {pdk_data_root()}\npdks: [{', '.join(pdks)}]\ndesigns:\n"
-                + "".join(design_yaml(n, p) for n, p in designs.items()) + extra)
+                + "".join(design_yaml(n, p) for n, p in designs.items()) + designs_yaml + extra)
         (tmp / "config.yaml").write_text(text, encoding="utf-8")
         yield tmp / "config.yaml"
     finally:

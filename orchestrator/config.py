@@ -106,6 +106,8 @@ class FlowOptions(_Strict):
     scheduler: Scheduler | None = None  # SC [option,scheduler,name]; None = nodes run on this machine
     scheduler_queue: str | None = None  # SC [option,scheduler,queue] (the Slurm partition)
     scheduler_options: list[str] = Field(default_factory=list)  # SC [option,scheduler,options], as-is
+    # Reuse SC's Yosys Liberty preparation across jobs (orchestrator.liberty_cache); off = SC as shipped.
+    liberty_cache: bool = True
 
 
 class Sweep(_Strict):

@@ -16,6 +16,7 @@ from typing import Any
 from orchestrator import __version__
 from orchestrator.config import Platform
 from orchestrator.record import Metrics, MetricOrigin, RunRecord, SkippedStage, StepInfo, make_run_id
+from orchestrator.sc_manifest import Manifest
 
 # SC metric -> (record field, scale to the record's unit). SC units: um^2, %, ns, Hz, mW.
 SC_METRICS: dict[str, tuple[str, float]] = {
@@ -58,37 +59,14 @@ def job_dir(build_dir: Path, top: str, jobname: str) -> Path:
     return Path(build_dir) / top / jobname
 
 
-def load_job_manifest(build_dir: Path, top: str, jobname: str):
+def load_job_manifest(build_dir: Path, top: str, jobname: str) -> Manifest | None:
     """The job's manifest as SC wrote it, or None when the run died before writing one."""
-    from siliconcompiler import ASIC
-
-    manifest = job_dir(build_dir, top, jobname) / f"{top}.pkg.json"
-    if not manifest.is_file():
-        return None
-    try:
-        return ASIC.from_manifest(filepath=str(manifest))
-    except Exception:  # a manifest cut short by a kill: treat as absent
-        return None
+    return Manifest.load(job_dir(build_dir, top, jobname) / f"{top}.pkg.json")
 
 
-def node_manifest(build_dir: Path, top: str, jobname: str, step: str, index: str):
+def node_manifest(build_dir: Path, top: str, jobname: str, step: str, index: str) -> Manifest | None:
     """Per-node output manifest: has the node's metrics even when the job-level one is stale."""
-    from siliconcompiler import ASIC
-
-    path = job_dir(build_dir, top, jobname) / step / index / "outputs" / f"{top}.pkg.json"
-    if not path.is_file():
-        return None
-    try:
-        return ASIC.from_manifest(filepath=str(path))
-    except Exception:
-        return None
-
-
-def _get(schema, *keypath: str, step: str, index: str) -> Any:
-    try:
-        return schema.get(*keypath, step=step, index=index)
-    except Exception:
-        return None
+    return Manifest.load(job_dir(build_dir, top, jobname) / step / index / "outputs" / f"{top}.pkg.json")
 
 
 def git_commit(repo_dir: Path = Path(__file__).resolve().parent) -> str | None:
@@ -149,29 +127,20 @@ def build_record(
     versions = dict(tool_versions)
     last_ok: str | None = None
     failed_step: str | None = None
-    try:
-        flowgraph = manifest.get_flow() if manifest is not None else None
-    except Exception:
-        flowgraph = None
     for step, index in run_nodes:
         node_dir = jobpath / step / index
         # The job manifest holds every node SC finished; a node's own manifest is only read
-        # (each load costs ~0.2 s) when the job manifest never heard of it, e.g. after a crash.
+        # when the job manifest never heard of it, e.g. after a crash.
         source = manifest
-        if manifest is None or _get(manifest, "record", "status", step=step, index=index) is None:
+        if manifest is None or manifest.get("record", "status", step=step, index=index) is None:
             source = node_manifest(build_dir, top, jobname, step, index) or manifest
-        status = _get(source, "record", "status", step=step, index=index) if source else None
-        tool = None
-        if flowgraph is not None:
-            try:
-                tool = flowgraph.get_graph_node(step, index).get_tool()
-            except Exception:
-                tool = None
+        status = source.get("record", "status", step=step, index=index) if source else None
+        tool = source.node_tool(step, index) if source else None
         # tasktime: the node's wall time (tool + SC's own setup); exetime is the tool alone.
-        runtime = _get(source, "metric", "tasktime", step=step, index=index) if source else None
+        runtime = source.get("metric", "tasktime", step=step, index=index) if source else None
         if runtime is None and source is not None:
-            runtime = _get(source, "metric", "exetime", step=step, index=index)
-        version = _get(source, "record", "toolversion", step=step, index=index) if source else None
+            runtime = source.get("metric", "exetime", step=step, index=index)
+        version = source.get("record", "toolversion", step=step, index=index) if source else None
         if tool and version:
             versions[tool] = str(version)
         log = node_dir / f"{step}.log"
@@ -191,7 +160,7 @@ def build_record(
         if ok:
             last_ok = step
             for sc_name, (field_name, scale) in SC_METRICS.items():
-                value = _get(source, "metric", sc_name, step=step, index=index)
+                value = source.get("metric", sc_name, step=step, index=index)
                 if value is None:
                     continue
                 if field_name in PNR_ONLY and step_origin(step) in ("synthesis", "sta"):

@@ -60,7 +60,8 @@ class JobOutcome:
     rerun_reason: str | None = None  # why an existing build was not reused ("rtl, sdc changed")
     # Where the wall time went (seconds): prepare (render + key, this process), process (the job
     # process, start to exit), setup / sc_run / record (inside it), tool (sum of SC exetime: time
-    # inside tool executables), sc_task (sum of SC tasktime: tool + SC's per-node preparation).
+    # inside tool executables), sc_task (sum of SC tasktime: tool + SC's per-node preparation);
+    # began_at / ended_at: the job's wall interval as Unix times (to match tool process intervals).
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -252,7 +253,9 @@ def run_jobs(
         _signal_group(item.proc.pid, signal.SIGKILL)
         outcome = JobOutcome(item.job, log_path=item.log_path, elapsed_s=ended - item.started, started=True,
                              rerun_reason=item.rerun_reason)
-        outcome.timings = {"prepare": item.prepare_s, "process": ended - item.launched}
+        now = time.time()
+        outcome.timings = {"prepare": item.prepare_s, "process": ended - item.launched,
+                           "began_at": now - (ended - item.started), "ended_at": now}
         try:
             data = json.loads(item.result_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
@@ -418,21 +421,24 @@ def _tail(path: Path, lines: int = 1) -> str:
 
 
 def sc_node_times(build_dir: Path, top: str, jobname: str, nodes: list[tuple[str, str]]) -> dict[str, float]:
-    """Sum of SC's ``exetime`` (inside the tool executable) and ``tasktime`` (tool + SC's node
-    preparation, e.g. Liberty preprocessing) over ``nodes``, read from the job manifest."""
+    """SC's ``exetime`` (time SC counts as the tool's: the tool process plus writing its task
+    manifest) and ``tasktime`` (the whole node: plus SC's preparation, e.g. Liberty) from the job
+    manifest: summed over ``nodes`` as ``tool`` / ``sc_task``, and per step as ``tool:<step>`` /
+    ``sc_task:<step>``."""
     from orchestrator import metrics
 
-    path = metrics.job_dir(build_dir, top, jobname) / f"{top}.pkg.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    manifest = metrics.load_job_manifest(build_dir, top, jobname)
+    if manifest is None:
         return {}
-    totals: dict[str, float] = {}
+    times: dict[str, float] = {}
     for name, metric in (("tool", "exetime"), ("sc_task", "tasktime")):
-        values = manifest.get("metric", {}).get(metric, {}).get("node", {})
-        found = [values.get(step, {}).get(str(index), {}).get("value") for step, index in nodes]
-        totals[name] = float(sum(v for v in found if v is not None))
-    return totals
+        times[name] = 0.0
+        for step, index in nodes:
+            value = manifest.get("metric", metric, step=step, index=index)
+            if value is not None:
+                times[name] += float(value)
+                times[f"{name}:{step}"] = times.get(f"{name}:{step}", 0.0) + float(value)
+    return times
 
 
 def execute(request: dict) -> dict:
@@ -459,6 +465,10 @@ def execute(request: dict) -> dict:
         voltage = next((v for v in map(flow.liberty_nom_voltage, libs) if v is not None), None)
     plan = flow.plan_steps(project, toolchain, to=request.get("to"))
     flow.apply_plan(project, plan)
+    if config.flow.liberty_cache and config.flow.scheduler is None:
+        from orchestrator import liberty_cache
+
+        liberty_cache.install()  # the node processes SC forks from this one inherit it
     setup_done = time.monotonic()
 
     error = None

@@ -54,6 +54,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -68,6 +69,10 @@ SHIM_MARKER = "halut-yosys-bridge-shim"
 # The message native Yosys gives a Tcl script when a command fails (tclapi.cc); kept identical
 # so logs read the same whichever yosys ran.
 COMMAND_ERROR_MESSAGE = "Yosys command produced an error"
+
+TOOL_TIMES_ENV = "HALUT_TOOL_TIMES"
+"""When set (benchmarks set it), each bridge process appends one JSON line with its wall-clock
+interval, from process start (the shim's exec) to exit, to the file it names."""
 
 _USAGE = """\
 usage: yosys [-V|--version] [-C] [-c script.tcl] [-s script.ys] [-p "cmds"] [file ...]
@@ -393,6 +398,7 @@ class YosysTcl:
         except Exception:
             pass
         self.flush()
+        note_tool_time()
         os._exit(code)
 
     def _exit(self, *args: str) -> None:
@@ -710,6 +716,32 @@ def _parse_args(argv: Sequence[str]) -> dict[str, Any]:
     return options
 
 
+def _process_start_epoch() -> float | None:
+    """When this process started (10 ms resolution): /proc's start tick, which counts from boot."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rpartition(")")[2].split()
+        started_after_boot = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return time.time() - (time.clock_gettime(time.CLOCK_BOOTTIME) - started_after_boot)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def note_tool_time() -> None:
+    """Append this process's wall interval to ``$HALUT_TOOL_TIMES`` (see ``TOOL_TIMES_ENV``)."""
+    path = os.environ.get(TOOL_TIMES_ENV)
+    if not path:
+        return
+    ended = time.time()
+    started = _process_start_epoch()
+    line = json.dumps({"tool": "yosys", "argv": sys.argv[1:], "start": started, "end": ended})
+    try:
+        # One short O_APPEND write per process: parallel jobs' lines never interleave.
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+    except OSError:
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``yosys`` command line. Ends the process itself once libyosys is loaded."""
     try:
@@ -731,6 +763,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options["version"]:
         print(ys.Globals.yosys_version_str)
         sys.stdout.flush()
+        note_tool_time()
         os._exit(0)
 
     bridge = YosysTcl()

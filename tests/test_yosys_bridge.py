@@ -6,10 +6,12 @@ crash in interpreter teardown). The SC tests synthesize a real counter on both P
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -282,6 +284,22 @@ def test_install_shim_writes_runnable_yosys(tmp_path):
                           cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[:2] == ["Yosys", bridge_version()]
+
+
+def test_each_process_notes_its_wall_interval_when_asked(tmp_path, verilog):
+    times = tmp_path / "times.jsonl"
+    shim = install_shim(tmp_path / "bin")
+    env = {**os.environ, yosys_bridge.TOOL_TIMES_ENV: str(times)}
+    began = time.time()
+    for args in (["--version"], ["-p", "read_verilog counter.v; synth -top counter"]):
+        proc = subprocess.run([str(shim), *args], capture_output=True, text=True, cwd=verilog, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    ended = time.time()
+    entries = [json.loads(line) for line in times.read_text().splitlines()]
+    assert [e["argv"][0] for e in entries] == ["--version", "-p"]
+    tick = 0.02  # the start is read from /proc in 10 ms clock ticks
+    assert began - tick <= entries[0]["start"] < entries[0]["end"] <= entries[1]["start"] + tick
+    assert entries[1]["start"] < entries[1]["end"] <= ended
 
 
 def test_find_native_yosys_skips_the_shim(tmp_path):
