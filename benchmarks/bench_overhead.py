@@ -95,9 +95,9 @@ def report(outcome, kind: str, times_file: Path, pdk: str) -> None:
     job = f"{outcome.record.design}/{pdk} ({kind})"
     print(f"overhead {job}: {pct(wall - tool, wall)} of {wall:.1f} s job wall outside tool processes "
           f"({wall - tool:.2f} s; Yosys processes {yosys:.2f} s, pyslang {elaborate:.2f} s; target <= 2 %)")
-    print(f"overhead {job} SC: {sc:.2f} s = {pct(sc, wall)} (synthesis node outside Yosys "
-          f"{t['sc_task:synthesis'] - yosys:.2f} s, of which SC counts {t['tool:synthesis'] - yosys:.2f} s as "
-          f"exetime; scheduler and elaborate node {sc - (t['sc_task:synthesis'] - yosys):.2f} s)")
+    node = t["sc_task:synthesis"] - yosys
+    print(f"overhead {job} SC: {sc:.2f} s = {pct(sc, wall)} (synthesis node outside Yosys {node:.2f} s, "
+          f"scheduler and elaborate node {sc - node:.2f} s)")
     print(f"overhead {job} orchestrator: {ours:.2f} s = {pct(ours, wall)} (render + key {t['prepare']:.2f} s, "
           f"imports + SC project {t['setup']:.2f} s, record scrape {t['record']:.2f} s, "
           f"process start/exit {start_exit:.2f} s)")

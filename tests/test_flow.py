@@ -81,6 +81,36 @@ def test_to_step_restricts_to_its_ancestors(project_factory):
     assert "place.global" in plan.not_requested and plan.skipped == []
 
 
+def test_applied_plan_leaves_sc_only_the_nodes_and_tools_that_run(project_factory):
+    _, project = project_factory(tools=toolchain("yosys", "pyslang"))
+    full_nodes = len(flow.flow_nodes(project))
+    plan = flow.plan_steps(project, toolchain("yosys", "pyslang"))
+    flow.apply_plan(project, plan)
+    assert [(s, i) for s, i, _ in flow.flow_nodes(project)] == plan.run_nodes
+    assert len(plan.run_nodes) + len(plan.skipped) == full_nodes
+    assert set(project.getkeys("tool")) == {"slang", "yosys"}
+    assert list(project.getkeys("flowgraph")) == [project.get_flow().name]
+    assert project.check_manifest()
+
+
+def test_applied_plan_with_every_tool_keeps_the_whole_flow(project_factory):
+    _, project = project_factory()
+    before = flow.flow_nodes(project)
+    flow.apply_plan(project, flow.plan_steps(project, toolchain(*ALL_TOOLS)))
+    assert flow.flow_nodes(project) == before
+    assert {"openroad", "opensta", "klayout", "yosys", "slang"} <= set(project.getkeys("tool"))
+
+
+def test_applied_to_step_cuts_its_descendants(project_factory):
+    _, project = project_factory()
+    inputs = project.get_flow().get_graph_node("floorplan.init", "0").get_input()
+    plan = flow.plan_steps(project, toolchain(*ALL_TOOLS), to="floorplan.init")
+    flow.apply_plan(project, plan)
+    assert [s for s, _, _ in flow.flow_nodes(project)][-1] == "floorplan.init"
+    assert [(s, i) for s, i, _ in flow.flow_nodes(project)] == plan.run_nodes
+    assert project.get_flow().get_graph_node("floorplan.init", "0").get_input() == inputs
+
+
 def test_unknown_to_step_is_an_error(project_factory):
     _, project = project_factory()
     with pytest.raises(Exception, match="unknown step 'placement'"):
