@@ -3,9 +3,10 @@
 Runs the nightly matrix to synthesis one job at a time (no job waits for a core) and prints per
 (design, PDK): the job's wall time, time inside Yosys (SC ``exetime`` of the synthesis node: the
 launcher, libyosys and yosys-abc), SC's preparation of that node (``tasktime`` - ``exetime``:
-Liberty preprocessing and the task's set-up), elaboration (slang), and the rest (SC's scheduler,
-our process, project build and record scrape). Per PDK it also times SC's Liberty preprocessing
-(``prepareLib.process_liberty_file`` on the synthesis corner's Liberty files) on its own.
+Liberty preparation, served from orchestrator.liberty_cache once a job of the PDK has filled it,
+and the task's set-up), elaboration (slang), and the rest (SC's scheduler, our process, project
+build and record scrape). Per PDK it also times SC's Liberty preparation
+(``prepareLib.process_liberty_file`` on the synthesis corner's Liberty files) on its own, uncached.
 
     python benchmarks/bench_synthesis.py [--pdk asap7 nangate45] [--toy]
 """
