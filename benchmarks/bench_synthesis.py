@@ -21,7 +21,7 @@ from pathlib import Path
 
 from _harness import design_entries, pct, project, run_api
 
-from orchestrator import flow, runner, tools
+from orchestrator import flow, metrics, runner, tools
 from orchestrator.config import load_config
 from orchestrator.designs import render_design
 from orchestrator.sweeps import select_jobs
@@ -61,8 +61,9 @@ def main() -> int:
         for outcome in outcomes:
             record = outcome.record
             build_dir = Path(record.build_dir)
-            syn = runner.sc_node_times(build_dir, record.top, flow.SC_JOBNAME, [("synthesis", "0")])
-            elab = runner.sc_node_times(build_dir, record.top, flow.SC_JOBNAME, [("elaborate", "0")])
+            manifest = metrics.load_job_manifest(build_dir, record.top, flow.SC_JOBNAME)
+            syn = runner.sc_node_times(manifest, [("synthesis", "0")])
+            elab = runner.sc_node_times(manifest, [("elaborate", "0")])
             wall = outcome.elapsed_s
             yosys, prep = syn["tool"], syn["sc_task"] - syn["tool"]
             rest = wall - syn["sc_task"] - elab["sc_task"]

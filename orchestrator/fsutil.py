@@ -67,3 +67,9 @@ def atomic_write_text(
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, exclusive: bool = False) -> Path:
     text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
     return atomic_write_text(path, text, exclusive=exclusive)
+
+
+def user_cache_dir() -> Path:
+    """This tool's per-user cache (``$XDG_CACHE_HOME`` or ``~/.cache``, then ``halut-orchestrator``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "halut-orchestrator"

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from orchestrator.fsutil import atomic_write_text
+from orchestrator.fsutil import atomic_write_text, user_cache_dir
 
 MAX_AGE_DAYS = 30
 _CHUNK = 1 << 20
@@ -34,8 +34,7 @@ _installed: dict[str, object] = {}
 
 
 def default_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "halut-orchestrator" / "liberty"
+    return user_cache_dir() / "liberty"
 
 
 def _code_identity(prepare: Callable) -> str:

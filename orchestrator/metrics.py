@@ -107,8 +107,10 @@ def build_record(
     tool_versions: dict[str, str],
     commit: str | None,
     job_key: str | None = None,
+    manifest: Manifest | None = None,
 ) -> RunRecord:
-    """Assemble the record for one job from what SC left in ``build_dir``."""
+    """Assemble the record for one job from what SC left in ``build_dir``. ``manifest``: the job
+    manifest when the caller has read it already (None: read it here)."""
     period_ns = platform.to_ns(clock_period)
     metrics: dict[str, Any] = {
         "clock_period_ns": period_ns,
@@ -120,7 +122,8 @@ def build_record(
         metric_steps["voltage_v"] = "platform" if platform.voltage_v is not None else f"liberty:{platform.analysis_corner}"
 
     jobpath = job_dir(build_dir, top, jobname)
-    manifest = load_job_manifest(build_dir, top, jobname)
+    if manifest is None:
+        manifest = load_job_manifest(build_dir, top, jobname)
     steps: list[StepInfo] = []
     logs: dict[str, str] = {}
     reports: list[str] = []

@@ -32,6 +32,7 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_json
 from orchestrator.flow import Job
 from orchestrator.record import RunRecord
+from orchestrator.sc_manifest import Manifest
 from orchestrator.tools import Toolchain, ToolStatus
 
 # SC's console lines look like "| INFO     | job0 | synthesis | 0 | ..."
@@ -420,14 +421,11 @@ def _tail(path: Path, lines: int = 1) -> str:
 # ---------------------------------------------------------------- child side
 
 
-def sc_node_times(build_dir: Path, top: str, jobname: str, nodes: list[tuple[str, str]]) -> dict[str, float]:
+def sc_node_times(manifest: Manifest | None, nodes: list[tuple[str, str]]) -> dict[str, float]:
     """SC's ``exetime`` (time SC counts as the tool's: the tool process plus writing its task
     manifest) and ``tasktime`` (the whole node: plus SC's preparation, e.g. Liberty) from the job
     manifest: summed over ``nodes`` as ``tool`` / ``sc_task``, and per step as ``tool:<step>`` /
     ``sc_task:<step>``."""
-    from orchestrator import metrics
-
-    manifest = metrics.load_job_manifest(build_dir, top, jobname)
     if manifest is None:
         return {}
     times: dict[str, float] = {}
@@ -477,6 +475,7 @@ def execute(request: dict) -> dict:
     except Exception as exc:  # SC raises RuntimeError("Run failed: ...") on a failed node
         error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     run_done = time.monotonic()
+    manifest = metrics.load_job_manifest(build_dir / "sc", rendered.top, flow.SC_JOBNAME)
     record = metrics.build_record(
         design=spec.name,
         top=rendered.top,
@@ -494,9 +493,10 @@ def execute(request: dict) -> dict:
         tool_versions=toolchain.versions(),
         commit=request.get("commit"),
         job_key=job.key,
+        manifest=manifest,
     )
     timings = {"setup": setup_done - began, "sc_run": run_done - setup_done, "record": time.monotonic() - run_done}
-    timings.update(sc_node_times(build_dir / "sc", rendered.top, flow.SC_JOBNAME, plan.run_nodes))
+    timings.update(sc_node_times(manifest, plan.run_nodes))
     return {"record": record.to_json_dict(), "error": None, "timings": timings}
 
 

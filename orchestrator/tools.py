@@ -8,13 +8,14 @@ say loudly why, instead of letting SC fail on the first missing executable.
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import re
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from orchestrator.fsutil import user_cache_dir
 
 
 @dataclass(frozen=True)
@@ -117,10 +118,9 @@ def detect_yosys() -> ToolStatus:
 
 
 def _shim_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     # One shim per interpreter: the wrapper hard-codes sys.executable.
     tag = re.sub(r"[^A-Za-z0-9]+", "_", sys.executable).strip("_")
-    return Path(base) / "halut-orchestrator" / "bin" / tag
+    return user_cache_dir() / "bin" / tag
 
 
 def detect_pyslang() -> ToolStatus:
