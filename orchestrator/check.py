@@ -28,30 +28,16 @@ from orchestrator.config import format_validation_error, read_yaml_mapping
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_text
 from orchestrator.history import latest_records, record_to_row
-from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, Status, parameters_key
+from orchestrator.record import METRIC_BETTER as RECORD_METRIC_BETTER
+from orchestrator.record import METRIC_NAMES, METRIC_UNITS, Better, RunRecord, Status, parameters_key
 
 BASELINE_SCHEMA_VERSION = 1
 
-Better = Literal["lower", "higher", "none"]
-
-# Which direction is an improvement. "none": the value has no better side (an operating point
-# or a ratio that is only wrong outside bounds). WNS/TNS are <= 0 when failing, so a higher
-# (less negative) value is better.
+# Which direction is an improvement: the physics declared with each metric (record.METRIC_SPECS).
+# "none": the value has no better side (an operating point or a ratio that is only wrong outside
+# bounds). WNS/TNS are <= 0 when failing, so a higher (less negative) value is better.
 METRIC_BETTER: dict[str, Better] = {
-    "area_um2": "lower",
-    "stdcell_count": "lower",
-    "register_count": "lower",
-    "ge": "lower",
-    "clock_period_ns": "lower",
-    "target_freq_mhz": "higher",
-    "fmax_mhz": "higher",
-    "wns_ns": "higher",
-    "tns_ns": "higher",
-    "utilization_pct": "none",
-    "voltage_v": "none",
-    "power_mw": "lower",
-    "die_area_um2": "lower",
-    "core_area_um2": "lower",
+    **RECORD_METRIC_BETTER,
     "total_runtime_s": "lower",  # sum of step wall times (history column of the same name)
 }
 
@@ -125,11 +111,21 @@ class Baseline(BaseModel):
 
     def rule_for(self, metric: str, entry: BaselineEntry | None) -> MetricRule | None:
         base = self.rules.get(metric)
+        if metric in SIGNOFF_LIMITS:
+            # A sign-off limit applies to every design; a rule in the file (a waiver) overrides it.
+            base = SIGNOFF_LIMITS[metric].merged(base)
         override = entry.rules.get(metric) if entry is not None else None
         if base is None:
             return override
         return base.merged(override)
 
+
+# Physical sign-off limits that every baseline file gets: a routed design with DRC or electrical
+# rule violations cannot be taped out, so any count above 0 fails, with or without a baseline.
+SIGNOFF_LIMITS: dict[str, MetricRule] = {
+    "drc_count": MetricRule(better="lower", max=0),
+    "drv_count": MetricRule(better="lower", max=0),
+}
 
 # Written into a fresh baseline file; afterwards the file is the source of truth.
 DEFAULT_RULES: dict[str, MetricRule] = {
@@ -144,6 +140,11 @@ DEFAULT_RULES: dict[str, MetricRule] = {
     "wns_ns": MetricRule(better="higher", abs_tol=0.01),
     "tns_ns": MetricRule(better="higher", rel_tol_pct=5.0, abs_tol=0.01),
     "utilization_pct": MetricRule(better="none", min=20.0, max=75.0),
+    "hold_wns_ns": MetricRule(better="higher", abs_tol=0.01),
+    "hold_tns_ns": MetricRule(better="higher", rel_tol_pct=5.0, abs_tol=0.01),
+    "leakage_power_mw": MetricRule(better="lower", rel_tol_pct=5.0),
+    "latch_count": MetricRule(better="lower"),
+    "flop_count": MetricRule(better="lower"),
 }
 
 

@@ -181,7 +181,7 @@ def cmd_doctor(args) -> int:
         runs = ", ".join(step for step, _ in plan.run_nodes)
         print(f"  {pdk}: runs {runs}")
         if plan.skipped:
-            reasons = list(dict.fromkeys(s.reason for s in plan.skipped if not s.reason.startswith("needs ")))
+            reasons = list(dict.fromkeys(s.reason for s in plan.skipped if s.blocked_by is None))
             print(f"  {pdk}: skips {len(plan.skipped)} steps: " + "; ".join(reasons))
     return EXIT_OK
 
@@ -252,7 +252,7 @@ def cmd_run(args) -> int:
             _err(f"{outcome.job.name}: {outcome.record.reason}")
             exit_code = max(exit_code, EXIT_FAIL)
     # Flow order: the tool that stopped the flow first leads.
-    skipped = list(dict.fromkeys(s.reason for r in records for s in r.skipped_stages if not s.reason.startswith("needs ")))
+    skipped = list(dict.fromkeys(s.reason for r in records for s in r.skipped_stages if s.blocked_by is None))
     if skipped:
         print("\n!! P&R/sign-off stages were skipped: " + "; ".join(skipped), file=sys.stderr)
         if require_all:

@@ -26,6 +26,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+TimingCheck = Literal["setup", "hold", "power"]
+
+
+class TimingScenarioSpec(_Strict):
+    """One sign-off scenario (SC ``[constraint,timing,scenario]``): library corners and the checks
+    analysed there. Every check must be analysed somewhere, setup at exactly one scenario."""
+
+    libcorners: list[str] = Field(min_length=1)  # SC libcorners; the first one gives the voltage
+    pexcorner: str = "typical"
+    checks: list[TimingCheck] = Field(min_length=1)
+
+
 class Platform(_Strict):
     """One PDK + main std-cell library, as ORFS would declare a platform."""
 
@@ -46,12 +58,35 @@ class Platform(_Strict):
     placement_density: float = Field(gt=0, le=1)
     ge_reference_cell: str
     ge_reference_area_um2: float = Field(gt=0)
-    analysis_corner: str  # SC libcorner whose Liberty gives the nominal voltage
-    voltage_v: float | None = Field(default=None, gt=0)  # override; None = read from Liberty
+    # Sign-off scenarios by name, replacing the SC target's: which corner setup, hold and power are
+    # analysed at. The record names the scenario of each timing and power figure.
+    timing_scenarios: dict[str, TimingScenarioSpec] = Field(min_length=1)
+    clock_uncertainty: float = Field(default=0.0, ge=0)  # in time_unit (jitter + skew margin)
+    voltage_v: float | None = Field(default=None, gt=0)  # override; None = the setup corner's Liberty
     sdc_template: str  # file name under platforms/
     # Supply voltage of the ORFS platform's default corner, for imported ORFS runs (their metrics
     # do not carry it). ORFS asap7 runs at CORNER=BC (0.77 V), not at our analysis corner.
     orfs_voltage_v: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _checks_covered(self) -> "Platform":
+        for check in ("setup", "hold", "power"):
+            where = [name for name, sc in self.timing_scenarios.items() if check in sc.checks]
+            if not where:
+                raise ValueError(f"timing_scenarios: no scenario analyses '{check}'")
+            if check == "setup" and len(where) > 1:
+                raise ValueError(f"timing_scenarios: setup is analysed at {', '.join(where)}; name one")
+        return self
+
+    @property
+    def setup_scenario(self) -> str:
+        """The scenario fmax, WNS and TNS are quoted at (its corner's voltage is the record's)."""
+        return next(name for name, sc in self.timing_scenarios.items() if "setup" in sc.checks)
+
+    @property
+    def analysis_corner(self) -> str:
+        """The library corner of the setup scenario."""
+        return self.timing_scenarios[self.setup_scenario].libcorners[0]
 
     def to_ns(self, value: float) -> float:
         """A time in this platform's unit, in ns."""

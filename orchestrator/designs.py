@@ -76,6 +76,7 @@ def render_sdc(config: Config, platform: Platform, design: str, clock_period: fl
         platform=platform,
         period=_fmt(clock_period),
         io_delay=_fmt(clock_period * platform.io_delay_fraction),
+        uncertainty=_fmt(platform.clock_uncertainty),
         freq_mhz=1000.0 / platform.to_ns(clock_period),
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)

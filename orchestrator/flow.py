@@ -170,6 +170,7 @@ def build_project(
     if hasattr(mainlib, "set_openroad_placement_density"):
         mainlib.set_openroad_placement_density(platform.placement_density)
     project.constraint.area.set_density(platform.core_utilization_pct)
+    apply_timing_scenarios(project, platform)
 
     register_pdk_data_root(project, config.resolved_pdk_data_root())
 
@@ -186,6 +187,28 @@ def build_project(
     project.option.set_quiet(True)
     apply_scheduler(project, config.flow)
     return project
+
+
+def apply_timing_scenarios(project, platform: Platform) -> None:
+    """The platform's sign-off scenarios replace the ones the SC target made."""
+    timing = project.constraint.timing
+    for name in list(timing.getkeys("scenario")):
+        timing.remove_scenario(name)
+    for name, spec in platform.timing_scenarios.items():
+        scenario = timing.make_scenario(name)
+        scenario.add_libcorner(list(spec.libcorners))
+        scenario.set_pexcorner(spec.pexcorner)
+        scenario.add_check(list(spec.checks))
+
+
+def scenario_voltages(project, platform: Platform) -> dict[str, float | None]:
+    """Liberty ``nom_voltage`` of each scenario's first library corner (the main library's)."""
+    lib = project.get_library(platform.stdcell_lib)
+    voltages: dict[str, float | None] = {}
+    for name, spec in platform.timing_scenarios.items():
+        files = liberty_files(lib, spec.libcorners[0])
+        voltages[name] = next((v for v in map(liberty_nom_voltage, files) if v is not None), None)
+    return voltages
 
 
 def apply_scheduler(project, options: FlowOptions) -> None:
@@ -248,7 +271,7 @@ def plan_steps(project, toolchain: Toolchain, to: str | None = None) -> StepPlan
         elif upstream:
             reason = f"needs {upstream[0][0]}: {blocked_by.get(upstream[0], 'upstream skipped')}"
             blocked_by[(step, index)] = blocked_by.get(upstream[0], reason)
-            skipped.append(SkippedStage(step=step, reason=reason))
+            skipped.append(SkippedStage(step=step, reason=reason, blocked_by=upstream[0][0]))
         else:
             runnable.add((step, index))
 

@@ -112,8 +112,7 @@ def record_to_row(record: RunRecord) -> dict:
     }
     for name in METRIC_NAMES:
         row[name] = getattr(record.metrics, name)
-    runtimes = [s.runtime_s for s in record.steps if s.runtime_s is not None]
-    row["total_runtime_s"] = sum(runtimes) if runtimes else None
+    row["total_runtime_s"] = record.total_runtime_s
     for key, value in sorted(record.parameters.items()):
         row[f"param.{key}"] = value
     return row

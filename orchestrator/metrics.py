@@ -8,32 +8,74 @@ record says which step that was. Units are normalised to the record's field name
 
 from __future__ import annotations
 
+import json
+import math
 import subprocess
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__
 from orchestrator.config import Platform
-from orchestrator.record import Metrics, MetricOrigin, RunRecord, SkippedStage, StepInfo, make_run_id
+from orchestrator import netlist
+from orchestrator.netlist import Sequential
+from orchestrator.record import (
+    INT_METRICS,
+    Metrics,
+    MetricOrigin,
+    RunRecord,
+    SkippedStage,
+    StepInfo,
+    TimingScenario,
+    make_run_id,
+)
 from orchestrator.sc_manifest import Manifest
 
-# SC metric -> (record field, scale to the record's unit). SC units: um^2, %, ns, Hz, mW.
-SC_METRICS: dict[str, tuple[str, float]] = {
-    "cellarea": ("area_um2", 1.0),
-    "cells": ("stdcell_count", 1.0),
-    "registers": ("register_count", 1.0),
-    "utilization": ("utilization_pct", 1.0),
-    "setupwns": ("wns_ns", 1.0),
-    "setuptns": ("tns_ns", 1.0),
-    "fmax": ("fmax_mhz", 1e-6),
-    "averagepower": ("power_mw", 1.0),
-    "totalarea": ("die_area_um2", 1.0),
-}
-INT_FIELDS = {"stdcell_count", "register_count"}
 
-# Metrics that only mean something after placement; synthesis "utilization" is not a P&R figure.
-PNR_ONLY = {"utilization_pct", "die_area_um2"}
+
+@dataclass(frozen=True)
+class ScMetric:
+    """Where one record metric comes from in SC: ``[metric,<sc_name>]`` of a node, scaled to the
+    record's unit. The names are SC 0.38's (``siliconcompiler/metrics/asic.py``); which task
+    records which name is in each tool's ``post_process`` (a test walks this table against SC)."""
+
+    sc_name: str
+    field: str
+    scale: float = 1.0  # SC unit -> record unit (SC: um^2, %, ns, Hz, mw)
+    check: str | None = None  # the SC timing check (setup/hold/power) whose scenario it is analysed at
+    pnr_only: bool = False  # meaningless before floorplan (SC's synthesis "utilization" is a guess)
+
+
+SC_METRICS: tuple[ScMetric, ...] = (
+    ScMetric("cellarea", "area_um2"),
+    ScMetric("cells", "stdcell_count"),  # replaced by OpenROAD's filler-free count after floorplan
+    ScMetric("utilization", "utilization_pct", pnr_only=True),
+    ScMetric("setupslack", "setup_slack_ns", check="setup"),  # OpenSTA and OpenROAD
+    ScMetric("setupwns", "wns_ns", check="setup"),  # OpenROAD only; derived from setupslack otherwise
+    ScMetric("setuptns", "tns_ns", check="setup"),
+    ScMetric("fmax", "fmax_mhz", 1e-6, check="setup"),
+    ScMetric("holdslack", "hold_slack_ns", check="hold"),
+    ScMetric("holdwns", "hold_wns_ns", check="hold"),
+    ScMetric("holdtns", "hold_tns_ns", check="hold"),
+    ScMetric("peakpower", "power_mw", check="power"),  # no SC 0.38 task records averagepower
+    ScMetric("leakagepower", "leakage_power_mw", check="power"),
+    ScMetric("totalarea", "die_area_um2", pnr_only=True),
+    ScMetric("drcs", "drc_count", pnr_only=True),
+    ScMetric("drvs", "drv_count", pnr_only=True),
+    ScMetric("wirelength", "wirelength_um", pnr_only=True),
+)
+
+# OpenROAD's own metrics (``reports/metrics.json`` of each OpenROAD node, the ORFS names with SC's
+# ``sc__metric__`` prefix) for figures SC does not carry into its schema: ``cells`` there counts
+# filler cells too, and core area is not an SC metric.
+OPENROAD_METRICS: dict[str, str] = {
+    "sc__metric__design__instance__count__stdcell": "stdcell_count",
+    "sc__metric__design__core__area": "core_area_um2",
+}
+
+# Slacks of a check -> its worst negative slack, when the tool records only the slack.
+WNS_FROM_SLACK = {"setup_slack_ns": "wns_ns", "hold_slack_ns": "hold_wns_ns"}
 
 # First component of an SC step name -> the stage it belongs to.
 STEP_ORIGIN: dict[str, MetricOrigin] = {
@@ -50,8 +92,8 @@ STEP_ORIGIN: dict[str, MetricOrigin] = {
 
 
 def step_origin(step: str) -> MetricOrigin:
-    if step == "synthesis.timing":
-        return "sta"
+    """The stage a step's figures describe. ``synthesis.timing`` analyses the synthesized netlist,
+    so its area and cell counts are synthesis figures."""
     return STEP_ORIGIN.get(step.split(".", 1)[0], "finish")
 
 
@@ -108,18 +150,23 @@ def build_record(
     commit: str | None,
     job_key: str | None = None,
     manifest: Manifest | None = None,
+    timing_scenarios: dict[str, TimingScenario] | None = None,
+    sequential_cells: dict[str, Sequential] | None = None,
 ) -> RunRecord:
     """Assemble the record for one job from what SC left in ``build_dir``. ``manifest``: the job
-    manifest when the caller has read it already (None: read it here)."""
+    manifest when the caller has read it already (None: read it here). ``timing_scenarios``: the
+    sign-off scenarios the flow analysed (which corner each timing/power figure comes from);
+    ``sequential_cells``: the Liberty classification for the flop/latch census (None: no census)."""
     period_ns = platform.to_ns(clock_period)
     metrics: dict[str, Any] = {
         "clock_period_ns": period_ns,
         "target_freq_mhz": 1000.0 / period_ns,
     }
     metric_steps: dict[str, str] = {"clock_period_ns": "sdc", "target_freq_mhz": "sdc"}
+    scenarios = dict(timing_scenarios or {})
     if voltage_v is not None:
         metrics["voltage_v"] = voltage_v
-        metric_steps["voltage_v"] = "platform" if platform.voltage_v is not None else f"liberty:{platform.analysis_corner}"
+        metric_steps["voltage_v"] = "platform" if platform.voltage_v is not None else "liberty"
 
     jobpath = job_dir(build_dir, top, jobname)
     if manifest is None:
@@ -130,6 +177,7 @@ def build_record(
     versions = dict(tool_versions)
     last_ok: str | None = None
     failed_step: str | None = None
+    netlist_steps: list[str] = []  # successful steps that wrote a gate-level netlist, in flow order
     for step, index in run_nodes:
         node_dir = jobpath / step / index
         # The job manifest holds every node SC finished; a node's own manifest is only read
@@ -152,35 +200,59 @@ def build_record(
         report_dir = node_dir / "reports"
         if report_dir.is_dir():
             reports.extend(str(p) for p in sorted(report_dir.rglob("*")) if p.is_file())
-        ok = status == "success"
-        if not ok and not node_dir.is_dir():
-            step_status = "pending"
-        elif ok:
+        note = None
+        if status == "success":
             step_status = "success"
+        elif status == "skipped":
+            # SC decided the node has nothing to do (no macros to place, no timing to repair,
+            # no fill rules): not a failure, and not waiting to run either.
+            step_status = "skipped"
+            note = "skipped by SiliconCompiler: nothing to do in this design"
+        elif not node_dir.is_dir():
+            step_status = "pending"
         else:
             step_status = "error"
-        steps.append(StepInfo(step=step, status=step_status, tool=tool, runtime_s=runtime, log=logs.get(step)))
-        if ok:
+        steps.append(StepInfo(step=step, status=step_status, tool=tool, runtime_s=runtime, log=logs.get(step),
+                              note=note))
+        if step_status == "success":
             last_ok = step
-            for sc_name, (field_name, scale) in SC_METRICS.items():
-                value = source.get("metric", sc_name, step=step, index=index)
-                if value is None:
-                    continue
-                if field_name in PNR_ONLY and step_origin(step) in ("synthesis", "sta"):
-                    continue
-                value = float(value) * scale
-                metrics[field_name] = int(round(value)) if field_name in INT_FIELDS else value
-                metric_steps[field_name] = step
+            _take_metrics(source, step, index, node_dir, metrics, metric_steps)
+            if netlist.step_netlist(node_dir, top) is not None:
+                netlist_steps.append(step)
         elif failed_step is None and step_status == "error":
             failed_step = step
     for skip in skipped:
-        steps.append(StepInfo(step=skip.step, status="skipped"))
+        steps.append(StepInfo(step=skip.step, status="skipped", note=skip.reason))
+
+    # Flops and latches from the netlist the area figure describes (or the newest one before it).
+    area_step = metric_steps.get("area_um2")
+    if sequential_cells and netlist_steps and area_step is not None:
+        order = [s for s, _ in run_nodes]
+        candidates = [s for s in netlist_steps if order.index(s) <= order.index(area_step)] or netlist_steps[:1]
+        census_step = candidates[-1]
+        counted = netlist.census(netlist.step_netlist(jobpath / census_step / "0", top), sequential_cells)
+        for name, value in (("flop_count", counted.flops), ("latch_count", counted.latches),
+                            ("register_count", counted.registers)):
+            metrics[name] = value
+            metric_steps[name] = census_step
 
     area = metrics.get("area_um2")
     if area is not None:
         metrics["ge"] = area / platform.ge_reference_area_um2
         metric_steps["ge"] = metric_steps["area_um2"]
     origin = step_origin(metric_steps["area_um2"]) if "area_um2" in metric_steps else None
+
+    metric_scenarios: dict[str, str] = {}
+    for spec in SC_METRICS:
+        if spec.check is None:
+            continue
+        names = [name for name, scenario in scenarios.items() if spec.check in scenario.checks]
+        if names:
+            for field_name in (spec.field, WNS_FROM_SLACK.get(spec.field)):
+                if field_name and field_name in metrics:
+                    metric_scenarios[field_name] = ",".join(names)
+    if "voltage_v" in metrics and "wns_ns" in metric_scenarios and platform.voltage_v is None:
+        metric_scenarios["voltage_v"] = metric_scenarios["wns_ns"]
 
     if error is not None or failed_step is not None:
         status = "fail"
@@ -194,7 +266,7 @@ def build_record(
     elif skipped:
         status = "partial"
         # In flow order, so the tool that stopped the flow first (openroad, usually) leads.
-        tools = list(dict.fromkeys(s.reason.split(" (")[0] for s in skipped if not s.reason.startswith("needs ")))
+        tools = list(dict.fromkeys(s.reason.split(" (")[0] for s in skipped if s.blocked_by is None))
         reason = f"stopped after {last_ok}: " + "; ".join(tools)
     else:
         status = "pass"
@@ -215,6 +287,8 @@ def build_record(
         metrics_origin=origin,
         metrics=Metrics(**metrics),
         metric_steps=metric_steps,
+        metric_scenarios=metric_scenarios,
+        timing_scenarios=scenarios,
         steps=steps,
         skipped_stages=skipped,
         tool_versions=versions,
@@ -227,8 +301,48 @@ def build_record(
         logs=logs,
         reports=reports,
         gds=_find_output(jobpath, top, (".gds", ".gds.gz")),
-        images=_find_images(jobpath),
+        images=find_images(jobpath, top),
     )
+
+
+def _take_metrics(source: Manifest | None, step: str, index: str, node_dir: Path,
+                  metrics: dict[str, Any], metric_steps: dict[str, str]) -> None:
+    """Fold one successful node's figures into the record: later steps override earlier ones."""
+    if source is None:
+        return
+    pre_pnr = step_origin(step) == "synthesis"
+    taken: dict[str, float] = {}
+    for spec in SC_METRICS:
+        value = source.get("metric", spec.sc_name, step=step, index=index)
+        if value is None or (spec.pnr_only and pre_pnr):
+            continue
+        taken[spec.field] = float(value) * spec.scale
+    for slack, wns in WNS_FROM_SLACK.items():
+        # WNS is min(0, worst slack) by definition; OpenSTA's task records only the slack.
+        if slack in taken and wns not in taken:
+            taken[wns] = min(0.0, taken[slack])
+    if not pre_pnr:
+        taken.update(_openroad_metrics(node_dir))
+    for field_name, value in taken.items():
+        metrics[field_name] = int(round(value)) if field_name in INT_METRICS else value
+        metric_steps[field_name] = step
+
+
+def _openroad_metrics(node_dir: Path) -> dict[str, float]:
+    """The ``OPENROAD_METRICS`` an OpenROAD node wrote into ``reports/metrics.json``."""
+    path = node_dir / "reports" / "metrics.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    found: dict[str, float] = {}
+    for key, field_name in OPENROAD_METRICS.items():
+        value = data.get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            found[field_name] = float(value)
+    return found
 
 
 def _find_output(jobpath: Path, top: str, suffixes: tuple[str, ...]) -> str | None:
@@ -242,13 +356,28 @@ def _find_output(jobpath: Path, top: str, suffixes: tuple[str, ...]) -> str | No
     return None
 
 
-def _find_images(jobpath: Path) -> dict[str, str]:
-    """Layout screenshots SC's OpenROAD tasks write under reports/images/."""
+# Record image name -> the file SC 0.38 writes for it: KLayout renders the GDS in write.gds
+# (``outputs/<top>.png``); OpenROAD's report script writes ``reports/images/<top>.<view>.png`` in
+# the nodes that reach that view, and only when OpenROAD was built with its GUI module.
+OPENROAD_IMAGES = {"placement": "placement", "clocks": "clocks", "routing": "routing"}
+
+
+def find_images(jobpath: Path, top: str) -> dict[str, str]:
     images: dict[str, str] = {}
-    wanted = {"placement": ("place",), "cts": ("cts",), "routing": ("route", "write")}
-    for kind, prefixes in wanted.items():
-        for prefix in prefixes:
-            found = sorted(jobpath.glob(f"{prefix}*/*/reports/images/**/*.png"))
-            if found:
-                images[kind] = str(found[-1])
+    layout = jobpath / "write.gds" / "0" / "outputs" / f"{top}.png"
+    if layout.is_file():
+        images["layout"] = str(layout)
+    for kind, view in OPENROAD_IMAGES.items():
+        found = sorted(jobpath.glob(f"*/*/reports/images/{top}.{view}.png"), key=_flow_position)
+        if found:
+            images[kind] = str(found[-1])
     return images
+
+
+_STAGE_ORDER = ("floorplan", "place", "cts", "route", "dfm", "write")
+
+
+def _flow_position(path: Path) -> tuple[int, str]:
+    step = path.parts[-5]  # <step>/<index>/reports/images/<file>
+    stage = step.split(".", 1)[0]
+    return (_STAGE_ORDER.index(stage) if stage in _STAGE_ORDER else -1, step)

@@ -125,19 +125,24 @@ def _table(headers: list[str], rows: Iterable[list[str]]) -> str:
 
 
 def format_metrics_table(records: list[RunRecord]) -> str:
-    headers = ["design", "pdk", "status", "stage", "area [um^2]", "GE", "cells", "regs", "freq [MHz]",
-               "WNS [ns]", "TNS [ns]", "util [%]", "V", "runtime [s]"]
+    headers = ["design", "pdk", "status", "stage", "area [um^2]", "GE", "cells", "regs", "target [MHz]",
+               "fmax [MHz]", "WNS [ns]", "TNS [ns]", "hold WNS [ns]", "power [mW]", "util [%]", "DRC", "V",
+               "runtime [s]"]
     rows = []
     for r in records:
         m = r.metrics
-        runtime = sum(s.runtime_s for s in r.steps if s.runtime_s is not None)
-        area = _fmt(m.area_um2, 2) + (" (syn)" if r.metrics_origin == "synthesis" and m.area_um2 else "")
+        # Post-synthesis figures (synthesis or its STA) are estimates of the routed design: say so.
+        syn = " (syn)" if r.post_synthesis else ""
+        area = _fmt(m.area_um2, 2) + (syn if m.area_um2 else "")
         design = r.design + (f" [{r.parameters['label']}]" if r.parameters.get("label") else "")
         rows.append([design, r.pdk, r.status + ("*" if r.cached else ""), r.stage_reached or "-", area, format_ge(m.ge),
                      _fmt(m.stdcell_count), _fmt(m.register_count), _fmt(m.target_freq_mhz, 1),
-                     _fmt(m.wns_ns), _fmt(m.tns_ns), _fmt(m.utilization_pct, 1), _fmt(m.voltage_v, 2),
-                     _fmt(runtime, 1)])
+                     _fmt(m.fmax_mhz, 1), _fmt(m.wns_ns), _fmt(m.tns_ns), _fmt(m.hold_wns_ns), _fmt(m.power_mw),
+                     _fmt(m.utilization_pct, 1), _fmt(m.drc_count), _fmt(m.voltage_v, 2),
+                     _fmt(r.total_runtime_s, 1)])
     table = _table(headers, rows)
+    if any(r.post_synthesis for r in records):
+        table += "\n(syn): post-synthesis estimate, no place and route"
     if any(r.cached for r in records):
         table += "\n* cached: inputs unchanged, the previous record was reused (run with --force to re-run)"
     return table

@@ -11,9 +11,10 @@ import hashlib
 import json
 import re
 from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 SCHEMA_VERSION = 1
 
@@ -24,44 +25,68 @@ Source = Literal["siliconcompiler", "orfs"]
 MetricOrigin = Literal["synthesis", "floorplan", "place", "cts", "route", "finish", "sta"]
 
 
-class Metrics(BaseModel):
-    """Normalised design metrics. ``None`` means "not produced", see ``RunRecord.missing``."""
+Better = Literal["lower", "higher", "none"]
 
-    model_config = ConfigDict(extra="forbid")
 
-    area_um2: float | None = None  # std-cell (instance) area; synthesis estimate when P&R did not run
-    stdcell_count: int | None = None
-    register_count: int | None = None  # flip-flops + latches
-    ge: float | None = None  # gate equivalents = area_um2 / platform GE reference cell area
-    clock_period_ns: float | None = None  # the constraint, not the achieved period
-    target_freq_mhz: float | None = None  # 1000 / clock_period_ns ("Freq" of the halutmatmul tables)
-    fmax_mhz: float | None = None  # achieved, from STA
-    wns_ns: float | None = None  # <= 0 when failing
-    tns_ns: float | None = None  # <= 0 when failing
-    utilization_pct: float | None = None
-    voltage_v: float | None = None
-    power_mw: float | None = None
-    die_area_um2: float | None = None
-    core_area_um2: float | None = None
+@dataclass(frozen=True)
+class MetricSpec:
+    """One record metric, declared once: everything else (the ``Metrics`` model, units, ``check``'s
+    physical directions, which values are post-synthesis estimates) is derived from this table."""
 
+    name: str  # field name, unit suffix included
+    kind: type  # float or int
+    unit: str  # human-readable unit for tables and axes
+    better: Better  # physical direction of an improvement ("none": an operating point)
+    help: str
+    # A value that exists after synthesis too, where it is only an estimate of the routed design.
+    estimate: bool = False
+
+
+METRIC_SPECS: tuple[MetricSpec, ...] = (
+    MetricSpec("area_um2", float, "µm²", "lower", "std-cell instance area (fillers excluded)", estimate=True),
+    MetricSpec("stdcell_count", int, "cells", "lower", "std-cell instances (fillers excluded, taps included)",
+               estimate=True),
+    MetricSpec("register_count", int, "registers", "lower", "sequential cells: flip-flops + latches", estimate=True),
+    MetricSpec("flop_count", int, "flops", "lower", "flip-flop instances (Liberty ff groups)", estimate=True),
+    MetricSpec("latch_count", int, "latches", "lower", "latch instances (Liberty latch groups)", estimate=True),
+    MetricSpec("ge", float, "GE", "lower", "gate equivalents: area_um2 / GE reference cell area", estimate=True),
+    MetricSpec("clock_period_ns", float, "ns", "lower", "the clock constraint, not the achieved period"),
+    MetricSpec("target_freq_mhz", float, "MHz", "higher", "1000 / clock_period_ns"),
+    MetricSpec("fmax_mhz", float, "MHz", "higher", "achieved frequency at the setup sign-off scenario",
+               estimate=True),
+    MetricSpec("wns_ns", float, "ns", "higher", "setup worst negative slack (min(0, worst slack))", estimate=True),
+    MetricSpec("tns_ns", float, "ns", "higher", "setup total negative slack", estimate=True),
+    MetricSpec("setup_slack_ns", float, "ns", "higher", "setup worst slack (positive when met)", estimate=True),
+    MetricSpec("hold_slack_ns", float, "ns", "higher", "hold worst slack (positive when met)", estimate=True),
+    MetricSpec("hold_wns_ns", float, "ns", "higher", "hold worst negative slack", estimate=True),
+    MetricSpec("hold_tns_ns", float, "ns", "higher", "hold total negative slack", estimate=True),
+    MetricSpec("utilization_pct", float, "%", "none", "std-cell area / core area (after floorplan)"),
+    MetricSpec("voltage_v", float, "V", "none", "supply voltage of the setup sign-off scenario"),
+    MetricSpec("power_mw", float, "mW", "lower", "total power at the power scenario (SC peakpower)",
+               estimate=True),
+    MetricSpec("leakage_power_mw", float, "mW", "lower", "leakage power at the power scenario", estimate=True),
+    MetricSpec("die_area_um2", float, "µm²", "lower", "die area (after floorplan)"),
+    MetricSpec("core_area_um2", float, "µm²", "lower", "core (row) area (after floorplan)"),
+    MetricSpec("drc_count", int, "violations", "lower", "routing DRC violations after detailed routing"),
+    MetricSpec("drv_count", int, "violations", "lower",
+               "electrical rule violations: max slew/cap/fanout, floating/overdriven nets, antenna"),
+    MetricSpec("wirelength_um", float, "µm", "lower", "routed wire length"),
+)
+METRIC_SPEC: dict[str, MetricSpec] = {spec.name: spec for spec in METRIC_SPECS}
+
+# ``None`` means "not produced", see ``RunRecord.missing``; never 0.
+Metrics = create_model(
+    "Metrics",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="Normalised design metrics, one optional field per ``METRIC_SPECS`` entry.",
+    **{spec.name: (spec.kind | None, None) for spec in METRIC_SPECS},
+)
 
 # Human-readable unit per metric, for tables and plot axes.
-METRIC_UNITS: dict[str, str] = {
-    "area_um2": "µm²",
-    "stdcell_count": "cells",
-    "register_count": "registers",
-    "ge": "GE",
-    "clock_period_ns": "ns",
-    "target_freq_mhz": "MHz",
-    "fmax_mhz": "MHz",
-    "wns_ns": "ns",
-    "tns_ns": "ns",
-    "utilization_pct": "%",
-    "voltage_v": "V",
-    "power_mw": "mW",
-    "die_area_um2": "µm²",
-    "core_area_um2": "µm²",
-}
+METRIC_UNITS: dict[str, str] = {spec.name: spec.unit for spec in METRIC_SPECS}
+METRIC_BETTER: dict[str, Better] = {spec.name: spec.better for spec in METRIC_SPECS}
+POST_SYNTHESIS_ESTIMATES: frozenset[str] = frozenset(spec.name for spec in METRIC_SPECS if spec.estimate)
+INT_METRICS: frozenset[str] = frozenset(spec.name for spec in METRIC_SPECS if spec.kind is int)
 
 METRIC_NAMES: tuple[str, ...] = tuple(Metrics.model_fields)
 
@@ -76,6 +101,8 @@ class SkippedStage(BaseModel):
 
     step: str  # SC step name, e.g. "floorplan.init" (or an ORFS stage name for imports)
     reason: str  # e.g. "openroad not installed (install OpenROAD >= 2.0 ...)"
+    # The upstream step whose skip this one inherits (None: this step's own tool is the reason).
+    blocked_by: str | None = None
 
 
 class StepInfo(BaseModel):
@@ -88,6 +115,17 @@ class StepInfo(BaseModel):
     tool: str | None = None
     runtime_s: float | None = None  # wall time of the tool ("exetime") or of the stage
     log: str | None = None  # path, relative to the record's build_dir when possible
+    note: str | None = None  # e.g. why SC skipped the node ("no macros to place")
+
+
+class TimingScenario(BaseModel):
+    """One sign-off scenario as the flow analysed it (SC ``[constraint,timing,scenario]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    libcorner: str
+    checks: list[str]  # SC checks: setup, hold, power
+    voltage_v: float | None = None  # Liberty nom_voltage of the scenario's corner
 
 
 class RunRecord(BaseModel):
@@ -108,6 +146,9 @@ class RunRecord(BaseModel):
     metrics_origin: MetricOrigin | None = None  # stage the area/cell figures come from
     metrics: Metrics = Field(default_factory=Metrics)
     metric_steps: dict[str, str] = Field(default_factory=dict)  # metric name -> step it came from
+    # metric name -> sign-off scenario it was analysed at (timing and power metrics only)
+    metric_scenarios: dict[str, str] = Field(default_factory=dict)
+    timing_scenarios: dict[str, TimingScenario] = Field(default_factory=dict)
     steps: list[StepInfo] = Field(default_factory=list)
     skipped_stages: list[SkippedStage] = Field(default_factory=list)
     tool_versions: dict[str, str] = Field(default_factory=dict)
@@ -121,7 +162,8 @@ class RunRecord(BaseModel):
     logs: dict[str, str] = Field(default_factory=dict)  # step -> log path
     reports: list[str] = Field(default_factory=list)
     gds: str | None = None
-    images: dict[str, str] = Field(default_factory=dict)  # "placement"/"routing"/"cts"/... -> png path
+    # "layout" (KLayout render of the GDS), "placement", "clocks", "routing" (OpenROAD) -> png path
+    images: dict[str, str] = Field(default_factory=dict)
     source_path: str | None = None  # for imports: where the run came from
 
     @field_validator("timestamp")
@@ -130,6 +172,17 @@ class RunRecord(BaseModel):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+    @property
+    def post_synthesis(self) -> bool:
+        """Area and cell figures are synthesis estimates (the flow did not place the design)."""
+        return self.metrics_origin in ("synthesis", "sta")
+
+    @property
+    def total_runtime_s(self) -> float | None:
+        """Sum of the steps' wall times; None when no step reported one."""
+        runtimes = [s.runtime_s for s in self.steps if s.runtime_s is not None]
+        return sum(runtimes) if runtimes else None
 
     @property
     def missing(self) -> list[str]:

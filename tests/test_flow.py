@@ -6,6 +6,8 @@ the P&R half of the flow on machines without OpenROAD.
 
 from __future__ import annotations
 
+import json
+
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -151,53 +153,176 @@ def test_missing_pdk_data_is_one_clear_error(project_factory, tmp_path):
 
 def test_voltage_comes_from_liberty_nom_voltage(pdk_data_root, project_factory):
     config, project = project_factory(pdk="asap7", data_root=pdk_data_root)
-    libs = flow.check_pdk_data(project, config.platform("asap7"), pdk_data_root)
-    assert flow.liberty_nom_voltage(libs[0]) == pytest.approx(0.7)
+    platform = config.platform("asap7")
+    libs = flow.check_pdk_data(project, platform, pdk_data_root)
+    # ASAP7's setup sign-off corner is slow (SS), so the record's voltage is SS's, not TT's 0.7 V.
+    assert flow.liberty_nom_voltage(libs[0]) == pytest.approx(0.63)
+    voltages = flow.scenario_voltages(project, platform)
+    assert voltages == {"slow": pytest.approx(0.63), "typical": pytest.approx(0.7), "fast": pytest.approx(0.77)}
 
 
-def _fake_pnr_run(project, build: Path, top: str, values: dict[tuple[str, str], dict]) -> None:
-    """Write per-node manifests as SC would after a full P&R run (no OpenROAD needed)."""
+def test_platform_scenarios_replace_the_targets(project_factory):
+    _, project = project_factory(pdk="asap7")
+    timing = project.constraint.timing
+    checks = {name: timing.get_scenario(name).get_check() for name in timing.getkeys("scenario")}
+    assert checks == {"slow": ["setup"], "typical": ["power"], "fast": ["hold"]}
+
+
+def _fake_pnr_run(project, build: Path, top: str, values: dict[tuple[str, str], dict],
+                  status: dict[tuple[str, str], str] | None = None, no_dir: tuple[tuple[str, str], ...] = ()) -> None:
+    """Write per-node manifests as SC would after a full P&R run (no OpenROAD needed).
+
+    ``status``: SC's node status where it is not "success" (SC marks nodes it decides to skip
+    "skipped"); ``no_dir``: nodes SC skipped without creating their directory."""
+    status = status or {}
     for (step, index), node_metrics in values.items():
-        project.set("record", "status", "success", step=step, index=index)
+        project.set("record", "status", status.get((step, index), "success"), step=step, index=index)
         for name, value in node_metrics.items():
             project.set("metric", name, value, step=step, index=index)
     for step, index in values:
+        if (step, index) in no_dir:
+            continue
         out = build / top / flow.SC_JOBNAME / step / index / "outputs"
         out.mkdir(parents=True, exist_ok=True)
         (out.parent / f"{step}.log").write_text("log\n")
         project.write_manifest(str(out / f"{top}.pkg.json"))
+    # SC writes the job manifest last, with every node's status (also of nodes without a directory).
+    project.write_manifest(str(build / top / flow.SC_JOBNAME / f"{top}.pkg.json"))
+
+
+# Figures SC 0.38.11 recorded per node for a real NanGate45 run of halut_decoder (C=4 K=4 M=2 DU=1)
+# with OpenROAD 26Q3 and OpenSTA 3.1.0 (subset), and what OpenROAD wrote into reports/metrics.json.
+REAL_NODES = {
+    ("elaborate", "0"): {"tasktime": 0.07},
+    ("synthesis", "0"): {"cellarea": 1405.012, "cells": 760, "registers": 84, "tasktime": 1.81},
+    ("synthesis.timing", "0"): {"cellarea": 1405.012, "cells": 760, "setupslack": 0.0, "setuptns": 0.0,
+                                "holdslack": 0.04, "holdtns": 0.0, "fmax": 712940000.0, "peakpower": 0.805,
+                                "leakagepower": 0.027, "tasktime": 1.01},
+    ("floorplan.init", "0"): {"cellarea": 1377.08, "totalarea": 3681.46, "utilization": 40.9962, "cells": 725,
+                              "registers": 228, "tasktime": 0.80},
+    ("floorplan.macro_placement", "0"): {"tasktime": 0.04},
+    ("route.global", "0"): {"cellarea": 1507.42, "cells": 1806, "wirelength": 11744.0, "tasktime": 1.36},
+    ("route.repair_timing", "0"): {},
+    ("route.detailed", "0"): {"drcs": 0, "drvs": 0, "cellarea": 1507.42, "totalarea": 3681.46,
+                              "utilization": 44.8765, "setupslack": 0.0, "setupwns": 0.0, "setuptns": 0.0,
+                              "holdslack": 0.0152026, "holdwns": 0.0, "holdtns": 0.0, "fmax": 582369000.0,
+                              "peakpower": 1.03468, "leakagepower": 0.0293673, "cells": 1806, "registers": 228,
+                              "wirelength": 7328.0, "tasktime": 33.67},
+    ("dfm.metal_fill", "0"): {},
+    ("write.gds", "0"): {"totalarea": 3681.4556250000005, "tasktime": 6.15},
+    ("write.views", "0"): {"drvs": 0, "cellarea": 1507.42, "totalarea": 3681.46, "utilization": 44.8765,
+                           "peakpower": 0.993364, "leakagepower": 0.0293673, "holdslack": 0.0157372,
+                           "holdwns": 0.0, "holdtns": 0.0, "setupslack": 0.0, "setupwns": 0.0, "setuptns": 0.0,
+                           "fmax": 613672000.0, "cells": 1806, "registers": 228, "tasktime": 1.79},
+}
+REAL_OPENROAD_METRICS = {  # write.views/0/reports/metrics.json (subset)
+    "sc__metric__design__die__area": 3681.46,
+    "sc__metric__design__core__area": 3359.05,
+    "sc__metric__design__instance__count": 1806,
+    "sc__metric__design__instance__count__stdcell": 890,
+    "sc__cellarea__design__instance__count__class:fill_cell": 916,
+}
+# Two sequential cells of NanGate45 as its Liberty defines them, and netlist lines as OpenROAD writes them.
+LIBERTY = """library (mini) {
+  cell (DFFR_X1) {
+    ff ("IQ" , "IQN") { next_state : "D" ; }
+  }
+  cell (DLH_X1) {
+    latch ("IQ" , "IQN") { data_in : "D" ; }
+  }
+  cell (CLKGATETST_X1) {
+    clock_gating_integrated_cell : latch_posedge_precontrol;
+    statetable ("CK E SE","IQ") { }
+  }
+  cell (NAND2_X1) { area : 0.798; }
+}
+"""
+NETLIST = """module halut_decoder (clk_i);
+ DFFR_X1 \\valid_q$_DFF_PN0_  (.D(net1), .RN(rst_ni), .CK(clk_i), .Q(valid_o));
+ DLH_X1 \\i_lut/gen_word[0].gen_used.q[0]\\DLH_X1  (.D(\\i_lut/wdata_q[0] ),
+    .G(gclk), .Q(q0));
+ DLH_X1 \\i_lut/gen_word[0].gen_used.q[1]\\DLH_X1  (.D(d1), .G(gclk), .Q(q1));
+ CLKGATETST_X1 clkgate_1 (.CK(clk_i), .E(en), .SE(1'b0), .GCK(gclk));
+ NAND2_X1 _0755_ (.A1(a), .A2(b), .ZN(c));
+endmodule
+"""
 
 
 def test_pnr_metrics_are_scraped_from_the_last_step_that_has_them(project_factory, tmp_path):
     config, project = project_factory(pdk="nangate45")
     platform = config.platform("nangate45")
     build = tmp_path / "sc"
-    nodes = {
-        ("elaborate", "0"): {"tasktime": 0.5},
-        ("synthesis", "0"): {"cellarea": 100.0, "cells": 40, "registers": 8, "utilization": 99.0, "tasktime": 2.0},
-        ("floorplan.init", "0"): {"cellarea": 110.0, "utilization": 38.0, "tasktime": 1.0},
-        ("route.detailed", "0"): {"cellarea": 120.0, "cells": 55, "setupwns": -0.05, "setuptns": -0.4,
-                                  "fmax": 320e6, "utilization": 41.5, "tasktime": 5.0},
-        ("write.views", "0"): {"averagepower": 1.25, "tasktime": 0.25},
-    }
-    _fake_pnr_run(project, build, "counter", nodes)
+    skipped_by_sc = {("floorplan.macro_placement", "0"): "skipped", ("route.repair_timing", "0"): "skipped",
+                     ("dfm.metal_fill", "0"): "skipped"}
+    _fake_pnr_run(project, build, "halut_decoder", REAL_NODES, status=skipped_by_sc,
+                  no_dir=(("route.repair_timing", "0"), ("dfm.metal_fill", "0")))
+    job = build / "halut_decoder" / flow.SC_JOBNAME
+    (job / "write.views/0/reports").mkdir(parents=True)
+    (job / "write.views/0/reports/metrics.json").write_text(json.dumps(REAL_OPENROAD_METRICS))
+    (job / "write.views/0/outputs/halut_decoder.vg").write_text(NETLIST)
+    (job / "write.gds/0/outputs/halut_decoder.png").write_bytes(b"\x89PNG\r\n")
+    liberty = tmp_path / "mini.lib"
+    liberty.write_text(LIBERTY)
+    from orchestrator import netlist
+    from orchestrator.record import TimingScenario
+
     record = metrics.build_record(
-        design="counter", top="counter", label=None, platform=platform, parameters={"WIDTH": 8},
+        design="halut_decoder", top="halut_decoder", label=None, platform=platform, parameters={"C": 4},
         clock_period=3.0, started=datetime(2026, 1, 2, tzinfo=timezone.utc), build_dir=build,
-        jobname=flow.SC_JOBNAME, run_nodes=list(nodes), skipped=[], voltage_v=1.1, error=None,
+        jobname=flow.SC_JOBNAME, run_nodes=list(REAL_NODES), skipped=[], voltage_v=1.1, error=None,
         tool_versions={}, commit="abc",
+        timing_scenarios={"typical": TimingScenario(libcorner="typical", checks=["setup", "hold", "power"],
+                                                    voltage_v=1.1)},
+        sequential_cells=netlist.liberty_sequential_cells(liberty),
     )
     m = record.metrics
-    assert record.status == "pass" and record.stage_reached == "write.views"
-    assert m.area_um2 == 120.0 and record.metric_steps["area_um2"] == "route.detailed"
-    assert record.metrics_origin == "route"
-    assert m.ge == pytest.approx(120.0 / 0.798)
-    assert (m.stdcell_count, m.register_count) == (55, 8)
-    assert (m.wns_ns, m.tns_ns, m.fmax_mhz) == (-0.05, -0.4, pytest.approx(320.0))
-    assert m.utilization_pct == 41.5  # never the synthesis "utilization"
-    assert m.power_mw == 1.25 and m.voltage_v == 1.1
+    # SC's "skipped" nodes (no macros, nothing to repair, no fill) neither fail nor wait.
+    assert record.status == "pass" and record.reason is None and record.stage_reached == "write.views"
+    assert {s.step: s.status for s in record.steps if s.status != "success"} == {
+        "floorplan.macro_placement": "skipped", "route.repair_timing": "skipped", "dfm.metal_fill": "skipped"}
+    assert m.area_um2 == 1507.42 and record.metric_steps["area_um2"] == "write.views"
+    assert record.metrics_origin == "finish" and not record.post_synthesis
+    assert m.ge == pytest.approx(1507.42 / 0.798)
+    assert m.stdcell_count == 890  # OpenROAD's count without the 916 fillers, not SC's "cells" (1806)
+    assert (m.flop_count, m.latch_count, m.register_count) == (1, 2, 3)  # the clock gate is neither
+    assert (m.wns_ns, m.tns_ns, m.setup_slack_ns, m.fmax_mhz) == (0.0, 0.0, 0.0, pytest.approx(613.672))
+    assert (m.hold_wns_ns, m.hold_tns_ns, m.hold_slack_ns) == (0.0, 0.0, 0.0157372)
+    assert (m.power_mw, m.leakage_power_mw) == (0.993364, 0.0293673)
+    assert (m.drc_count, record.metric_steps["drc_count"], m.drv_count) == (0, "route.detailed", 0)
+    assert m.utilization_pct == 44.8765 and m.die_area_um2 == 3681.46 and m.core_area_um2 == 3359.05
+    assert m.wirelength_um == 7328.0 and m.voltage_v == 1.1
     assert m.target_freq_mhz == pytest.approx(333.333, abs=1e-3)
-    assert [s.runtime_s for s in record.steps] == [0.5, 2.0, 1.0, 5.0, 0.25]
+    assert record.metric_scenarios["wns_ns"] == record.metric_scenarios["power_mw"] == "typical"
+    assert record.images == {"layout": str(job / "write.gds/0/outputs/halut_decoder.png")}
+    assert [s.runtime_s for s in record.steps][:3] == [0.07, 1.81, 1.01]
+
+
+def test_sta_slack_gives_wns_and_keeps_synthesis_label(project_factory, tmp_path):
+    """OpenSTA's task records setupslack, not setupwns: WNS is min(0, slack), and the area after
+    synthesis.timing is still the synthesized netlist's (an estimate, not a P&R figure)."""
+    config, project = project_factory(pdk="asap7")
+    nodes = {key: REAL_NODES[key] for key in (("elaborate", "0"), ("synthesis", "0"), ("synthesis.timing", "0"))}
+    nodes[("synthesis.timing", "0")] = {**nodes[("synthesis.timing", "0")], "setupslack": -0.140,
+                                        "holdslack": -0.01}
+    _fake_pnr_run(project, tmp_path / "sc", "halut_decoder", nodes)
+    from orchestrator.record import SkippedStage, TimingScenario
+
+    record = metrics.build_record(
+        design="halut_decoder", top="halut_decoder", label=None, platform=config.platform("asap7"), parameters={},
+        clock_period=1500, started=datetime.now(timezone.utc), build_dir=tmp_path / "sc", jobname=flow.SC_JOBNAME,
+        run_nodes=list(nodes), skipped=[SkippedStage(step="floorplan.init", reason="openroad not installed (x)")],
+        voltage_v=0.63, error=None, tool_versions={}, commit=None,
+        timing_scenarios={"slow": TimingScenario(libcorner="slow", checks=["setup"], voltage_v=0.63),
+                          "fast": TimingScenario(libcorner="fast", checks=["hold"], voltage_v=0.77),
+                          "typical": TimingScenario(libcorner="typical", checks=["power"], voltage_v=0.7)},
+    )
+    m = record.metrics
+    assert (m.wns_ns, m.setup_slack_ns, m.hold_wns_ns) == (-0.140, -0.140, -0.01)
+    assert record.metric_steps["wns_ns"] == "synthesis.timing"
+    assert record.metrics_origin == "synthesis" and record.post_synthesis
+    assert record.metric_scenarios["wns_ns"] == "slow" and record.metric_scenarios["voltage_v"] == "slow"
+    assert record.metric_scenarios["hold_wns_ns"] == "fast" and record.metric_scenarios["power_mw"] == "typical"
+    assert m.utilization_pct is None and m.die_area_um2 is None
 
 
 def test_synthesis_only_run_is_partial_and_labelled(project_factory, tmp_path):

@@ -729,7 +729,7 @@ def _no_artifact_reason(record: RunRecord, what: str) -> str:
         return f"no P&R: {short_reason(record.skipped_stages[0].reason)}"
     if record.status != "pass" and record.reason:
         return f"{record.status}: {short_reason(record.reason)}"
-    if record.metrics_origin == "synthesis":
+    if record.post_synthesis:
         return "no P&R (synthesis only)"
     return f"no {what} recorded for this run"
 

@@ -11,13 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from orchestrator.history import latest_records
-from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, format_kge
-
-# Metrics that only exist after placement/STA; with metrics_origin == "synthesis" they are estimates.
-POST_SYNTHESIS_ESTIMATES = frozenset(
-    {"area_um2", "ge", "stdcell_count", "register_count", "utilization_pct", "tns_ns", "wns_ns", "fmax_mhz",
-     "power_mw"}
-)
+from orchestrator.record import METRIC_NAMES, METRIC_UNITS, POST_SYNTHESIS_ESTIMATES, RunRecord, format_kge
 
 
 def _fmt_area(value: float) -> str:
@@ -120,7 +114,7 @@ def is_post_synthesis(record: RunRecord, metric: str) -> bool:
     step = record.metric_steps.get(metric, "")
     if step.startswith(("syn", "synthesis")):
         return True
-    return record.metrics_origin == "synthesis" and metric in POST_SYNTHESIS_ESTIMATES
+    return record.post_synthesis and metric in POST_SYNTHESIS_ESTIMATES
 
 
 def missing_reason(record: RunRecord | None, metric: str) -> str:
@@ -129,12 +123,12 @@ def missing_reason(record: RunRecord | None, metric: str) -> str:
         return "no run"
     if record.skipped_stages:
         first = record.skipped_stages[0]
-        return f"no P&R: {short_reason(first.reason)}" if record.metrics_origin in (None, "synthesis") else (
+        return f"no P&R: {short_reason(first.reason)}" if record.metrics_origin is None or record.post_synthesis else (
             f"{first.step} skipped: {short_reason(first.reason)}"
         )
     if record.status != "pass" and record.reason:
         return f"{record.status}: {short_reason(record.reason)}"
-    if record.metrics_origin == "synthesis" and metric in POST_SYNTHESIS_ESTIMATES:
+    if record.post_synthesis and metric in POST_SYNTHESIS_ESTIMATES:
         return "no P&R (synthesis only)"
     if record.stage_reached:
         return f"not reported (flow reached {record.stage_reached})"
