@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from typing import TYPE_CHECKING, Iterable
 
 
@@ -20,8 +21,10 @@ class ProgressDisplay:
     starts, changes step or finishes, so the log stays readable.
     """
 
-    def __init__(self, total: int, stream=None):
+    def __init__(self, total: int, stream=None, clock=time.monotonic):
         self.total = total
+        self._clock = clock
+        self._started = clock()  # the run's clock: every log line carries it beside the job's own time
         self.stream = stream or sys.stderr
         self._last: dict[str, str] = {}
         self._done = 0
@@ -32,6 +35,10 @@ class ProgressDisplay:
 
             self._live = Live(console=Console(file=self.stream), refresh_per_second=4, transient=True)
             self._live.start()
+
+    def _stamp(self, job_elapsed: float) -> str:
+        """"[run 25.9 s | job 0.1 s]": lines sort by the run's clock; the job's own time stays visible."""
+        return f"[run {self._clock() - self._started:7.1f} s | job {job_elapsed:7.1f} s]"
 
     def _print(self, line: str) -> None:
         if self._live is not None:
@@ -44,12 +51,12 @@ class ProgressDisplay:
             if self._last.get(name) != step:
                 note = progress.notes.get(name) if name not in self._last else None
                 if self._live is None or note:
-                    self._print(f"[{elapsed:7.1f} s] {name}: {step}" + (f" ({note})" if note else ""))
+                    self._print(f"{self._stamp(elapsed)} {name}: {step}" + (f" ({note})" if note else ""))
             self._last[name] = step
         while self._done < len(progress.done):
             outcome = progress.done[self._done]
             self._done += 1
-            self._print(f"[{outcome.elapsed_s:7.1f} s] {outcome.job.name}: {outcome_status(outcome)} "
+            self._print(f"{self._stamp(outcome.elapsed_s)} {outcome.job.name}: {outcome_status(outcome)} "
                         f"({self._done}/{self.total})")
         if self._live is not None:
             from rich.table import Table

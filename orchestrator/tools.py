@@ -29,8 +29,18 @@ class ToolStatus:
     sc_path_dir: str | None = None  # directory SC must put first on PATH for this tool
 
     @property
+    def missing_reason(self) -> str:
+        """Why the flow cannot use it, in one clause: "sta not installed" or "sta 2.5.0 too old ..."."""
+        if self.path and self.version:  # present but unusable (too old)
+            return f"{self.name} {self.version} {self.note}" if self.note else f"{self.name} {self.version} unusable"
+        return f"{self.name} not installed"
+
+    @property
     def summary(self) -> str:
         if not self.found:
+            if self.path and self.version:
+                text = f"{self.version} at {self.path}: {self.note or 'unusable'}"
+                return f"{text} ({self.install_hint})" if self.install_hint else text
             return f"missing ({self.install_hint})" if self.install_hint else "missing"
         text = f"{self.version or '?'} at {self.path}"
         return f"{text} [{self.note}]" if self.note else text

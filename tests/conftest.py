@@ -75,3 +75,32 @@ def toy_project(tmp_path: Path, monkeypatch):
         )
 
     return make
+
+
+PNR_TOOLS = ("openroad", "sta", "klayout")
+
+
+@pytest.fixture
+def hide_tools(tmp_path_factory):
+    """Factory: an environment whose PATH lacks the given executables (default: the P&R tools).
+
+    Each PATH directory holding one of them is replaced by a directory of symlinks to everything
+    else in it, so a test of "the flow stops where the toolchain ends" means the same on a
+    machine that has OpenROAD as on one that does not."""
+
+    def make(*tools: str) -> dict[str, str]:
+        hidden = set(tools or PNR_TOOLS)
+        entries = []
+        for index, directory in enumerate(os.environ.get("PATH", "").split(os.pathsep)):
+            folder = Path(directory)
+            if not directory or not any((folder / name).exists() for name in hidden):
+                entries.append(directory)
+                continue
+            shadow = tmp_path_factory.mktemp(f"path{index}")
+            for item in folder.iterdir():
+                if item.name not in hidden:
+                    (shadow / item.name).symlink_to(item)
+            entries.append(str(shadow))
+        return {"PATH": os.pathsep.join(entries)}
+
+    return make

@@ -62,10 +62,9 @@ def test_missing_pdk_data_fails_the_job_without_a_record(toy_project, tmp_path):
     assert history_files(config) == []
 
 
-@pytest.mark.skipif(shutil.which("openroad") is not None, reason="openroad is installed: nothing is missing")
-def test_require_all_stages_refuses_to_run_without_openroad(toy_project):
+def test_require_all_stages_refuses_to_run_without_openroad(toy_project, hide_tools):
     config = toy_project()
-    proc = run_cli(config, "run", "--require-all-stages")
+    proc = run_cli(config, "run", "--require-all-stages", env=hide_tools())
     assert proc.returncode == 3
     assert "openroad" in error_lines(proc)[0]
     assert history_files(config) == []
@@ -93,9 +92,9 @@ def test_failing_tool_marks_job_failed_with_log_path(toy_project, pdk_data_root)
 
 
 @pytest.mark.slow
-def test_run_synthesizes_on_both_pdks_and_records_history(toy_project, pdk_data_root):
+def test_run_synthesizes_on_both_pdks_and_records_history(toy_project, pdk_data_root, hide_tools):
     config = toy_project(data_root=pdk_data_root, width=16)
-    proc = run_cli(config, "run", "--pdk", "all", "--jobs", "2")
+    proc = run_cli(config, "run", "--pdk", "all", "--jobs", "2", env=hide_tools())
     assert proc.returncode == 0, proc.stderr
     assert "P&R/sign-off stages were skipped" in proc.stderr and "openroad not installed" in proc.stderr
     assert "counter  asap7" in proc.stdout and "(syn)" in proc.stdout
@@ -109,5 +108,5 @@ def test_run_synthesizes_on_both_pdks_and_records_history(toy_project, pdk_data_
         assert r.metrics.ge == pytest.approx(r.metrics.area_um2 / ge_area)
         assert r.tool_versions["yosys"].startswith("0.")
         assert any(s.step == "floorplan.init" for s in r.skipped_stages)
-    hist = run_cli(config, "history", "--pdk", "asap7")
+    hist = run_cli(config, "history", "--pdk", "asap7", env=hide_tools())
     assert hist.returncode == 0 and "counter" in hist.stdout and "nangate45" not in hist.stdout

@@ -29,7 +29,7 @@ CASES = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize("design, pdk, params", CASES, ids=[f"{d}-{p}-{q['mem_style']}" for d, p, q in CASES])
-def test_halut_synthesis_metrics_match_the_design(tmp_path, pdk_data_root, design, pdk, params):
+def test_halut_synthesis_metrics_match_the_design(tmp_path, pdk_data_root, hide_tools, design, pdk, params):
     flow_params = ", ".join(f"{k}: {v}" for k, v in params.items())
     config = write_project(tmp_path, f"""\
         pdk_data_root: {pdk_data_root}
@@ -38,7 +38,7 @@ def test_halut_synthesis_metrics_match_the_design(tmp_path, pdk_data_root, desig
           - name: {design}
             parameters: {{{flow_params}}}
         """)
-    proc = run_cli(config, "run", "--pdk", pdk)
+    proc = run_cli(config, "run", "--pdk", pdk, env=hide_tools())  # synthesis only, whatever is installed
     assert proc.returncode == 0, proc.stderr
     (record,) = history.load_records(tmp_path / "reports" / "history")
     platform_ge = {"asap7": 0.08748, "nangate45": 0.798}[pdk]
@@ -53,8 +53,10 @@ def test_halut_synthesis_metrics_match_the_design(tmp_path, pdk_data_root, desig
     if params["mem_style"] == "flop":
         # every storage bit is a flop; pipeline/control adds a little, never a whole second copy
         assert storage["memory_bits"] <= m.register_count < storage["memory_bits"] + 200
-        assert latches == 0
+        assert latches == 0 and m.latch_count == 0 and m.flop_count == m.register_count
     else:
         # one latch per bit plus the enable latch of each word's clock gate
         assert latches == storage["memory_bits"] + storage["memory_words"]
-        assert m.register_count < storage["memory_bits"]  # the array itself holds no flops
+        assert m.register_count < storage["memory_bits"] + storage["memory_words"] + 200
+        assert m.latch_count == latches and m.flop_count == m.register_count - latches
+        assert m.flop_count < storage["memory_bits"]  # the array itself holds no flops

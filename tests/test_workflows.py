@@ -47,10 +47,17 @@ def orchestrator_commands(workflow: dict) -> list[list[str]]:
     for step in steps(workflow):
         script = re.sub(r"\$\{\{\s*(.*?)\s*\}\}", lambda m: "${{" + m.group(1).replace(" ", "") + "}}", step.get("run", ""))
         for line in script.splitlines():
-            for part in line.split("&&"):
-                words = shlex.split(part.strip())
+            # Split at the shell's && (not inside quotes, e.g. a `sh -c '... && ...'` argument).
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+            lexer.whitespace_split = True
+            words: list[str] = []
+            for token in [*lexer, "&&"]:
+                if token != "&&":
+                    words.append(token)
+                    continue
                 if words[:3] == ["python", "-m", "orchestrator"]:
                     commands.append(words[3:])
+                words = []
     return commands
 
 
