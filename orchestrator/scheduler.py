@@ -181,8 +181,8 @@ def read_placement(log: Path) -> dict[str, str]:
 
 def record_placement(record: RunRecord, jobpath: Path, scheduler: str | None,
                      run_nodes: list[tuple[str, str]]) -> RunRecord:
-    """``record`` with ``ran_on`` on every step that ran: this host, or the Slurm job (id, node,
-    partition, host) that ran it. A Slurm node that failed before its tool wrote a log gets its
+    """``record`` with ``ran_on`` on every step that ran: this host, or the Slurm job (id, name,
+    node, partition, host, and its Slurm log: the node's output on the compute node) that ran it. A Slurm node that failed before its tool wrote a log gets its
     Slurm log as the step's log, and a failed record without a log names it."""
     if scheduler != "slurm":
         host = {"host": socket.gethostname(), **({"scheduler": scheduler} if scheduler else {})}
@@ -198,7 +198,7 @@ def record_placement(record: RunRecord, jobpath: Path, scheduler: str | None,
         if log is None:
             steps.append(info)
             continue
-        update: dict[str, Any] = {"ran_on": read_placement(log) or {"scheduler": "slurm"}}
+        update: dict[str, Any] = {"ran_on": {"scheduler": "slurm", **read_placement(log), "log": str(log)}}
         if info.log is None:
             update["log"] = str(log)
             record_logs.setdefault(info.step, str(log))
