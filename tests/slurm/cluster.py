@@ -18,6 +18,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -55,6 +56,15 @@ def unavailable_reason() -> str | None:
         # slurmd starts each job step as the job's user; without root it cannot.
         return f"the private Slurm cluster needs root to run slurmd ({PACKAGES} are installed)"
     return None
+
+
+def slurm_version() -> tuple[int, int]:
+    """(major, minor) of the installed slurmd, e.g. (22, 5) from "slurm-wlm 22.05.8"."""
+    out = subprocess.run([which("slurmd"), "-V"], capture_output=True, text=True, timeout=30).stdout
+    match = re.search(r"(\d+)\.(\d+)", out)
+    if not match:
+        raise RuntimeError(f"cannot read the Slurm version from 'slurmd -V': {out.strip()!r}")
+    return int(match.group(1)), int(match.group(2))
 
 
 def _free_ports(count: int) -> list[int]:
@@ -157,7 +167,6 @@ class Cluster:
             "ProctrackType=proctrack/linuxproc",
             "TaskPlugin=task/none",
             "JobAcctGatherType=jobacct_gather/none",
-            "AccountingStorageType=accounting_storage/none",
             "JobCompType=jobcomp/filetxt",
             f"JobCompLoc={self.jobcomp_log}",
             "MpiDefault=none",
@@ -178,6 +187,14 @@ class Cluster:
             f"PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE State=UP",
         ]
         self.conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        # Read from beside slurm.conf. Slurm >= 23 sets up a cgroup (or a systemd scope) for every
+        # job step on its own, whatever the plugins above; "disabled" turns that off, so no systemd
+        # and no writable /sys/fs/cgroup are needed. 22.05 does neither, and rejects the value.
+        cgroup_conf = self.root / "etc" / "cgroup.conf"
+        if slurm_version() >= (23, 0):
+            cgroup_conf.write_text("CgroupPlugin=disabled\n", encoding="utf-8")
+        else:
+            cgroup_conf.unlink(missing_ok=True)
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.root / "log" / f"{name}.out", "ab")

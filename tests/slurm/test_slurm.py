@@ -115,6 +115,7 @@ def test_slurm_run_runs_every_node_as_a_job_and_matches_a_local_run(slurm_cluste
         assert record.metrics.area_um2 == pytest.approx(local.metrics.area_um2, rel=1e-9)
         assert record.metrics.stdcell_count == local.metrics.stdcell_count
         assert record.metrics.register_count == local.metrics.register_count
+        assert record.metrics.tns_ns == local.metrics.tns_ns  # both None without sta
 
     # Unchanged inputs: the cache answers, and nothing is submitted to the cluster.
     jobs_before = len(slurm_cluster.completed_jobs())
@@ -222,6 +223,9 @@ def test_ctrl_c_cancels_the_cluster_jobs(slurm_cluster, tmp_path, pdk_data_root)
             proc.wait()
     assert proc.returncode == 130, stderr
     assert "3 stopped" in stderr
+    # The progress knew the running jobs were in synthesis, although SC logs a Slurm node only once
+    # it has ended: the orchestrator logs the submission.
+    assert stderr.count("(in synthesis, ") >= 2, stderr
     assert slurm_cluster.jobs() == []
     cancelled = [j for j in slurm_cluster.completed_jobs() if j["JobState"] == "CANCELLED"]
     assert len([j for j in cancelled if j["Name"].endswith("_synthesis_0")]) >= 2
