@@ -20,7 +20,7 @@ import pytest
 
 from orchestrator import history
 from tests.conftest import FIXTURES, write_project
-from tests.slurm.cluster import Cluster, _alive, missing_programs
+from tests.slurm.cluster import Cluster, _alive, missing_programs, which
 from tests.test_cli import error_lines, history_files, run_cli
 from tests.test_sweeps import toy_config
 
@@ -46,7 +46,7 @@ def by_design(records) -> dict:
 
 
 def test_private_cluster_runs_jobs_and_listens_on_loopback_only(slurm_cluster):
-    proc = subprocess.run(["srun", "--partition", slurm_cluster.partition, "--job-name", "probe",
+    proc = subprocess.run([which("srun"), "--partition", slurm_cluster.partition, "--job-name", "probe",
                            "sh", "-c", "echo $SLURM_JOB_ID $SLURMD_NODENAME"],
                           env=slurm_cluster.client_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -61,8 +61,9 @@ def test_private_cluster_runs_jobs_and_listens_on_loopback_only(slurm_cluster):
 
 
 def test_stop_ends_every_daemon_it_started(tmp_path):
-    if missing_programs() or os.geteuid() != 0:
-        pytest.skip("no private Slurm cluster (Debian packages slurm-wlm munge, and root)")
+    if missing_programs():
+        pytest.skip(f"no private Slurm cluster: {', '.join(missing_programs())} not installed "
+                    "(Debian packages: slurm-wlm munge)")
     cluster = Cluster(root=tmp_path / "c").start()
     pids = dict(cluster.pids)
     assert set(pids) == {"munged", "slurmctld", "slurmd"}
@@ -149,7 +150,7 @@ def test_more_jobs_than_cores_queue_on_the_cluster(slurm_cluster, tmp_path, pdk_
         assert any(f"counter-{label}-nangate45: synthesis" in line for line in lines)
 
     jobs = [j for j in slurm_cluster.completed_jobs() if j["JobId"] not in before]
-    assert len(jobs) == 6 and all(j["JobState"] == "COMPLETED" and j["ProcCnt"] == "2" for j in jobs)
+    assert len(jobs) == 6 and all(j["JobState"] == "COMPLETED" for j in jobs)
     intervals = sorted((datetime.fromisoformat(j["StartTime"]), datetime.fromisoformat(j["EndTime"])) for j in jobs)
     assert all(later[0] >= earlier[1] for earlier, later in zip(intervals, intervals[1:])), intervals
     assert {s.ran_on["job_id"] for r in records for s in slurm_steps(r)} == {j["JobId"] for j in jobs}
