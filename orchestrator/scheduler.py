@@ -75,8 +75,8 @@ def check_slurm(partition: str | None) -> str:
     where = f"SLURM_CONF={conf}" if conf else "the default slurm.conf"
     timeout = _timeout_s()
     try:
-        proc = subprocess.run([sinfo, "--noheader", "--format", "%P|%a|%t|%D"], stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run([sinfo, "--noheader", "--format", "%P|%a|%t|%D"], check=False,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise SchedulerError(f"slurm controller did not answer within {timeout:g} s (sinfo, {where})") from None
     if proc.returncode != 0:
@@ -181,9 +181,10 @@ def read_placement(log: Path) -> dict[str, str]:
 
 def record_placement(record: RunRecord, jobpath: Path, scheduler: str | None,
                      run_nodes: list[tuple[str, str]]) -> RunRecord:
-    """``record`` with ``ran_on`` on every step that ran: this host, or the Slurm job (id, name,
-    node, partition, host, and its Slurm log: the node's output on the compute node) that ran it. A Slurm node that failed before its tool wrote a log gets its
-    Slurm log as the step's log, and a failed record without a log names it."""
+    """``record`` with ``ran_on`` on every step that ran: this host, or the Slurm job that ran it
+    (id, name, node, partition, host, and its Slurm log: what the node printed on the compute
+    node). A Slurm node that failed before its tool wrote a log gets its Slurm log as the step's
+    log, and a failed record without a log names it."""
     if scheduler != "slurm":
         host = {"host": socket.gethostname(), **({"scheduler": scheduler} if scheduler else {})}
         steps = [s.model_copy(update={"ran_on": dict(host)}) if s.status in ("success", "error") else s

@@ -68,6 +68,6 @@ def test_slurm_without_the_slurm_client_is_one_line_before_any_job(tmp_path):
     empty_path.mkdir()
     proc = run_cli(config, "run", "--scheduler", "slurm", env={"PATH": str(empty_path)})
     assert proc.returncode == 2
-    assert error_lines(proc) == ["error: --scheduler slurm: sinfo not found on PATH (install the Slurm client, "
-                                 "e.g. Debian package slurm-client, configured for the cluster)"]
+    assert error_lines(proc) == [("error: --scheduler slurm: sinfo not found on PATH (install the Slurm client, "
+                                  "e.g. Debian package slurm-client, configured for the cluster)")]
     assert history_files(config) == [] and not (tmp_path / "build").exists()

@@ -58,7 +58,7 @@ def unavailable_reason() -> str | None:
 
 def slurm_version() -> tuple[int, int]:
     """(major, minor) of the installed slurmd, e.g. (22, 5) from "slurm-wlm 22.05.8"."""
-    out = subprocess.run([which("slurmd"), "-V"], capture_output=True, text=True, timeout=30).stdout
+    out = subprocess.run([which("slurmd"), "-V"], check=False, capture_output=True, text=True, timeout=30).stdout
     match = re.search(r"(\d+)\.(\d+)", out)
     if not match:
         raise RuntimeError(f"cannot read the Slurm version from 'slurmd -V': {out.strip()!r}")
@@ -143,7 +143,7 @@ class Cluster:
         lines = [
             "# Written by tests/slurm/cluster.py: a private one-host cluster on loopback.",
             "ClusterName=halut-test",
-            f"SlurmctldHost=localhost(127.0.0.1)",
+            "SlurmctldHost=localhost(127.0.0.1)",
             f"SlurmctldPort={ctld_port}",
             f"SlurmdPort={slurmd_port}",
             f"SrunPortRange={srun_low}-{srun_high}",
@@ -180,8 +180,8 @@ class Cluster:
             "InactiveLimit=0",
             "SlurmctldDebug=info",
             "SlurmdDebug=info",
-            f"NodeName={self.node} NodeAddr=127.0.0.1 NodeHostname=localhost CPUs={self.cpus} "
-            "RealMemory=2048 State=UNKNOWN",
+            (f"NodeName={self.node} NodeAddr=127.0.0.1 NodeHostname=localhost CPUs={self.cpus} "
+             "RealMemory=2048 State=UNKNOWN"),
             f"PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE State=UP",
         ]
         self.conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -217,7 +217,7 @@ class Cluster:
         raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}; see {self.root / 'log'}")
 
     def _run(self, *argv: str, timeout: float = 10) -> subprocess.CompletedProcess:
-        return subprocess.run([which(argv[0]), *argv[1:]], capture_output=True, text=True,
+        return subprocess.run([which(argv[0]), *argv[1:]], check=False, capture_output=True, text=True,
                               env=self.client_env(), timeout=timeout)
 
     def start(self, timeout: float = 60) -> "Cluster":

@@ -4,7 +4,6 @@ own job log (jobcomp/filetxt) and squeue are the witnesses, not our record alone
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -267,9 +266,9 @@ def test_unreachable_controller_is_one_line_not_a_hang(tmp_path, no_controller_c
     proc = run_cli(config, "run", "--scheduler", "slurm", env={"SLURM_CONF": str(no_controller_conf)}, timeout=120)
     elapsed = time.monotonic() - began
     assert proc.returncode == 2
-    assert error_lines(proc) == [
+    assert error_lines(proc) == [(
         f"error: slurm controller not reachable (SLURM_CONF={no_controller_conf}): "
-        "slurm_load_partitions: Unable to contact slurm controller (connect failure)"]
+        "slurm_load_partitions: Unable to contact slurm controller (connect failure)")]
     assert proc.stderr.count("\n") == 1 and elapsed < 45
     assert history_files(config) == [] and not (config.parent / "build").exists()
 
