@@ -310,3 +310,17 @@ def test_partition_without_a_usable_node_is_one_line(slurm_cluster, tmp_path):
     assert line.startswith(f"error: slurm partition '{slurm_cluster.partition}' has no node that can take jobs "
                            "(node states: drain")
     assert history_files(config) == []
+
+
+def test_partition_that_is_down_is_one_line(slurm_cluster, tmp_path):
+    config = toy_config(tmp_path, pdks="[nangate45]")
+    scontrol = ["scontrol", "update", f"PartitionName={slurm_cluster.partition}"]
+    env = slurm_cluster.client_env()
+    subprocess.run([*scontrol, "State=DOWN"], env=env, check=True, timeout=30)
+    try:
+        proc = run_cli(config, "run", "--scheduler", "slurm", env=slurm_cluster.env)
+    finally:
+        subprocess.run([*scontrol, "State=UP"], env=env, check=True, timeout=30)
+    assert proc.returncode == 2
+    assert error_lines(proc) == [f"error: slurm partition '{slurm_cluster.partition}' is not up (availability: down)"]
+    assert history_files(config) == []
