@@ -213,6 +213,10 @@ def cmd_run(args) -> int:
         jobs = _select_jobs(config, args.pdk, args.design, args.param, sweeps=sweeps)
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs: must be >= 1 (value: {args.jobs})")
+    if config.flow.scheduler == "slurm":  # one bounded question to the controller before any job
+        from orchestrator.scheduler import check_slurm
+
+        check_slurm(config.flow.scheduler_queue)
     toolchain = tools.detect_all()
     require_all = args.require_all_stages or config.flow.require_all_stages
     to = args.to or config.flow.to

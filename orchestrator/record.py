@@ -116,6 +116,9 @@ class StepInfo(BaseModel):
     runtime_s: float | None = None  # wall time of the tool ("exetime") or of the stage
     log: str | None = None  # path, relative to the record's build_dir when possible
     note: str | None = None  # e.g. why SC skipped the node ("no macros to place")
+    # Where the node ran: {"host": ...} on this machine; a Slurm node adds scheduler, job_id,
+    # job_name, node, partition and log (see orchestrator.scheduler.record_placement).
+    ran_on: dict[str, str] = Field(default_factory=dict)
 
 
 class TimingScenario(BaseModel):

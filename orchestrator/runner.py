@@ -441,7 +441,7 @@ def sc_node_times(manifest: Manifest | None, nodes: list[tuple[str, str]]) -> di
 
 def execute(request: dict) -> dict:
     """Run one job in this process; return {"record": ..., "error": ..., "timings": ...}."""
-    from orchestrator import flow, metrics
+    from orchestrator import flow, metrics, scheduler
 
     began = time.monotonic()
     config = load_config(request["config"], check_designs=False)  # the parent validated it
@@ -470,6 +470,8 @@ def execute(request: dict) -> dict:
     )
     plan = flow.plan_steps(project, toolchain, to=request.get("to"))
     flow.apply_plan(project, plan)
+    if config.flow.scheduler == "slurm":
+        scheduler.prepare_slurm(project, build_dir)
     if config.flow.liberty_cache and config.flow.scheduler is None:
         from orchestrator import liberty_cache
 
@@ -504,6 +506,8 @@ def execute(request: dict) -> dict:
         timing_scenarios=scenarios,
         sequential_cells=sequential,
     )
+    record = scheduler.record_placement(record, metrics.job_dir(build_dir / "sc", rendered.top, flow.SC_JOBNAME),
+                                        config.flow.scheduler, plan.run_nodes)
     timings = {"setup": setup_done - began, "sc_run": run_done - setup_done, "record": time.monotonic() - run_done}
     timings.update(sc_node_times(manifest, plan.run_nodes))
     return {"record": record.to_json_dict(), "error": None, "timings": timings}

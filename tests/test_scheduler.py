@@ -1,15 +1,14 @@
-"""--scheduler / flow.scheduler: the setting reaches SiliconCompiler's [option,scheduler,*] schema
-and SC's own scheduler acts on it. There is no cluster here, so the end-to-end test shows SC
-refusing Slurm for lack of one, which is SC's behaviour, not ours."""
+"""--scheduler / flow.scheduler: the setting reaches SiliconCompiler's [option,scheduler,*] schema,
+and a run on Slurm without the Slurm client stops before any job. Runs through a real cluster:
+tests/slurm/."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
-from orchestrator import flow, history
+from orchestrator import flow
 from orchestrator.config import SCHEDULERS, load_config
 from orchestrator.designs import render_design
 from orchestrator.errors import ConfigError
@@ -63,15 +62,12 @@ def test_unsupported_scheduler_on_the_command_line_is_one_line_exit_2(tmp_path):
     assert history_files(config) == []
 
 
-@pytest.mark.slow
-def test_run_with_slurm_hands_nodes_to_sc_slurm_scheduler(tmp_path, pdk_data_root):
-    config = toy_config(tmp_path, "flow: {scheduler_queue: eda}\n", pdks="[nangate45]", data_root=pdk_data_root)
-    proc = run_cli(config, "run", "--scheduler", "slurm")
-    request = json.loads(next((tmp_path / "build" / "nangate45").glob("counter-*/orchestrator-request.json"))
-                         .read_text())
-    assert request["flow"]["scheduler"] == "slurm" and request["flow"]["scheduler_queue"] == "eda"
-    # No Slurm here: SC's Slurm scheduler refuses, so the job fails with SC's own reason.
-    assert proc.returncode == 1
-    (record,) = history.load_records(tmp_path / "reports" / "history")
-    assert record.status == "fail" and "slurm is not available" in record.reason
-    assert record.metrics.area_um2 is None and record.stage_reached is None
+def test_slurm_without_the_slurm_client_is_one_line_before_any_job(tmp_path):
+    config = toy_config(tmp_path, "flow: {scheduler_queue: eda}\n", pdks="[nangate45]")
+    empty_path = tmp_path / "bin"
+    empty_path.mkdir()
+    proc = run_cli(config, "run", "--scheduler", "slurm", env={"PATH": str(empty_path)})
+    assert proc.returncode == 2
+    assert error_lines(proc) == [("error: --scheduler slurm: sinfo not found on PATH (install the Slurm client, "
+                                  "e.g. Debian package slurm-client, configured for the cluster)")]
+    assert history_files(config) == [] and not (tmp_path / "build").exists()
