@@ -52,6 +52,8 @@ METRIC_BETTER: dict[str, Better] = {
     "power_mw": "lower",
     "die_area_um2": "lower",
     "core_area_um2": "lower",
+    "accuracy_pct": "higher",
+    "approx_error": "lower",
     "total_runtime_s": "lower",  # sum of step wall times (history column of the same name)
 }
 
@@ -144,6 +146,10 @@ DEFAULT_RULES: dict[str, MetricRule] = {
     "wns_ns": MetricRule(better="higher", abs_tol=0.01),
     "tns_ns": MetricRule(better="higher", rel_tol_pct=5.0, abs_tol=0.01),
     "utilization_pct": MetricRule(better="none", min=20.0, max=75.0),
+    # Seeded and deterministic; the slack absorbs last-bit BLAS differences between machines
+    # (one digits test image is 0.19 points).
+    "accuracy_pct": MetricRule(better="higher", abs_tol=0.5),
+    "approx_error": MetricRule(better="lower", rel_tol_pct=2.0),
 }
 
 
@@ -559,7 +565,8 @@ _HEADER = """\
 #
 # rules:     per metric, how a change is judged.
 #   better:      lower | higher | none  (optional; it is the physics and cannot be inverted:
-#                area, cells, GE, power, runtime lower; frequency, fmax, WNS, TNS higher)
+#                area, cells, GE, power, runtime, approx_error lower; frequency, fmax, WNS, TNS,
+#                accuracy_pct higher)
 #   rel_tol_pct: allowed worsening in % of |baseline|
 #   abs_tol:     allowed worsening in the metric's unit (ns for WNS/TNS); the larger one applies
 #   min / max:   hard bounds, checked on every run, baseline or not

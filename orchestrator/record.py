@@ -43,6 +43,9 @@ class Metrics(BaseModel):
     power_mw: float | None = None
     die_area_um2: float | None = None
     core_area_um2: float | None = None
+    # Of the layer the design point runs (a sweep's ``accuracy`` task, see orchestrator.accuracy):
+    accuracy_pct: float | None = None  # held-out accuracy with the halut layer
+    approx_error: float | None = None  # ||approx - A.B||_F / ||A.B||_F on the test rows
 
 
 # Human-readable unit per metric, for tables and plot axes.
@@ -61,6 +64,8 @@ METRIC_UNITS: dict[str, str] = {
     "power_mw": "mW",
     "die_area_um2": "µm²",
     "core_area_um2": "µm²",
+    "accuracy_pct": "%",
+    "approx_error": "rel. Frobenius",
 }
 
 METRIC_NAMES: tuple[str, ...] = tuple(Metrics.model_fields)

@@ -441,7 +441,7 @@ def sc_node_times(manifest: Manifest | None, nodes: list[tuple[str, str]]) -> di
 
 def execute(request: dict) -> dict:
     """Run one job in this process; return {"record": ..., "error": ..., "timings": ...}."""
-    from orchestrator import flow, metrics
+    from orchestrator import accuracy, flow, metrics
 
     began = time.monotonic()
     config = load_config(request["config"], check_designs=False)  # the parent validated it
@@ -463,6 +463,11 @@ def execute(request: dict) -> dict:
         voltage = next((v for v in map(flow.liberty_nom_voltage, libs) if v is not None), None)
     plan = flow.plan_steps(project, toolchain, to=request.get("to"))
     flow.apply_plan(project, plan)
+    accuracy_began = time.monotonic()
+    # Before the flow: a task that cannot be evaluated fails the job in seconds, not after synthesis.
+    accuracy_values = (accuracy.evaluate(spec.generator, rendered.parameters, spec.accuracy)
+                       if spec.accuracy is not None else None)
+    accuracy_s = time.monotonic() - accuracy_began
     if config.flow.liberty_cache and config.flow.scheduler is None:
         from orchestrator import liberty_cache
 
@@ -495,7 +500,8 @@ def execute(request: dict) -> dict:
         job_key=job.key,
         manifest=manifest,
     )
-    timings = {"setup": setup_done - began, "sc_run": run_done - setup_done, "record": time.monotonic() - run_done}
+    record = accuracy.apply(record, spec.accuracy, accuracy_values)
+    timings = {"setup": setup_done - began, "accuracy": accuracy_s, "sc_run": run_done - setup_done, "record": time.monotonic() - run_done}
     timings.update(sc_node_times(manifest, plan.run_nodes))
     return {"record": record.to_json_dict(), "error": None, "timings": timings}
 
