@@ -25,8 +25,9 @@ cache hit costs nothing and a record is always the result of its key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any
 
 from orchestrator.errors import OrchestratorError
 

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -131,7 +131,11 @@ def _digits_mlp(hidden: int, seed: int):
     X = X / 16.0
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
     model = MLPClassifier(hidden_layer_sizes=(hidden,), activation="relu", max_iter=300, random_state=seed)
-    with warnings.catch_warnings():
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+    # One BLAS thread: the same weights on every machine, whatever its core count (a multi-threaded
+    # reduction may round differently), and no oversubscription beside parallel synthesis jobs.
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore")  # ConvergenceWarning: a fixed budget is the point
         model.fit(X_train, y_train)
     return X_train, X_test, y_test, model
