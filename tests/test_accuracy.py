@@ -207,6 +207,7 @@ def test_design_space_plots_ge_and_power_against_accuracy_with_the_front(tmp_pat
         href = f"../../runs/{record.run_id}.html"
         assert f'href="{href}"' in html and (page.parent / href).resolve().is_file()
     assert ">97.600<" in html and ">0.18<" in html  # the table's accuracy and error columns
+    assert html.count(">C=16,K=8</text>") == 2  # accuracy plots name their points (GE and power)
 
 
 def test_accuracies_of_different_tasks_get_their_own_plots():

@@ -90,6 +90,7 @@ class Figure:
     y: Callable[[Point], float | None]
     ylabel: str
     points: list[Point]
+    annotate: bool = False  # write each point's configuration beside it
 
 
 def figures(points: list[Point], ylabel: str) -> list[Figure]:
@@ -99,9 +100,9 @@ def figures(points: list[Point], ylabel: str) -> list[Figure]:
     for task in sorted({t for t in map(lambda p: accuracy_task(p.record), points) if t is not None}):
         members = [p for p in points if accuracy_task(p.record) == task]
         axis = Axis(f"accuracy on {task}", f"held-out accuracy [%] on {task}", _accuracy)
-        out.append(Figure(f"accuracy ({ylabel.split(' [')[0]}) on {task}", axis, _ge_or_area, ylabel, members))
+        out.append(Figure(f"accuracy ({ylabel.split(' [')[0]}) on {task}", axis, _ge_or_area, ylabel, members, True))
         if any(p.record.metrics.power_mw is not None for p in members):
-            out.append(Figure(f"accuracy (power) on {task}", axis, _power, "power [mW]", members))
+            out.append(Figure(f"accuracy (power) on {task}", axis, _power, "power [mW]", members, True))
     return out
 
 
@@ -147,10 +148,13 @@ def pareto_front(xs: list[float], ys: list[float]) -> list[int]:
 
 
 def scatter_svg(points: list[Point], axis: Axis, ylabel: str, title: str,
-                y: Callable[[Point], float | None] = _ge_or_area) -> tuple[str, int] | None:
+                y: Callable[[Point], float | None] = _ge_or_area, annotate: bool = False) -> tuple[str, int] | None:
     """Inline SVG of one scatter plot (y from ``y``, GE or area by default) and the size of its
     Pareto front; None when no point has values on both axes. Each point is a link to its run with
     its configuration as tooltip.
+
+    ``annotate`` writes each point's configuration beside it (accuracy plots: which C, K is where
+    is the point of the plot), without the clock period when all points share it.
 
     Drawn by hand rather than with matplotlib: a few dozen circles as SVG text cost microseconds,
     a matplotlib figure ~0.1 s, and hand-made SVG gives every point its own link and tooltip."""
@@ -186,12 +190,18 @@ def scatter_svg(points: list[Point], axis: Axis, ylabel: str, title: str,
         path = " ".join(f"{to_x(xs[i]):.1f},{to_y(ys[i]):.1f}" for i in front)
         out.append(f'<polyline points="{path}" fill="none" stroke="{FRONT_COLOR}" stroke-width="1.2"/>')
     on_front = set(front)
+    one_period = len({c[0].record.metrics.clock_period_ns for c in chosen}) == 1
     for i in sorted(range(len(xs)), key=lambda i: i in on_front):  # front drawn last, on top
         point = chosen[i][0]
         color, radius = (FRONT_COLOR, 5) if i in on_front else (POINT_COLOR, 4)
         tip = f"{point.label or point.record.design}: {_tick(xs[i])} / {_tick(ys[i])}"
         out.append(f'<a href="{escape(point.href)}"><circle cx="{to_x(xs[i]):.1f}" cy="{to_y(ys[i]):.1f}" '
                    f'r="{radius}" fill="{color}"><title>{escape(tip)}</title></circle></a>')
+        if annotate and point.label:
+            parts = [part for part in point.label.split(", ") if not (one_period and part.endswith(" ns"))]
+            dy = -6 if i in on_front else 14  # front labels above, the others below: neighbours rarely collide
+            out.append(f'<text x="{to_x(xs[i]) + 7:.1f}" y="{to_y(ys[i]) + dy:.1f}" font-size="9" fill="#444444">'
+                       f'{escape(",".join(parts))}</text>')
     legend_x = PLOT_LEFT + 6
     out.append(f'<circle cx="{legend_x}" cy="34" r="4" fill="{POINT_COLOR}"/>'
                f'<text x="{legend_x + 8}" y="38">run configuration</text>'
@@ -238,7 +248,7 @@ def write_pages(builder) -> int:
         fronts = {}
         for figure in figures(points, ylabel):
             title = f"{design} on {pdk}: {figure.ylabel.split(' [')[0]} vs {figure.axis.name}"
-            drawn = scatter_svg(figure.points, figure.axis, figure.ylabel, title, figure.y)
+            drawn = scatter_svg(figure.points, figure.axis, figure.ylabel, title, figure.y, figure.annotate)
             if drawn is not None:
                 plots.append({"axis": figure.axis.name, "ylabel": figure.ylabel, "svg": drawn[0], "front": drawn[1]})
             fronts[figure.name] = set(_front_members(figure.points, figure.axis, figure.y))
