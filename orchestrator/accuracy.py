@@ -10,9 +10,10 @@ A sweep may name an accuracy task (the dataset, the layer, the learning seed, op
         accuracy: {dataset: digits, layer: output, seed: 0}
 
 The generator owns what a task means: its ``accuracy`` attribute (``halut.accuracy``) provides
-``validate_task(task) -> dict`` and ``check_point(params, task)`` (raise ``ValueError`` naming the
-key), ``evaluate(params, task) -> {"accuracy_pct", "approx_error", ...}`` and ``identity()`` (what
-else decides the result: its learning code, library versions).
+``validate_task(task) -> dict`` and ``check_point(params, task)`` (raise ``ValueError``; with
+``key`` and ``message`` attributes it names the sub-key), ``evaluate(params, task) ->
+{"accuracy_pct", "approx_error", ...}`` and ``identity()`` (what else decides the result: its
+learning code, library versions).
 
 Data flow, one way: the config holds the task; each point's ``DesignSpec.accuracy`` carries it
 normalised (defaults filled); the job's cache key gets the task and the generator's identity
@@ -55,15 +56,13 @@ def plugin(generator: str) -> ModuleType:
     return module
 
 
-def _key_of(message: str) -> str:
-    """'.dataset' from a plug-in message 'accuracy.dataset: ...' (the sub-key it names)."""
-    head = message.split(":", 1)[0]
-    return head[len("accuracy"):] if head.startswith("accuracy.") and " " not in head else ""
-
-
-def _body(message: str) -> str:
-    head, _, rest = message.partition(":")
-    return rest.strip() if (head == "accuracy" or head.startswith("accuracy.")) and " " not in head and rest else message
+def _task_error(exc: Exception) -> AccuracyError:
+    """The plug-in's error as ours: its ``key`` / ``message`` when it gives them (``halut``'s
+    TaskError does), else the whole text for the whole task."""
+    key, message = getattr(exc, "key", None), getattr(exc, "message", None)
+    if isinstance(key, str) and isinstance(message, str):
+        return AccuracyError(key, message)
+    return AccuracyError("", str(exc))
 
 
 def normalise(generator: str, task: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,14 +72,14 @@ def normalise(generator: str, task: Mapping[str, Any]) -> dict[str, Any]:
     try:
         return dict(plugin(generator).validate_task(task))
     except (ValueError, TypeError) as exc:
-        raise AccuracyError(_key_of(str(exc)), _body(str(exc))) from None
+        raise _task_error(exc) from None
 
 
 def check_point(generator: str, parameters: Mapping[str, Any], task: Mapping[str, Any]) -> None:
     try:
         plugin(generator).check_point(parameters, task)
     except (ValueError, TypeError) as exc:
-        raise AccuracyError(_key_of(str(exc)), _body(str(exc))) from None
+        raise _task_error(exc) from None
 
 
 def label(task: Mapping[str, Any] | None) -> str | None:

@@ -43,7 +43,13 @@ OPTIONS = {"hidden": (int, 32), "ridge": (float, 1.0)}
 
 
 class TaskError(ValueError):
-    """An accuracy task is invalid; the message names the key and the value."""
+    """An accuracy task is invalid. ``key``: the sub-key of the task (".dataset", "" for the whole
+    task), ``message``: what is wrong with it, naming the value; str() is "accuracy<key>: <message>"."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"accuracy{key}: {message}")
+        self.key = key
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -66,14 +72,14 @@ def validate_task(task: Mapping[str, Any]) -> dict[str, Any]:
     task = dict(task)
     unknown = sorted(set(task) - {"dataset", "layer", "seed", "options"})
     if unknown:
-        raise TaskError(f"accuracy: unknown key '{unknown[0]}' (known: dataset, layer, seed, options)")
+        raise TaskError("", f"unknown key '{unknown[0]}' (known: dataset, layer, seed, options)")
     dataset, layer, seed = task.get("dataset"), task.get("layer", "output"), task.get("seed", 0)
     if dataset not in DATASETS:
-        raise TaskError(f"accuracy.dataset: unknown dataset (value: {dataset!r}; known: {', '.join(DATASETS)})")
+        raise TaskError(".dataset", f"unknown dataset (value: {dataset!r}; known: {', '.join(DATASETS)})")
     if layer not in LAYERS:
-        raise TaskError(f"accuracy.layer: unknown layer (value: {layer!r}; known: {', '.join(LAYERS)})")
+        raise TaskError(".layer", f"unknown layer (value: {layer!r}; known: {', '.join(LAYERS)})")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise TaskError(f"accuracy.seed: must be an integer >= 0 (value: {seed!r})")
+        raise TaskError(".seed", f"must be an integer >= 0 (value: {seed!r})")
     options = dict(task.get("options") or {})
     normalised_options = {}
     for name, (kind, default) in OPTIONS.items():
@@ -82,12 +88,12 @@ def validate_task(task: Mapping[str, Any]) -> dict[str, Any]:
             normalised_options[name] = None
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
-            raise TaskError(f"accuracy.options.{name}: must be {'an integer' if kind is int else 'a number'} (value: {value!r})")
+            raise TaskError(f".options.{name}", f"must be {'an integer' if kind is int else 'a number'} (value: {value!r})")
         if value < (1 if kind is int else 0):
-            raise TaskError(f"accuracy.options.{name}: must be {'>= 1' if kind is int else '>= 0'} (value: {value!r})")
+            raise TaskError(f".options.{name}", f"must be {'>= 1' if kind is int else '>= 0'} (value: {value!r})")
         normalised_options[name] = kind(value)
     if options:
-        raise TaskError(f"accuracy.options: unknown option '{sorted(options)[0]}' (known: {', '.join(OPTIONS)})")
+        raise TaskError(".options", f"unknown option '{sorted(options)[0]}' (known: {', '.join(OPTIONS)})")
     return {"dataset": dataset, "layer": layer, "seed": seed, "options": normalised_options}
 
 
@@ -109,7 +115,7 @@ def check_point(params: Mapping[str, Any], task: Mapping[str, Any]) -> None:
     """TaskError when the point cannot be learned for the task (more codebooks than inputs)."""
     D = layer_inputs(task)
     if params["C"] > D:
-        raise TaskError(f"accuracy: C={params['C']} codebooks exceed the layer's {D} inputs")
+        raise TaskError("", f"C={params['C']} codebooks exceed the layer's {D} inputs")
 
 
 def _sklearn():
@@ -118,7 +124,7 @@ def _sklearn():
         from sklearn.model_selection import train_test_split
         from sklearn.neural_network import MLPClassifier
     except ImportError:
-        raise TaskError("accuracy: scikit-learn is not installed (pip install scikit-learn)") from None
+        raise TaskError("", "scikit-learn is not installed (pip install scikit-learn)") from None
     return load_digits, train_test_split, MLPClassifier
 
 
