@@ -55,8 +55,8 @@ FLOW_TOOLS = ("yosys", "pyslang", "openroad", "sta", "klayout")
 FLOW_PACKAGES = ("siliconcompiler", "lambdapdk", "pyosys")
 
 # Modules whose code decides what a record holds. report/, check, cli, history do not.
-RESULT_MODULES = ("accuracy", "cache", "config", "designs", "flow", "liberty_cache", "metrics", "record", "runner", "sc_manifest",
-                  "tools", "yosys_bridge")
+RESULT_MODULES = ("accuracy", "cache", "config", "designs", "flow", "liberty_cache", "metrics", "record", "runner",
+                  "sc_manifest", "tools", "yosys_bridge")
 
 REUSABLE_STATUS = ("pass", "partial")
 
