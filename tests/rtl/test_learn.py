@@ -223,3 +223,13 @@ def test_more_codebooks_than_layer_inputs_is_refused():
 
     with pytest.raises(accuracy.TaskError, match="C=64 codebooks exceed the layer's 32 inputs"):
         accuracy.check_point({"C": 64, "K": 4, "dtype": "int8"}, DIGITS_OUTPUT)
+
+
+def test_digits_hidden_layer_replaced_before_the_relu_stays_far_above_chance():
+    pytest.importorskip("sklearn", reason="scikit-learn not installed")
+    from halut import accuracy
+
+    result = accuracy.evaluate({"C": 16, "K": 16, "dtype": "int8"}, {"dataset": "digits", "layer": "hidden"})
+    assert result["accuracy_pct"] > 8 * result["chance_pct"]
+    assert result["accuracy_pct"] >= result["exact_accuracy_pct"] - 3.0  # measured: 95.74 vs 97.41 %
+    print(f"digits hidden layer C=16 K=16 int8: {result}")
