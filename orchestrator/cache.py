@@ -15,6 +15,8 @@ which of them changed):
 ``pdk_data``      the lambdapdk data root and a fingerprint of the PDK's and its std-cell library's
                   files (relative path, size, mtime): cheap to take, changes when the data does
 ``orchestrator``  package version and a hash of the sources of the modules that shape a record
+``accuracy``      only for a point with an accuracy task: the task (dataset, layer, seed, options)
+                  and the generator's identity of its learning code and libraries
 
 Where nodes run (``--scheduler``) and how many jobs run at once are not part of the key.
 
@@ -36,7 +38,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from orchestrator import __version__
+from orchestrator import __version__, accuracy
 from orchestrator.config import Config
 from orchestrator.designs import RenderedDesign
 from orchestrator.flow import SC_JOBNAME, Job
@@ -53,8 +55,8 @@ FLOW_TOOLS = ("yosys", "pyslang", "openroad", "sta", "klayout")
 FLOW_PACKAGES = ("siliconcompiler", "lambdapdk", "pyosys")
 
 # Modules whose code decides what a record holds. report/, check, cli, history do not.
-RESULT_MODULES = ("cache", "config", "designs", "flow", "liberty_cache", "metrics", "record", "runner", "sc_manifest",
-                  "tools", "yosys_bridge")
+RESULT_MODULES = ("accuracy", "cache", "config", "designs", "flow", "liberty_cache", "metrics", "record", "runner",
+                  "sc_manifest", "tools", "yosys_bridge")
 
 REUSABLE_STATUS = ("pass", "partial")
 
@@ -150,7 +152,7 @@ def key_components(
 ) -> dict[str, Any]:
     """Every input that decides the job's record, one entry per component (see module doc)."""
     platform = job.platform
-    return {
+    components = {
         "schema": CACHE_SCHEMA,
         "design": {
             "generator": job.spec.generator,
@@ -166,6 +168,9 @@ def key_components(
         "pdk_data": pdk_data_identity(config.resolved_pdk_data_root(), platform.pdk, platform.stdcell_lib),
         "orchestrator": orchestrator_identity(),
     }
+    if job.spec.accuracy is not None:  # absent otherwise: the keys of hardware-only jobs stay as they were
+        components["accuracy"] = accuracy.key_component(job.spec.generator, job.spec.accuracy)
+    return components
 
 
 def job_key(components: dict[str, Any]) -> str:

@@ -109,6 +109,9 @@ class DesignSpec(_Strict):
     parameters: dict[str, Any] = Field(default_factory=dict)
     clock_period: dict[str, float] = Field(default_factory=dict)  # per-PDK override, platform time unit
     label: str | None = None  # distinguishes several parameter sets of one design
+    # Accuracy task (dataset, layer, seed, options) the generator measures this point on; its
+    # ``accuracy`` plug-in validates it (orchestrator.accuracy). None = hardware figures only.
+    accuracy: dict[str, Any] | None = None
 
     @field_validator("clock_period")
     @classmethod
@@ -159,6 +162,7 @@ class Sweep(_Strict):
     points: list[dict[str, Any]] = Field(default_factory=list)  # or: explicit parameter sets
     clock_period: dict[str, list[float]] = Field(default_factory=dict)  # PDK -> periods (platform unit)
     pdks: list[str] | None = None  # default: the config's pdks
+    accuracy: dict[str, Any] | None = None  # every point's accuracy task (see DesignSpec.accuracy)
 
 
 class Config(_Strict):
@@ -314,9 +318,16 @@ def _validate_design(config_path: Path, index: int, spec: DesignSpec) -> None:
     from orchestrator.designs import DesignError, validate_parameters
 
     try:
-        validate_parameters(spec.generator, spec.name, spec.parameters)
+        parameters = validate_parameters(spec.generator, spec.name, spec.parameters)
     except DesignError as exc:
         raise ConfigError(f"{config_path}: key 'designs[{index}]': {exc}") from None
+    if spec.accuracy is not None:
+        from orchestrator import accuracy
+
+        try:
+            accuracy.check_point(spec.generator, parameters, accuracy.normalise(spec.generator, spec.accuracy))
+        except accuracy.AccuracyError as exc:
+            raise ConfigError(f"{config_path}: key 'designs[{index}].accuracy{exc.key}': {exc.message}") from None
 
 
 def _validate_sweeps(config_path: Path, config: Config, platforms: dict[str, Platform]) -> None:

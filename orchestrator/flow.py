@@ -44,8 +44,11 @@ class Job:
 
     @property
     def record_parameters(self) -> dict[str, Any]:
-        """The parameters as the job's history record stores them (the label included)."""
-        return {**self.parameters, **({"label": self.spec.label} if self.spec.label else {})}
+        """The parameters as the job's history record stores them (the label and the accuracy task included)."""
+        from orchestrator.accuracy import label as accuracy_label
+
+        accuracy = {"accuracy": accuracy_label(self.spec.accuracy)} if self.spec.accuracy is not None else {}
+        return {**self.parameters, **({"label": self.spec.label} if self.spec.label else {}), **accuracy}
 
     def build_dir(self, config: Config) -> Path:
         return config.path("build_dir") / self.platform.name / f"{self.spec.name}{'-' + self.spec.label if self.spec.label else ''}-{parameters_key(self.parameters)}"

@@ -71,6 +71,9 @@ METRIC_SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("drv_count", int, "violations", "lower",
                "electrical rule violations: max slew/cap/fanout, floating/overdriven nets, antenna"),
     MetricSpec("wirelength_um", float, "µm", "lower", "routed wire length"),
+    # Of the layer the design point runs (a sweep's ``accuracy`` task, see orchestrator.accuracy):
+    MetricSpec("accuracy_pct", float, "%", "higher", "held-out accuracy with the halut layer"),
+    MetricSpec("approx_error", float, "rel. Frobenius", "lower", "||approx - A.B||_F / ||A.B||_F on the test rows"),
 )
 METRIC_SPEC: dict[str, MetricSpec] = {spec.name: spec for spec in METRIC_SPECS}
 

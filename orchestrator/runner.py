@@ -441,7 +441,7 @@ def sc_node_times(manifest: Manifest | None, nodes: list[tuple[str, str]]) -> di
 
 def execute(request: dict) -> dict:
     """Run one job in this process; return {"record": ..., "error": ..., "timings": ...}."""
-    from orchestrator import flow, metrics, scheduler
+    from orchestrator import accuracy, flow, metrics, scheduler
 
     began = time.monotonic()
     config = load_config(request["config"], check_designs=False)  # the parent validated it
@@ -460,8 +460,8 @@ def execute(request: dict) -> dict:
     voltages = flow.scenario_voltages(project, platform)
     voltage = platform.voltage_v if platform.voltage_v is not None else voltages[platform.setup_scenario]
     scenarios = {
-        name: TimingScenario(libcorner=spec.libcorners[0], checks=list(spec.checks), voltage_v=voltages[name])
-        for name, spec in platform.timing_scenarios.items()
+        name: TimingScenario(libcorner=scene.libcorners[0], checks=list(scene.checks), voltage_v=voltages[name])
+        for name, scene in platform.timing_scenarios.items()
     }
     from orchestrator import netlist
 
@@ -472,6 +472,11 @@ def execute(request: dict) -> dict:
     flow.apply_plan(project, plan)
     if config.flow.scheduler == "slurm":
         scheduler.prepare_slurm(project, build_dir)
+    accuracy_began = time.monotonic()
+    # Before the flow: a task that cannot be evaluated fails the job in seconds, not after synthesis.
+    accuracy_values = (accuracy.evaluate(spec.generator, rendered.parameters, spec.accuracy)
+                       if spec.accuracy is not None else None)
+    accuracy_s = time.monotonic() - accuracy_began
     if config.flow.liberty_cache and config.flow.scheduler is None:
         from orchestrator import liberty_cache
 
@@ -508,7 +513,9 @@ def execute(request: dict) -> dict:
     )
     record = scheduler.record_placement(record, metrics.job_dir(build_dir / "sc", rendered.top, flow.SC_JOBNAME),
                                         config.flow.scheduler, plan.run_nodes)
-    timings = {"setup": setup_done - began, "sc_run": run_done - setup_done, "record": time.monotonic() - run_done}
+    record = accuracy.apply(record, spec.accuracy, accuracy_values)
+    timings = {"setup": setup_done - began, "sc_run": run_done - setup_done, "record": time.monotonic() - run_done,
+               "accuracy": accuracy_s}  # part of setup
     timings.update(sc_node_times(manifest, plan.run_nodes))
     return {"record": record.to_json_dict(), "error": None, "timings": timings}
 

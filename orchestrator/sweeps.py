@@ -14,6 +14,10 @@ PDK (in the platform's time unit), each crossed with every point::
 
 Each point becomes a ``DesignSpec`` labelled ``<sweep>.<axis>=<value>,...`` (only the swept axes),
 so every point has its own build directory, run id and history record.
+
+A sweep's ``accuracy`` block (``accuracy: {dataset: digits, layer: output, seed: 0}``) gives every
+point an accuracy task: the job measures the layer learned for the point's parameters and its
+record gains ``accuracy_pct`` and ``approx_error`` (see ``orchestrator.accuracy``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from orchestrator import accuracy
 from orchestrator.config import Config, DesignSpec, Platform, Sweep
 from orchestrator.designs import DesignError, clock_period_for, validate_parameters
 from orchestrator.errors import ConfigError, OrchestratorError
@@ -89,6 +94,7 @@ def point_spec(sweep: Sweep, point: SweepPoint) -> DesignSpec:
         parameters=point.parameters,
         clock_period={point.pdk: point.clock_period} if point.clock_period is not None else {},
         label=point.label,
+        accuracy=accuracy.normalise(sweep.generator, sweep.accuracy) if sweep.accuracy is not None else None,
     )
 
 
@@ -121,23 +127,34 @@ def validate_sweep(sweep: Sweep, *, default_pdks: Iterable[str], known_pdks: Map
         for period in periods:
             if period <= 0:
                 raise SweepError(f".clock_period.{pdk}", f"periods must be > 0 (value: {period})")
+    task = None
+    if sweep.accuracy is not None:
+        try:
+            task = accuracy.normalise(sweep.generator, sweep.accuracy)
+        except accuracy.AccuracyError as exc:
+            raise SweepError(f".accuracy{exc.key}", exc.message) from None
     where = ".grid" if sweep.grid else ".points"
     for index, swept in enumerate(parameter_points(sweep)):
+        point = ", ".join(f"{k}={_fmt(v)}" for k, v in swept.items()) or "shared parameters"
+        key = f"{where}[{index}]" if sweep.points else (where if sweep.grid else ".parameters")
         try:
-            validate_parameters(sweep.generator, sweep.design, {**sweep.parameters, **swept})
+            parameters = validate_parameters(sweep.generator, sweep.design, {**sweep.parameters, **swept})
         except DesignError as exc:
-            point = ", ".join(f"{k}={_fmt(v)}" for k, v in swept.items()) or "shared parameters"
-            key = f"{where}[{index}]" if sweep.points else (where if sweep.grid else ".parameters")
             raise SweepError(key, f"point {point}: {exc}") from None
+        if task is not None:
+            try:
+                accuracy.check_point(sweep.generator, parameters, task)
+            except accuracy.AccuracyError as exc:
+                raise SweepError(key, f"point {point}: accuracy: {exc.message}") from None
 
 
 # ----------------------------------------------------------------------------- job selection
 
 
 def _job_identity(job: Job) -> tuple:
-    """What makes two jobs the same computation (labels aside)."""
+    """What makes two jobs the same computation (labels aside; an accuracy task makes it another)."""
     return (job.spec.generator, job.spec.name, job.platform.name, parameters_key(job.parameters),
-            clock_period_for(job.spec, job.platform))
+            clock_period_for(job.spec, job.platform), accuracy.label(job.spec.accuracy))
 
 
 def select_jobs(
@@ -178,6 +195,8 @@ def select_jobs(
                 continue
             if overrides:
                 spec = spec.model_copy(update={"parameters": {**spec.parameters, **overrides}})
+            if spec.accuracy is not None:
+                spec = spec.model_copy(update={"accuracy": accuracy.normalise(spec.generator, spec.accuracy)})
             parameters = _validated(spec.generator, spec.name, spec.parameters, "--param")
             jobs.extend(Job(spec=spec, platform=config.platform(pdk), parameters=parameters) for pdk in pdks)
 

@@ -91,8 +91,8 @@ def test_every_record_metric_has_a_physical_direction():
 
 
 LOWER_IS_BETTER = ["area_um2", "stdcell_count", "ge", "register_count", "power_mw", "total_runtime_s",
-                   "die_area_um2", "core_area_um2", "clock_period_ns"]
-HIGHER_IS_BETTER = ["target_freq_mhz", "fmax_mhz", "wns_ns", "tns_ns"]
+                   "die_area_um2", "core_area_um2", "clock_period_ns", "approx_error"]
+HIGHER_IS_BETTER = ["target_freq_mhz", "fmax_mhz", "wns_ns", "tns_ns", "accuracy_pct"]
 
 
 @pytest.mark.parametrize("metric", LOWER_IS_BETTER)

@@ -6,10 +6,12 @@ Public API (used by the orchestrator's render stage and by the tests):
 * ``validate_params(design, params)`` - normalised parameters or ``ParameterError``;
 * ``render(design, params, out_dir)`` - ``Rendered(top, files, params)``;
 * ``expected_storage_bits(design, params)`` - memory sizes for netlist sanity checks;
-* ``golden`` - the numpy golden model.
+* ``golden`` - the numpy golden model;
+* ``learn`` - MADDNESS learning of thresholds and LUTs in the RTL's formats;
+* ``accuracy`` - the orchestrator's accuracy plug-in (a layer of a classifier on real data).
 """
 
-from . import golden
+from . import accuracy, golden, learn
 from .params import (
     DESIGNS,
     ParameterError,
@@ -23,8 +25,10 @@ __all__ = [
     "DESIGNS",
     "ParameterError",
     "Rendered",
+    "accuracy",
     "expected_storage_bits",
     "golden",
+    "learn",
     "parameter_schema",
     "render",
     "validate_params",

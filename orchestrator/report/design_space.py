@@ -1,6 +1,9 @@
 """Design-space pages: per (design, PDK), every configuration that was run (parameter set and clock
 period, e.g. the points of a sweep), as scatter plots of GE (or area) against target frequency,
 achieved fmax and C*K*M, with the Pareto front highlighted and each point linked to its run page.
+Points measured on an accuracy task (a sweep's ``accuracy`` block) also get GE, and power when STA
+ran, against held-out accuracy: one pair of plots per task, since accuracies on different tasks
+do not compare.
 
     design-space/index.html                 one row per (design, PDK) with its point count
     design-space/<pdk>/<design>.html        the plots and the table of points
@@ -59,6 +62,50 @@ AXES = (
 )
 
 
+def _accuracy(record: RunRecord) -> float | None:
+    return record.metrics.accuracy_pct
+
+
+def accuracy_task(record: RunRecord) -> str | None:
+    """The accuracy task a record was measured on (None: no accuracy figure)."""
+    if record.metrics.accuracy_pct is None:
+        return None
+    return str(record.parameters.get("accuracy", "unnamed task"))
+
+
+def _ge_or_area(point: Point) -> float | None:
+    return point.y
+
+
+def _power(point: Point) -> float | None:
+    return point.record.metrics.power_mw
+
+
+@dataclass
+class Figure:
+    """One scatter plot of a page: x from ``axis``, y from ``y``, over ``points``."""
+
+    name: str  # table column "Pareto front" entries and captions
+    axis: Axis
+    y: Callable[[Point], float | None]
+    ylabel: str
+    points: list[Point]
+    annotate: bool = False  # write each point's configuration beside it
+
+
+def figures(points: list[Point], ylabel: str) -> list[Figure]:
+    """Every plot of a page: GE (or area) vs each hardware axis, then per accuracy task GE and
+    power (when any point has it) vs accuracy."""
+    out = [Figure(axis.name, axis, _ge_or_area, ylabel, points) for axis in AXES]
+    for task in sorted({t for t in map(lambda p: accuracy_task(p.record), points) if t is not None}):
+        members = [p for p in points if accuracy_task(p.record) == task]
+        axis = Axis(f"accuracy on {task}", f"held-out accuracy [%] on {task}", _accuracy)
+        out.append(Figure(f"accuracy ({ylabel.split(' [')[0]}) on {task}", axis, _ge_or_area, ylabel, members, True))
+        if any(p.record.metrics.power_mw is not None for p in members):
+            out.append(Figure(f"accuracy (power) on {task}", axis, _power, "power [mW]", members, True))
+    return out
+
+
 def configuration_key(record: RunRecord) -> tuple[str, float]:
     """What makes two runs the same design point: parameters (without the label) and clock."""
     parameters = sorted((k, repr(v)) for k, v in record.parameters.items() if k != "label")
@@ -100,18 +147,23 @@ def pareto_front(xs: list[float], ys: list[float]) -> list[int]:
     return sorted(front, key=lambda i: (xs[i], ys[i]))
 
 
-def scatter_svg(points: list[Point], axis: Axis, ylabel: str, title: str) -> tuple[str, int] | None:
-    """Inline SVG of one scatter plot and the size of its Pareto front; None when no point has a
-    value on this axis. Each point is a link to its run with its configuration as tooltip.
+def scatter_svg(points: list[Point], axis: Axis, ylabel: str, title: str,
+                y: Callable[[Point], float | None] = _ge_or_area, annotate: bool = False) -> tuple[str, int] | None:
+    """Inline SVG of one scatter plot (y from ``y``, GE or area by default) and the size of its
+    Pareto front; None when no point has values on both axes. Each point is a link to its run with
+    its configuration as tooltip.
+
+    ``annotate`` writes each point's configuration beside it (accuracy plots: which C, K is where
+    is the point of the plot), without the clock period when all points share it.
 
     Drawn by hand rather than with matplotlib: a few dozen circles as SVG text cost microseconds,
     a matplotlib figure ~0.1 s, and hand-made SVG gives every point its own link and tooltip."""
-    chosen = [(p, axis.value(p.record)) for p in points]
-    chosen = [(p, float(x)) for p, x in chosen if x is not None and p.y is not None]
+    chosen = [(p, axis.value(p.record), y(p)) for p in points]
+    chosen = [(p, float(x), float(v)) for p, x, v in chosen if x is not None and v is not None]
     if not chosen:
         return None
-    xs = [x for _, x in chosen]
-    ys = [float(p.y) for p, _ in chosen]
+    xs = [x for _, x, _ in chosen]
+    ys = [v for _, _, v in chosen]
     front = pareto_front(xs, ys)
     x_ticks, to_x = _scale(xs, PLOT_LEFT, PLOT_LEFT + PLOT_WIDTH)
     y_ticks, to_y = _scale(ys, PLOT_TOP + PLOT_HEIGHT, PLOT_TOP)
@@ -138,12 +190,18 @@ def scatter_svg(points: list[Point], axis: Axis, ylabel: str, title: str) -> tup
         path = " ".join(f"{to_x(xs[i]):.1f},{to_y(ys[i]):.1f}" for i in front)
         out.append(f'<polyline points="{path}" fill="none" stroke="{FRONT_COLOR}" stroke-width="1.2"/>')
     on_front = set(front)
+    one_period = len({c[0].record.metrics.clock_period_ns for c in chosen}) == 1
     for i in sorted(range(len(xs)), key=lambda i: i in on_front):  # front drawn last, on top
         point = chosen[i][0]
         color, radius = (FRONT_COLOR, 5) if i in on_front else (POINT_COLOR, 4)
         tip = f"{point.label or point.record.design}: {_tick(xs[i])} / {_tick(ys[i])}"
         out.append(f'<a href="{escape(point.href)}"><circle cx="{to_x(xs[i]):.1f}" cy="{to_y(ys[i]):.1f}" '
                    f'r="{radius}" fill="{color}"><title>{escape(tip)}</title></circle></a>')
+        if annotate and point.label:
+            parts = [part for part in point.label.split(", ") if not (one_period and part.endswith(" ns"))]
+            dy = -6 if i in on_front else 14  # front labels above, the others below: neighbours rarely collide
+            out.append(f'<text x="{to_x(xs[i]) + 7:.1f}" y="{to_y(ys[i]) + dy:.1f}" font-size="9" fill="#444444">'
+                       f'{escape(",".join(parts))}</text>')
     legend_x = PLOT_LEFT + 6
     out.append(f'<circle cx="{legend_x}" cy="34" r="4" fill="{POINT_COLOR}"/>'
                f'<text x="{legend_x + 8}" y="38">run configuration</text>'
@@ -187,28 +245,32 @@ def write_pages(builder) -> int:
         ylabel = "gate equivalents [GE]" if uses_ge else "std-cell area [µm²]"
         points = [Point(r, builder.run_href(r, "../../"), label) for r, label in zip(records, point_labels(records))]
         plots = []
-        for axis in AXES:
-            drawn = scatter_svg(points, axis, ylabel, f"{design} on {pdk}: {ylabel.split(' [')[0]} vs {axis.name}")
+        fronts = {}
+        for figure in figures(points, ylabel):
+            title = f"{design} on {pdk}: {figure.ylabel.split(' [')[0]} vs {figure.axis.name}"
+            drawn = scatter_svg(figure.points, figure.axis, figure.ylabel, title, figure.y, figure.annotate)
             if drawn is not None:
-                plots.append({"axis": axis.name, "svg": drawn[0], "front": drawn[1]})
-        fronts = {axis.name: set(_front_members(points, axis)) for axis in AXES}
+                plots.append({"axis": figure.axis.name, "ylabel": figure.ylabel, "svg": drawn[0], "front": drawn[1]})
+            fronts[figure.name] = set(_front_members(figure.points, figure.axis, figure.y))
         table = [{
             "point": p,
             "values": {name: format_metric(name, getattr(p.record.metrics, name))
-                       for name in ("target_freq_mhz", "fmax_mhz", "ge", "area_um2", "stdcell_count")},
+                       for name in ("target_freq_mhz", "fmax_mhz", "ge", "area_um2", "stdcell_count",
+                                    "power_mw", "accuracy_pct", "approx_error")},
             "ckm": _ckm(p.record),
             "on_front": [name for name, members in fronts.items() if id(p) in members],
         } for p in points]
         builder.write_page(page, "design_space.html", pdk=pdk, design=design, plots=plots, rows=table,
-                           ylabel=ylabel)
+                           ylabel=ylabel, has_accuracy=any(accuracy_task(p.record) for p in points),
+                           has_power=any(p.record.metrics.power_mw is not None for p in points))
         rows.append({"pdk": pdk, "design": design, "href": f"{slug(pdk)}/{slug(design)}.html",
                      "points": len(points), "runs": len(group)})
     builder.write_page("design-space/index.html", "design_space_index.html", rows=rows)
     return len(rows)
 
 
-def _front_members(points: list[Point], axis: Axis) -> list[int]:
-    chosen = [(p, axis.value(p.record)) for p in points]
-    chosen = [(p, x) for p, x in chosen if x is not None and p.y is not None]
-    front = pareto_front([float(x) for _, x in chosen], [float(p.y) for p, _ in chosen])
+def _front_members(points: list[Point], axis: Axis, y: Callable[[Point], float | None] = _ge_or_area) -> list[int]:
+    chosen = [(p, axis.value(p.record), y(p)) for p in points]
+    chosen = [(p, x, v) for p, x, v in chosen if x is not None and v is not None]
+    front = pareto_front([float(x) for _, x, _ in chosen], [float(v) for _, _, v in chosen])
     return [id(chosen[i][0]) for i in front]

@@ -154,11 +154,16 @@ def decoder_plan(cfg: dict) -> Plan:
 
 def matmul_plan(cfg: dict) -> Plan:
     ctx, rng, specials = _stimulus(cfg)
-    rows, n_cb, levels = cfg["rows"], ctx["C"], ctx["L"]
-    n_m, du, mw = ctx["M"], ctx["DU"], ctx["MW"]
     thresholds = _thresholds(rng, ctx, specials)
-    x = split_values(rng, thresholds, rows, specials)
-    lut = random_lut(rng, (n_m, n_cb, ctx["K"]), ctx["dtype"], specials)
+    x = split_values(rng, thresholds, cfg["rows"], specials)
+    lut = random_lut(rng, (ctx["M"], ctx["C"], ctx["K"]), ctx["dtype"], specials)
+    return matmul_plan_for(ctx, rng, thresholds, x, lut)
+
+
+def matmul_plan_for(ctx: dict, rng: np.random.Generator, thresholds, x, lut) -> Plan:
+    """The matmul plan for given thresholds (C, K-1), split values x (rows, C, L) and LUT (M, C, K)."""
+    rows, n_cb, levels = x.shape[0], ctx["C"], ctx["L"]
+    du, mw = ctx["DU"], ctx["MW"]
     results = golden.matmul(x, thresholds, lut, ctx["dtype"])  # (rows, M)
     thr_writes = _threshold_writes(rng, ctx, thresholds)
     lut_writes = _lut_writes(rng, ctx, lut, with_m=True)
