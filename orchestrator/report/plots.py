@@ -21,7 +21,7 @@ import numpy as np
 from orchestrator.fsutil import atomic_write_bytes
 
 # Bump when the look of the plots changes: cached plots of the old look are then not reused.
-PLOT_STYLE_VERSION = "1"
+PLOT_STYLE_VERSION = "2"
 PLOT_FORMAT = "svg"
 TREND_SIZE_IN = (6.4, 3.2)
 COMPARISON_SIZE_IN = (10.0, 6.4)
@@ -40,6 +40,7 @@ class Series:
     dates: np.ndarray  # matplotlib date numbers (days)
     values: np.ndarray
     passing: np.ndarray  # bool per point
+    estimate: bool = False  # post-synthesis estimates: drawn dashed with open markers
 
 
 @dataclass
@@ -58,7 +59,7 @@ class TrendPlot:
             .encode()
         )
         for s in self.series:
-            h.update(s.label.encode())
+            h.update(f"{s.label}|{s.estimate}".encode())
             for array in (s.dates, s.values, s.passing):
                 h.update(np.ascontiguousarray(array).tobytes())
         return h.hexdigest()[:32]
@@ -131,10 +132,18 @@ def draw_trend(job: TrendPlot) -> Path:
         dates, values, passing = series.dates[order], series.values[order], series.passing[order]
         label = mpl_text(series.label) if many else "passing runs"
         if passing.any():
-            ax.plot(dates[passing], values[passing], marker, color=color, markersize=3, linewidth=1.2, label=label)
+            if series.estimate:  # dashed, open markers: never mistaken for the routed line
+                ax.plot(dates[passing], values[passing], marker.replace("-", "--", 1), color=color, markersize=3,
+                        linewidth=1.2, label=label, markerfacecolor="white")
+            else:
+                ax.plot(dates[passing], values[passing], marker, color=color, markersize=3, linewidth=1.2,
+                        label=label)
         if (~passing).any():
+            # In a legend of configurations, a series of partial runs only (synthesis-only estimates)
+            # is named by its crosses.
+            cross_label = (None if passing.any() else label) if many else "failed / partial runs"
             ax.plot(dates[~passing], values[~passing], "x", color="#b23b3b" if not many else color,
-                    markersize=5, linestyle="none", label=None if many else "failed / partial runs")
+                    markersize=5, linestyle="none", label=cross_label)
     ax.relim()
     ax.autoscale_view()
     ax.set_title(mpl_text(job.title), fontsize=10, loc="left", pad=14)  # room for the legend row
