@@ -224,3 +224,13 @@ def test_comparison_page_without_imports_says_how_to_get_them(routed, tmp_path):
 def test_routed_record_helper_is_the_real_record_shape():
     # Guards the fixture against drifting from what metrics.collect writes (record.METRIC_SPECS).
     assert set(ROUTED_DECODER_METRICS) == set(Metrics.model_fields)
+
+
+def test_summary_markdown_carries_the_sign_off_figures_of_this_flow(routed, tmp_path):
+    from orchestrator.report import build_reports
+
+    build_reports([routed, orfs_record(3.0)], reports_dir=tmp_path / "reports")
+    markdown = (tmp_path / "reports" / "summary.md").read_text()
+    section = markdown.split("### Sign-off figures of this flow (nangate45)", 1)[1]
+    assert "| fmax \\[MHz\\] | 613.7 |" in section and "| Latches \\[\\#\\] | 144 |" in section
+    assert "| DRC \\[\\#\\] | 0 |" in section and "†" not in section

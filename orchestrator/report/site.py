@@ -294,6 +294,8 @@ class _SiteBuilder:
         for (pdk, design), group in self.groups.items():
             dates = _date_numbers(group)
             passing = np.array([r.status == "pass" for r in group])
+            keys = np.array([trends.series_key(r) for r in group])
+            labels = trends.series_labels(group)
             entries = []
             for metric in METRIC_NAMES:
                 values = np.array([_num(getattr(r.metrics, metric)) for r in group], dtype=float)
@@ -307,7 +309,7 @@ class _SiteBuilder:
                     entries.append({"metric": metric, "src": None, "points": int(present.sum()),
                                     "constant": f"{format_metric(metric, low)} {unit}".strip()})
                     continue
-                series = trends.trend_series(group, metric, dates, values, passing)
+                series = trends.trend_series(group, metric, dates, values, passing, keys=keys, labels=labels)
                 file_name = f"{slug(metric)}.svg"
                 rel_dir = f"history/{slug(pdk)}/{slug(design)}"
                 job = plots.TrendPlot(

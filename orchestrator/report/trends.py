@@ -91,15 +91,20 @@ def _with_kind(label: str, is_estimate: bool) -> str:
 
 
 def trend_series(records: Sequence[RunRecord], metric: str, dates: np.ndarray, values: np.ndarray,
-                 passing: np.ndarray) -> list[plots.Series]:
+                 passing: np.ndarray, *, keys: np.ndarray | None = None,
+                 labels: dict[str, str] | None = None) -> list[plots.Series]:
     """The lines of one metric's trend over ``records`` (``dates``/``values``/``passing`` per record,
-    NaN where a run has no value): one per configuration and kind of value, estimates dashed."""
-    keys = np.array([series_key(r) for r in records])
+    NaN where a run has no value): one per configuration and kind of value, estimates dashed.
+    ``keys``/``labels`` (``series_key`` per record, ``series_labels``) may be passed in when one
+    group is plotted for many metrics."""
+    if keys is None:
+        keys = np.array([series_key(r) for r in records])
+    if labels is None:
+        labels = series_labels(records)
     estimate = np.array([is_post_synthesis(r, metric) for r in records], dtype=bool)
     present = ~np.isnan(values)
-    labels = series_labels(records)
     series = []
-    for key in sorted(set(keys.tolist())):
+    for key in sorted(set(keys[present].tolist())):
         for is_estimate in (False, True):
             mask = present & (keys == key) & (estimate == is_estimate)
             if not mask.any():
