@@ -234,3 +234,20 @@ def test_summary_markdown_carries_the_sign_off_figures_of_this_flow(routed, tmp_
     section = markdown.split("### Sign-off figures of this flow (nangate45)", 1)[1]
     assert "| fmax \\[MHz\\] | 613.7 |" in section and "| Latches \\[\\#\\] | 144 |" in section
     assert "| DRC \\[\\#\\] | 0 |" in section and "†" not in section
+
+
+def test_a_legend_of_many_configurations_covers_neither_title_nor_data(tmp_path):
+    days = np.array([20000.0, 20001.0, 20002.0])
+    series = [plots.Series(f"ORFS import, {n} ns", days, np.array([1.0, 2.0, 3.0]) * n, np.ones(3, dtype=bool))
+              for n in range(1, 7)]
+    plots.draw_trend(plots.TrendPlot(path=tmp_path / "many.svg", title="halut_decoder on nangate45: area_um2",
+                                     ylabel="area_um2 [µm²]", series=series))
+    fig, ax = plots._FIGURES[plots.TREND_SIZE_IN], plots._TREND_AXES[0]
+    renderer = fig.canvas.get_renderer()
+    title, legend = ax.title.get_window_extent(renderer), ax.get_legend().get_window_extent(renderer)
+    plot_area, page = ax.get_window_extent(renderer), fig.bbox
+    assert not title.overlaps(legend) and not legend.overlaps(plot_area)
+    assert title.y1 <= page.y1 and legend.y1 <= page.y1  # nothing cut off at the top
+    # The next plot, with one legend row, gets the full-height axes back.
+    plots.draw_trend(plots.TrendPlot(path=tmp_path / "one.svg", title="t", ylabel="y", series=series[:1]))
+    assert ax.get_position().height == pytest.approx(plots._TREND_RECT[3])
