@@ -72,3 +72,30 @@ def test_every_reference_run_has_a_page_and_failures_say_why(imported):
         assert (summary.out_dir / "runs" / f"{slug(record.run_id)}.html").is_file()
     page = (summary.out_dir / "runs" / f"{slug(failed[0].run_id)}.html").read_text()
     assert html.escape(failed[0].reason, quote=False) in page
+
+
+def test_our_runs_are_compared_with_the_orfs_run_of_the_same_design_pdk_and_clock(imported, tmp_path):
+    from orchestrator.report.orfs_compare import compare_with_orfs
+    from orchestrator.report.synthetic import routed_record
+
+    records, _, _ = imported
+    ours = routed_record(tmp_path / "n45", clock_period_ns=3.0)
+    ours_asap7 = routed_record(tmp_path / "a7", clock_period_ns=1.5).model_copy(
+        update={"pdk": "asap7", "run_id": "asap7-decoder-1.5ns"})
+    ours_odd = routed_record(tmp_path / "odd", clock_period_ns=2.5)
+    rows = {(r.pdk, r.clock_period_ns): r for r in compare_with_orfs([*records, ours, ours_asap7, ours_odd]).rows}
+    for (pdk, clock), row in rows.items():
+        if clock == 2.5:
+            continue
+        # What "the ORFS run at that clock" means, straight from the imported records.
+        theirs = max((r for r in records if r.source == "orfs" and r.status == "pass" and r.design == "halut_decoder"
+                      and r.pdk == pdk and r.metrics.clock_period_ns == clock), key=lambda r: (r.timestamp, r.run_id))
+        assert row.theirs is theirs, (pdk, clock)
+        shown = {v.metric: v.theirs_value for v in row.values}
+        assert shown == {"area_um2": theirs.metrics.area_um2, "stdcell_count": theirs.metrics.stdcell_count,
+                         "utilization_pct": theirs.metrics.utilization_pct, "tns_ns": theirs.metrics.tns_ns}
+    clocks = sorted({r.metrics.clock_period_ns for r in records if r.design == "halut_decoder"
+                     and r.pdk == "nangate45" and r.status == "pass"})
+    assert rows[("nangate45", 2.5)].theirs is None
+    assert rows[("nangate45", 2.5)].note == (
+        f"no ORFS run at 2.5 ns (ORFS ran halut_decoder on nangate45 at {', '.join(f'{c:g}' for c in clocks)} ns)")

@@ -109,26 +109,33 @@ def test_every_page_loads_cleanly_and_every_local_link_and_image_resolves(site, 
     assert len(pages) > 30
     failures: list[str] = []
     for path in pages:
-        page, problems = _open(browser, path)
-        for kind, raw, absolute in page.evaluate(_COLLECT_REFS):
-            parts = urlsplit(absolute)
-            if raw.startswith(("http:", "https:", "//")):
-                failures.append(f"{path.relative_to(out_dir)}: external {kind} reference {raw}")
-                continue
-            if parts.scheme != "file":
-                continue
-            target = Path(unquote(parts.path))
-            if not target.is_file():
-                failures.append(f"{path.relative_to(out_dir)}: {kind} {raw} -> missing {target}")
-            elif out_dir not in target.parents:
-                failures.append(f"{path.relative_to(out_dir)}: {kind} {raw} leaves the site")
-        for src in page.evaluate(_BROKEN_IMAGES):
-            failures.append(f"{path.relative_to(out_dir)}: image does not decode: {src}")
-        if page.evaluate("() => window.__halut_xss !== undefined"):
-            failures.append(f"{path.relative_to(out_dir)}: injected script ran")
-        failures += [f"{path.relative_to(out_dir)}: {p}" for p in problems]
-        page.close()
+        failures += _page_failures(browser, path, out_dir)
     assert not failures, "\n".join(failures[:30])
+
+
+def _page_failures(browser, path: Path, out_dir: Path) -> list[str]:
+    """Console errors, scripts that ran, references that leave the site or miss, images that do not decode."""
+    failures: list[str] = []
+    page, problems = _open(browser, path)
+    for kind, raw, absolute in page.evaluate(_COLLECT_REFS):
+        parts = urlsplit(absolute)
+        if raw.startswith(("http:", "https:", "//")):
+            failures.append(f"{path.relative_to(out_dir)}: external {kind} reference {raw}")
+            continue
+        if parts.scheme != "file":
+            continue
+        target = Path(unquote(parts.path))
+        if not target.is_file():
+            failures.append(f"{path.relative_to(out_dir)}: {kind} {raw} -> missing {target}")
+        elif out_dir not in target.parents:
+            failures.append(f"{path.relative_to(out_dir)}: {kind} {raw} leaves the site")
+    for src in page.evaluate(_BROKEN_IMAGES):
+        failures.append(f"{path.relative_to(out_dir)}: image does not decode: {src}")
+    if page.evaluate("() => window.__halut_xss !== undefined"):
+        failures.append(f"{path.relative_to(out_dir)}: injected script ran")
+    failures += [f"{path.relative_to(out_dir)}: {p}" for p in problems]
+    page.close()
+    return failures
 
 
 def test_index_numbers_equal_the_history_dataframe(site, browser):
@@ -184,4 +191,67 @@ def test_rendered_gds_layout_is_shown_in_the_index(site, browser):
     image.scroll_into_view_if_needed()
     assert page.evaluate("(img) => img.complete && img.naturalWidth", image.element_handle()) >= 500
     page.close()
+    assert not problems
+
+
+REFERENCE_NANGATE45 = REFERENCE / "latest" / "nangate45"
+
+
+@pytest.fixture(scope="module")
+def orfs_site(tmp_path_factory):
+    """The ORFS reference runs of NanGate45 next to routed runs of this flow: one at an ORFS clock
+    (6 ns), one at a clock ORFS never ran (3 ns in ``latest/``)."""
+    from orchestrator.config import load_platforms
+    from orchestrator.orfs_import import import_orfs
+    from orchestrator.report.synthetic import routed_record
+
+    root = tmp_path_factory.mktemp("vs-orfs")
+    platforms = load_platforms(Path(__file__).resolve().parents[1] / "platforms")
+    import_orfs(REFERENCE_NANGATE45, root / "history", platforms)
+    records = history.load_records(root / "history")
+    matched = routed_record(root / "build6", clock_period_ns=6.0)
+    unmatched = routed_record(root / "build3", clock_period_ns=3.0,
+                              timestamp=matched.timestamp.replace(hour=23))
+    summary = build_reports([*records, matched, unmatched], reports_dir=root / "reports", platforms=platforms,
+                            cache_dir=root / "cache")
+    assert not summary.warnings, summary.warnings
+    return summary.out_dir, records, matched, unmatched
+
+
+@pytest.mark.skipif(not REFERENCE_NANGATE45.is_dir(), reason=f"ORFS reference runs not present at {REFERENCE_NANGATE45}")
+def test_orfs_comparison_page_loads_cleanly_links_both_runs_and_shows_both_layouts(orfs_site, browser):
+    from orchestrator.report.view import slug
+
+    out_dir, records, matched, unmatched = orfs_site
+    page_path = out_dir / "vs-orfs.html"
+    linked_runs = set()
+    page, problems = _open(browser, page_path)
+    row = page.locator('tr[data-design="halut_decoder"][data-clock="6.0"]')
+    assert row.count() == 1
+    theirs = next(r for r in records if r.design == "halut_decoder" and r.metrics.clock_period_ns == 6.0)
+    assert row.locator("a.ours").get_attribute("href") == f"runs/{slug(matched.run_id)}.html"
+    assert row.locator("a.theirs").get_attribute("href") == f"runs/{slug(theirs.run_id)}.html"
+    area = row.locator('td[data-metric="area_um2"][data-side="theirs"]')
+    assert float(area.get_attribute("data-value")) == theirs.metrics.area_um2
+    images = row.locator("img")
+    assert images.count() == 2  # our KLayout drawing and ORFS's routing image
+    for index in range(images.count()):
+        images.nth(index).scroll_into_view_if_needed()
+        assert page.evaluate("(img) => img.complete && img.naturalWidth", images.nth(index).element_handle()) > 0
+    other = page.locator('tr[data-design="halut_decoder"][data-clock="3.0"]')
+    assert "no ORFS run at 3 ns (ORFS ran halut_decoder on nangate45 at 6 ns)" in other.inner_text()
+    for link in page.locator("a[href^='runs/']").all():
+        linked_runs.add(out_dir / link.get_attribute("href"))
+    page.close()
+    assert not problems, problems
+    # The page, the index that links to it, and every run page it links to.
+    failures = []
+    for path in [page_path, out_dir / "index.html", *sorted(linked_runs)]:
+        failures += _page_failures(browser, path, out_dir)
+    assert not failures, "\n".join(failures[:30])
+    index, problems = _open(browser, out_dir / "index.html")
+    assert index.locator("nav a", has_text="vs ORFS").get_attribute("href") == "vs-orfs.html"
+    layout = index.locator(f'img[src="runs/{slug(unmatched.run_id)}/img/layout.png"]')
+    assert layout.count() == 1  # the index shows our own routed layout (the latest run)
+    index.close()
     assert not problems

@@ -5,6 +5,7 @@ one cross-design comparison per PDK. Plot jobs are plain data so they can run in
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -21,12 +22,14 @@ import numpy as np
 from orchestrator.fsutil import atomic_write_bytes
 
 # Bump when the look of the plots changes: cached plots of the old look are then not reused.
-PLOT_STYLE_VERSION = "1"
+PLOT_STYLE_VERSION = "3"
 PLOT_FORMAT = "svg"
 TREND_SIZE_IN = (6.4, 3.2)
 COMPARISON_SIZE_IN = (10.0, 6.4)
 DPI = 96
 PASS_COLOR = "#1f5f99"
+LEGEND_COLUMNS = 3
+LEGEND_ROW_FRACTION = 0.085  # of the figure height, per legend row beyond the first
 
 
 def mpl_text(text: str) -> str:
@@ -40,6 +43,7 @@ class Series:
     dates: np.ndarray  # matplotlib date numbers (days)
     values: np.ndarray
     passing: np.ndarray  # bool per point
+    estimate: bool = False  # post-synthesis estimates: drawn dashed with open markers
 
 
 @dataclass
@@ -58,7 +62,7 @@ class TrendPlot:
             .encode()
         )
         for s in self.series:
-            h.update(s.label.encode())
+            h.update(f"{s.label}|{s.estimate}".encode())
             for array in (s.dates, s.values, s.passing):
                 h.update(np.ascontiguousarray(array).tobytes())
         return h.hexdigest()[:32]
@@ -131,20 +135,34 @@ def draw_trend(job: TrendPlot) -> Path:
         dates, values, passing = series.dates[order], series.values[order], series.passing[order]
         label = mpl_text(series.label) if many else "passing runs"
         if passing.any():
-            ax.plot(dates[passing], values[passing], marker, color=color, markersize=3, linewidth=1.2, label=label)
+            if series.estimate:  # dashed, open markers: never mistaken for the routed line
+                ax.plot(dates[passing], values[passing], marker.replace("-", "--", 1), color=color, markersize=3,
+                        linewidth=1.2, label=label, markerfacecolor="white")
+            else:
+                ax.plot(dates[passing], values[passing], marker, color=color, markersize=3, linewidth=1.2,
+                        label=label)
         if (~passing).any():
+            # In a legend of configurations, a series of partial runs only (synthesis-only estimates)
+            # is named by its crosses.
+            cross_label = (None if passing.any() else label) if many else "failed / partial runs"
             ax.plot(dates[~passing], values[~passing], "x", color="#b23b3b" if not many else color,
-                    markersize=5, linestyle="none", label=None if many else "failed / partial runs")
+                    markersize=5, linestyle="none", label=cross_label)
     ax.relim()
     ax.autoscale_view()
-    ax.set_title(mpl_text(job.title), fontsize=10, loc="left", pad=14)  # room for the legend row
+    handles, _ = ax.get_legend_handles_labels()
+    # One legend row sits right of the title; more rows (many configurations) go between the title
+    # and a shorter plot, so neither covers the other.
+    legend_rows = max(1, math.ceil(len(handles) / LEGEND_COLUMNS))
+    left, bottom, width, height = _TREND_RECT
+    ax.set_position((left, bottom, width, height - LEGEND_ROW_FRACTION * (legend_rows - 1)))
+    pad = 14 if legend_rows == 1 else 4 + 11 * legend_rows
+    ax.set_title(mpl_text(job.title), fontsize=10, loc="left", pad=pad)
     ax.set_ylabel(mpl_text(job.ylabel), fontsize=9)
     # Offsets like "+1.234e4" hide the real magnitude from a reader skimming a trend.
     ax.ticklabel_format(axis="y", useOffset=False, style="plain" if _plain_ok(job) else "sci", scilimits=(-3, 7))
-    handles, _ = ax.get_legend_handles_labels()
     if handles:
-        # Above the plot, right of the title: never on top of the data.
-        ax.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=min(len(handles), 3),
+        # Above the plot: never on top of the data.
+        ax.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=min(len(handles), LEGEND_COLUMNS),
                   frameon=False, borderaxespad=0.2, handlelength=1.5, columnspacing=1.0)
     _save(fig, job.path)
     return job.path

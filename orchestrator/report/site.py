@@ -10,6 +10,7 @@ Layout of the site::
     runs/<run>/<name>.gds                   the run's GDS (hard link when possible)
     history/<pdk>/index.html                cross-design comparison plot per PDK
     history/<pdk>/<design>/index.html       trend plot per metric + the table behind them
+    vs-orfs.html                            this flow vs the imported halutmatmul ORFS runs, same clock
     data/history.csv                        the whole history as one table
 """
 
@@ -44,10 +45,11 @@ from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, parameter
 from orchestrator.report import design_space
 from orchestrator.history import record_sort_key
 from orchestrator.report import layout as layout_mod
-from orchestrator.report import plots
+from orchestrator.report import orfs_compare, plots, trends
 from orchestrator.report.view import (
     IndexTable,
     build_index_tables,
+    build_signoff_tables,
     format_metric,
     format_runtime,
     is_post_synthesis,
@@ -73,6 +75,17 @@ COMPARISON_METRICS = ("area_um2", "ge", "stdcell_count", "target_freq_mhz", "tns
 _TEXT_SUFFIXES = {".log", ".txt", ".rpt", ".json", ".sdc", ".v", ".sv", ".tcl", ".yaml", ".yml", ".csv", ".md",
                   ".def", ".lef", ".lib", ".out", ".err", ".cfg", ".ys", ""}
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"}
+# Image keys that are a drawing of the final GDS (KLayout): the record's own "layout" (written in
+# write.gds) and the site's render of a GDS that came without images.
+_LAYOUT_RENDER_KEYS = ("layout", "layout (GDS render)")
+# What each of SC's / the record's image names shows (run page captions).
+IMAGE_TITLES = {
+    "layout": "final GDS, rendered with KLayout (write.gds)",
+    "layout (GDS render)": "final GDS, rendered with KLayout by the report",
+    "placement": "placement (OpenROAD)",
+    "clocks": "clock tree (OpenROAD)",
+    "routing": "routing (OpenROAD)",
+}
 
 
 @dataclass
@@ -231,6 +244,7 @@ class _SiteBuilder:
             self._write_data(frame)
             self._write_pdk_pages(plot_pages)
             self._write_index(tables)
+            self._write_orfs_comparison()
             design_space.write_pages(self)  # design-space/ pages, see design_space.py
         # Pages the workers wrote (their counters are not shared).
         if workers > 1:
@@ -280,9 +294,8 @@ class _SiteBuilder:
         for (pdk, design), group in self.groups.items():
             dates = _date_numbers(group)
             passing = np.array([r.status == "pass" for r in group])
-            keys = np.array([parameters_key(r.parameters) for r in group])
-            distinct = sorted(set(keys.tolist()))
-            labels = _parameter_set_labels({k: r.parameters for k, r in zip(keys.tolist(), group)})
+            keys = np.array([trends.series_key(r) for r in group])
+            labels = trends.series_labels(group)
             entries = []
             for metric in METRIC_NAMES:
                 values = np.array([_num(getattr(r.metrics, metric)) for r in group], dtype=float)
@@ -296,12 +309,7 @@ class _SiteBuilder:
                     entries.append({"metric": metric, "src": None, "points": int(present.sum()),
                                     "constant": f"{format_metric(metric, low)} {unit}".strip()})
                     continue
-                series = []
-                for key in distinct:
-                    mask = present & (keys == key) if len(distinct) > 1 else present
-                    if mask.any():
-                        series.append(plots.Series(label=labels[key], dates=dates[mask], values=values[mask],
-                                                   passing=passing[mask]))
+                series = trends.trend_series(group, metric, dates, values, passing, keys=keys, labels=labels)
                 file_name = f"{slug(metric)}.svg"
                 rel_dir = f"history/{slug(pdk)}/{slug(design)}"
                 job = plots.TrendPlot(
@@ -309,6 +317,7 @@ class _SiteBuilder:
                     title=f"{design} on {pdk}: {metric}",
                     ylabel=metric_label(metric),
                     series=series,
+                    force_legend=trends.needs_legend(series),
                 )
                 if self.cache_dir is not None:
                     job.cache = self.cache_dir / "plots" / f"{job.digest()}.svg"
@@ -352,13 +361,17 @@ class _SiteBuilder:
             series = []
             for design, group in groups:
                 with_value = [r for r in group if getattr(r.metrics, metric) is not None]
-                if with_value:
-                    series.append(plots.Series(
-                        label=design,
-                        dates=_date_numbers(with_value),
-                        values=np.array([float(getattr(r.metrics, metric)) for r in with_value]),
-                        passing=np.array([r.status == "pass" for r in with_value]),
-                    ))
+                # Estimates and post-route values of a design are two lines (see trends).
+                for estimate in (False, True):
+                    kind = [r for r in with_value if is_post_synthesis(r, metric) == estimate]
+                    if kind:
+                        series.append(plots.Series(
+                            label=design + (trends.ESTIMATE_SUFFIX if estimate else ""),
+                            dates=_date_numbers(kind),
+                            values=np.array([float(getattr(r.metrics, metric)) for r in kind]),
+                            passing=np.array([r.status == "pass" for r in kind]),
+                            estimate=estimate,
+                        ))
             if series:
                 job = plots.TrendPlot(
                     path=self.root / "history" / slug(pdk) / f"trend-{slug(metric)}.svg",
@@ -420,7 +433,7 @@ class _SiteBuilder:
         assets.placement = _pick(assets.images, "placement")
         assets.routing = _pick(assets.images, "routing")
         if assets.routing is None:
-            rendered = [img.href for img in assets.images if img.key == "layout (GDS render)" and img.href]
+            rendered = [img.href for img in assets.images if img.key in _LAYOUT_RENDER_KEYS and img.href]
             if rendered:
                 assets.routing, assets.routing_is_render = rendered[0], True
 
@@ -488,6 +501,7 @@ class _SiteBuilder:
                 f"runs/{name}.html", "run.html", mkdir=False,
                 record=record,
                 metric_rows=_metric_rows_html(record),
+                image_titles=IMAGE_TITLES,
                 steps=record.steps,
                 total_runtime=_total_runtime(record),
                 assets=self.assets[id(record)],
@@ -505,13 +519,13 @@ class _SiteBuilder:
             group = self.groups[(pdk, design)]
             metrics = [m for m in METRIC_NAMES if any(getattr(r.metrics, m) is not None for r in group)]
             keys = [parameters_key(r.parameters) for r in group]
-            labels = _parameter_set_labels({k: r.parameters for k, r in zip(keys, group)})
+            labels = trends.series_labels(group)
             rows = [
                 HistoryRow(
                     record=r,
                     href=self.run_href(r, "../../../"),
                     params_key=key,
-                    params_label=labels[key] if len(labels) > 1 else "",
+                    params_label=labels[trends.series_key(r)] if len(labels) > 1 else "",
                     # Thousands of rows: one pre-escaped string per row instead of a template loop.
                     cells=Markup("".join(
                         f'<td class="num">{html.escape(format_metric(m, getattr(r.metrics, m)))}</td>'
@@ -607,18 +621,46 @@ class _SiteBuilder:
                                 "platform": self.platforms.get(table.pdk)})
         counts = {"runs": len(self.records), "passing": sum(r.status == "pass" for r in self.records)}
         self.write_page("index.html", "index.html", tables=table_views, counts=counts,
-                        generated=datetime.now().astimezone())
+                        generated=datetime.now().astimezone(), signoff=self._signoff_views())
 
+    def _signoff_views(self) -> dict[str, dict[str, Any]]:
+        """pdk -> the post-route table of this flow's runs (see ``view.build_signoff_tables``)."""
+        views = {}
+        for table in build_signoff_tables(self.records, list(self.platforms) or None):
+            columns = [{
+                "design": column.design,
+                "note": column.note,
+                "record": column.record,
+                "run_href": self.run_href(column.record, "") if column.record else None,
+            } for column in table.columns]
+            views[table.pdk] = {"table": table, "columns": columns}
+        return views
 
-def _parameter_set_labels(sets: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """Legend label per parameter set: only the parameters that differ ("M=4" vs "M=8")."""
-    names = sorted({name for params in sets.values() for name in params})
-    differing = [n for n in names if len({repr(p.get(n)) for p in sets.values()}) > 1]
-    labels = {}
-    for key, params in sets.items():
-        text = ", ".join(f"{n}={params.get(n, '-')}" for n in differing) or f"params {key}"
-        labels[key] = text if len(text) <= 40 else text[:39] + "…"
-    return labels
+    def _write_orfs_comparison(self) -> None:
+        """``vs-orfs.html``: this flow vs the imported ORFS runs at the same clock (``orfs_compare``)."""
+        comparison = orfs_compare.compare_with_orfs(self.records)
+
+        def layout(record: RunRecord | None) -> str | None:
+            assets = self.assets.get(id(record)) if record is not None else None
+            if assets is None or not assets.routing:
+                return None
+            return f"runs/{self.run_slug[id(record)]}/{assets.routing}"
+
+        by_pdk: dict[str, list[dict[str, Any]]] = {}
+        for row in comparison.rows:
+            by_pdk.setdefault(row.pdk, []).append({
+                "row": row,
+                "ours_href": self.run_href(row.ours, ""),
+                "theirs_href": self.run_href(row.theirs, "") if row.theirs is not None else None,
+                "history_href": self.history_href(row.pdk, row.design, ""),
+                "ours_layout": layout(row.ours),
+                "theirs_layout": layout(row.theirs),
+            })
+        orfs_only = [{"entry": entry, "href": self.run_href(entry.latest, ""),
+                      "clocks": ", ".join(f"{c:g}" for c in entry.clocks_ns)} for entry in comparison.orfs_only]
+        self.write_page("vs-orfs.html", "vs_orfs.html", comparison=comparison, by_pdk=sorted(by_pdk.items()),
+                        orfs_only=orfs_only, metrics=orfs_compare.COMPARED_METRICS,
+                        metric_labels={m: metric_label(m) for m in orfs_compare.COMPARED_METRICS})
 
 
 class _Workers:
@@ -712,7 +754,9 @@ def _metric_rows_html(record: RunRecord) -> Markup:
                     '<sup class="mark">†</sup></td>')
         else:
             cell = f'<td class="num" data-value="{value!r}">{html.escape(format_metric(metric, value))}</td>'
-        parts.append(f'<tr data-metric="{metric}"><td>{metric}</td>{cell}<td>{unit}</td><td>{step}</td></tr>\n')
+        scenario = html.escape(record.metric_scenarios.get(metric, ""))
+        parts.append(f'<tr data-metric="{metric}"><td>{metric}</td>{cell}<td>{unit}</td><td>{step}</td>'
+                     f'<td>{scenario}</td></tr>\n')
     return Markup("".join(parts))
 
 

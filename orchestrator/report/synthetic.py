@@ -141,3 +141,106 @@ def _write_png(path: Path, color: tuple[float, float, float]) -> None:
     pixels[...] = color
     pixels[8:40, 8:56] = 1.0
     matplotlib.image.imsave(path, pixels)
+
+
+# ---- records shaped like the ones the full SiliconCompiler flow writes ---------------------------
+# Field for field what ``metrics.collect`` recorded for halut_decoder (C=4 K=4 M=2 DU=1, latch
+# memories) on NanGate45 with OpenROAD 26Q3, OpenSTA 3.1.0 and KLayout 0.28.5 (Debian 12): every
+# step through write.views, one sign-off scenario ("typical"), the layout PNG KLayout writes next
+# to the GDS in write.gds. Only the paths are rebased onto ``build_root``.
+ROUTED_DECODER_PARAMETERS = {"C": 4, "DU": 1, "K": 4, "M": 2, "dtype": "int8", "mem_style": "latch"}
+ROUTED_DECODER_METRICS = {
+    "area_um2": 1507.42, "clock_period_ns": 3.0, "core_area_um2": 3359.05, "die_area_um2": 3681.46,
+    "drc_count": 0, "drv_count": 0, "flop_count": 84, "fmax_mhz": 613.672, "ge": 1507.42 / 0.798,
+    "hold_slack_ns": 0.0157372, "hold_tns_ns": 0.0, "hold_wns_ns": 0.0, "latch_count": 144,
+    "leakage_power_mw": 0.0293673, "power_mw": 0.993364, "register_count": 228, "setup_slack_ns": 0.0,
+    "stdcell_count": 890, "target_freq_mhz": 1000 / 3.0, "tns_ns": 0.0, "utilization_pct": 44.8765,
+    "voltage_v": 1.1, "wirelength_um": 7328.0, "wns_ns": 0.0,
+}
+_TIMING_METRICS = ("fmax_mhz", "hold_slack_ns", "hold_tns_ns", "hold_wns_ns", "leakage_power_mw", "power_mw",
+                   "setup_slack_ns", "tns_ns", "voltage_v", "wns_ns")
+_SC_STEPS = (  # (step, tool, runtime s) of the real run; None: skipped by SC (nothing to do)
+    ("elaborate", "slang", 0.10), ("synthesis", "yosys", 3.34), ("cleanup.clean", "openroad", 3.08),
+    ("synthesis.timing", "opensta", 3.17), ("floorplan.init", "openroad", 3.58),
+    ("floorplan.macro_placement", "openroad", None), ("floorplan.tapcell", "openroad", 2.58),
+    ("floorplan.power_grid", "openroad", 2.37), ("floorplan.pin_placement", "openroad", 4.17),
+    ("place.global", "openroad", 3.62), ("place.repair_design", "openroad", 1.57),
+    ("place.detailed", "openroad", 1.25), ("cts.clock_tree_synthesis", "openroad", 7.87),
+    ("cts.repair_timing", "openroad", 3.19), ("cts.fillcell", "openroad", 4.16), ("route.global", "openroad", 3.40),
+    ("route.repair_timing", "openroad", None), ("route.antenna_repair", "openroad", 5.98),
+    ("route.detailed", "openroad", 55.35), ("route.detailed_antenna_repair", "openroad", 2.77),
+    ("dfm.metal_fill", "openroad", None), ("write.gds", "klayout", 10.47), ("write.views", "openroad", 2.94),
+)
+_SC_VERSIONS = {"klayout": "0.28.5", "openroad": "26Q3-1551-g5c9e487120", "opensta": "3.1.0", "slang": "11.0.0",
+                "yosys": "0.70"}
+
+
+def routed_record(build_root: Path, *, timestamp: datetime | None = None, clock_period_ns: float = 3.0,
+                  parameters: dict | None = None, gds: Path | None = None) -> RunRecord:
+    """A passing full-flow record of halut_decoder on NanGate45, with its KLayout layout PNG
+    written under ``build_root`` (``gds``: a real GDS to point the record at)."""
+    from orchestrator.record import TimingScenario
+
+    timestamp = timestamp or datetime(2026, 12, 1, 22, 44, 44, tzinfo=UTC)
+    parameters = dict(parameters or ROUTED_DECODER_PARAMETERS)
+    job = Path(build_root) / f"halut_decoder-{clock_period_ns:g}ns" / "sc" / "halut_decoder" / "job0"
+    png = job / "write.gds" / "0" / "outputs" / "halut_decoder.png"
+    png.parent.mkdir(parents=True, exist_ok=True)
+    _write_png(png, (0.35, 0.55, 0.35))
+    logs = {}
+    steps = []
+    for step, tool, runtime in _SC_STEPS:
+        if runtime is None:
+            steps.append(StepInfo(step=step, tool=tool, status="skipped",
+                                  note="skipped by SiliconCompiler: nothing to do in this design"))
+            continue
+        log = job / step / "0" / f"{step}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"{step}: done\n", encoding="utf-8")
+        logs[step] = str(log)
+        steps.append(StepInfo(step=step, tool=tool, runtime_s=runtime, log=str(log)))
+    metrics = dict(ROUTED_DECODER_METRICS, clock_period_ns=clock_period_ns, target_freq_mhz=1000 / clock_period_ns)
+    metric_steps = {name: "write.views" for name in metrics}
+    metric_steps.update({"clock_period_ns": "sdc", "target_freq_mhz": "sdc", "voltage_v": "liberty",
+                         "drc_count": "route.detailed", "wirelength_um": "route.detailed"})
+    return RunRecord(
+        run_id=make_run_id("halut_decoder", "nangate45", parameters, timestamp),
+        source="siliconcompiler", design="halut_decoder", top="halut_decoder", pdk="nangate45",
+        stdcell_lib="nangate45", parameters=parameters, timestamp=timestamp, status="pass",
+        stage_reached="write.views", metrics_origin="finish", metrics=Metrics(**metrics), metric_steps=metric_steps,
+        metric_scenarios={name: "typical" for name in _TIMING_METRICS},
+        timing_scenarios={"typical": TimingScenario(libcorner="typical", checks=["setup", "hold", "power"],
+                                                    voltage_v=1.1)},
+        steps=steps, tool_versions=dict(_SC_VERSIONS), orchestrator_version="0.1.0",
+        ge_reference_cell="NAND2_X1", ge_reference_area_um2=0.798, build_dir=str(job.parent.parent), logs=logs,
+        gds=str(gds) if gds is not None else None, images={"layout": str(png)},
+    )
+
+
+def synthesis_timing_record(build_root: Path, *, timestamp: datetime | None = None) -> RunRecord:
+    """The same configuration on a machine with OpenSTA but no OpenROAD: synthesis and
+    synthesis.timing ran, P&R was skipped (``partial``), timing and power are estimates."""
+    from orchestrator.record import TimingScenario
+
+    full = routed_record(build_root, timestamp=timestamp)
+    estimates = ("area_um2", "stdcell_count", "register_count", "flop_count", "latch_count", "ge", "fmax_mhz",
+                 "wns_ns", "tns_ns", "setup_slack_ns", "hold_slack_ns", "hold_wns_ns", "hold_tns_ns", "power_mw",
+                 "leakage_power_mw")
+    kept = {"clock_period_ns", "target_freq_mhz", "voltage_v", *estimates}
+    metrics = {k: v for k, v in full.metrics.model_dump().items() if k in kept}
+    # What synthesis.timing recorded in that run (the netlist before placement's buffering and resizing).
+    metrics.update(area_um2=1405.012, stdcell_count=760, ge=1405.012 / 0.798, fmax_mhz=712.94, power_mw=0.805,
+                   leakage_power_mw=0.027, hold_slack_ns=0.04)
+    openroad = "openroad not installed (install OpenROAD >= 24Q3-2011)"
+    done = [s for s in full.steps if s.step in ("elaborate", "synthesis", "synthesis.timing")]
+    return full.model_copy(update={
+        "run_id": full.run_id + "-sta", "status": "partial", "reason": "stopped after synthesis.timing: openroad not installed",
+        "stage_reached": "synthesis.timing", "metrics_origin": "synthesis", "metrics": Metrics(**metrics),
+        "metric_steps": {name: ("synthesis.timing" if name in estimates else full.metric_steps[name]) for name in metrics},
+        "metric_scenarios": {k: v for k, v in full.metric_scenarios.items() if k in metrics},
+        "timing_scenarios": {"typical": TimingScenario(libcorner="typical", checks=["setup", "hold", "power"],
+                                                       voltage_v=1.1)},
+        "steps": done, "logs": {s.step: s.log for s in done if s.log},
+        "skipped_stages": [SkippedStage(step="floorplan.init", reason=openroad)],
+        "images": {}, "gds": None,
+    })

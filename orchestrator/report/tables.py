@@ -13,7 +13,7 @@ from orchestrator.config import Platform
 from orchestrator.fsutil import atomic_write_text
 from orchestrator.history import to_dataframe
 from orchestrator.record import RunRecord
-from orchestrator.report.view import IndexTable, build_index_tables
+from orchestrator.report.view import IndexTable, build_index_tables, build_signoff_tables
 
 SUMMARY_FILE = "summary.md"
 HISTORY_CSV_FILE = "history.csv"
@@ -28,9 +28,25 @@ def md_text(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", flat)
 
 
-def summary_markdown(tables: list[IndexTable], *, images: dict[tuple[str, str], dict[str, str]] | None = None) -> str:
+def _metric_rows(table: IndexTable) -> list[str]:
+    lines = []
+    for row in table.rows:
+        cells = []
+        for cell in row.cells:
+            if cell.missing:
+                cells.append(f"*{md_text(cell.text)}*")
+            else:
+                cells.append(md_text(cell.text) + (" †" if cell.post_synthesis else ""))
+        lines.append(f"| {md_text(row.label)} |" + "".join(f" {c} |" for c in cells))
+    return lines
+
+
+def summary_markdown(tables: list[IndexTable], *, images: dict[tuple[str, str], dict[str, str]] | None = None,
+                     signoff: list[IndexTable] | None = None) -> str:
     """The index tables as Markdown. ``images`` maps (design, pdk) to {"placement"/"routing"/"gds":
-    link, "<kind>_note": why there is none}; without it the image and GDS rows are left out."""
+    link, "<kind>_note": why there is none}; without it the image and GDS rows are left out.
+    ``signoff`` (``view.build_signoff_tables``) adds the post-route figures of this flow per PDK."""
+    signoff_by_pdk = {table.pdk: table for table in signoff or []}
     lines = ["# Implementation summary", ""]
     if not tables:
         lines += ["The history is empty.", ""]
@@ -41,14 +57,7 @@ def summary_markdown(tables: list[IndexTable], *, images: dict[tuple[str, str], 
         lines += [title, ""]
         header = "| |" + "".join(f" {md_text(c.design)} |" for c in table.columns)
         lines += [header, "|---|" + "---:|" * len(table.columns)]
-        for row in table.rows:
-            cells = []
-            for cell in row.cells:
-                if cell.missing:
-                    cells.append(f"*{md_text(cell.text)}*")
-                else:
-                    cells.append(md_text(cell.text) + (" †" if cell.post_synthesis else ""))
-            lines.append(f"| {md_text(row.label)} |" + "".join(f" {c} |" for c in cells))
+        lines += _metric_rows(table)
         if images is not None:
             for kind, label in (("placement", "Clock tree / placement"), ("routing", "Routing"), ("gds", "GDS")):
                 cells = []
@@ -68,7 +77,12 @@ def summary_markdown(tables: list[IndexTable], *, images: dict[tuple[str, str], 
                 lines.append(f"- {md_text(column.design)}: {md_text(column.note)}")
         if any(column.note for column in table.columns):
             lines.append("")
-        if table.has_post_synthesis:
+        own = signoff_by_pdk.get(table.pdk)
+        if own is not None:
+            lines += [f"### Sign-off figures of this flow ({md_text(table.pdk)})", "",
+                      "| |" + "".join(f" {md_text(c.design)} |" for c in own.columns),
+                      "|---|" + "---:|" * len(own.columns), *_metric_rows(own), ""]
+        if table.has_post_synthesis or (own is not None and own.has_post_synthesis):
             lines += ["† post-synthesis estimate (no place and route)", ""]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -94,6 +108,8 @@ def write_tables(records: Iterable[RunRecord], reports_dir: Path, *, platforms: 
             key: {kind: value if kind.endswith("_note") else Path(base, value).as_posix() for kind, value in found.items()}
             for key, found in site.index_assets.items()
         }
-    summary_path = atomic_write_text(reports_dir / SUMMARY_FILE, summary_markdown(tables, images=images))
+    signoff = build_signoff_tables(records, list(platforms) or None)
+    summary_path = atomic_write_text(reports_dir / SUMMARY_FILE, summary_markdown(tables, images=images,
+                                                                                  signoff=signoff))
     csv_path = atomic_write_text(reports_dir / HISTORY_CSV_FILE, to_dataframe(records).to_csv(index=False))
     return {"summary": summary_path, "history_csv": csv_path}

@@ -38,6 +38,11 @@ def _fmt_ns(value: float) -> str:
     return f"{value:.3f}"
 
 
+def _fmt_power(value: float) -> str:
+    # Three significant digits below 1 mW (leakage is often µW-scale), two decimals above.
+    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
+
+
 @dataclass(frozen=True)
 class IndexRow:
     metric: str
@@ -56,8 +61,26 @@ INDEX_ROWS: tuple[IndexRow, ...] = (
     IndexRow("tns_ns", "TNS", _fmt_ns),
 )
 
-_FORMATTERS: dict[str, Callable[[float], str]] = {row.metric: row.fmt for row in INDEX_ROWS}
+# The sign-off figures of a routed run of this flow, shown under the summary table per PDK.
+SIGNOFF_ROWS: tuple[IndexRow, ...] = (
+    IndexRow("fmax_mhz", "fmax [MHz]", _fmt_freq),
+    IndexRow("wns_ns", "Setup WNS [ns]", _fmt_ns),
+    IndexRow("tns_ns", "Setup TNS [ns]", _fmt_ns),
+    IndexRow("hold_wns_ns", "Hold WNS [ns]", _fmt_ns),
+    IndexRow("hold_tns_ns", "Hold TNS [ns]", _fmt_ns),
+    IndexRow("power_mw", "Power [mW]", _fmt_power),
+    IndexRow("leakage_power_mw", "Leakage [mW]", _fmt_power),
+    IndexRow("utilization_pct", "Util [%]", _fmt_pct),
+    IndexRow("drc_count", "DRC [#]", _fmt_count),
+    IndexRow("drv_count", "DRV [#]", _fmt_count),
+    IndexRow("flop_count", "Flops [#]", _fmt_count),
+    IndexRow("latch_count", "Latches [#]", _fmt_count),
+)
+
+_FORMATTERS: dict[str, Callable[[float], str]] = {row.metric: row.fmt for row in SIGNOFF_ROWS}
+_FORMATTERS.update({row.metric: row.fmt for row in INDEX_ROWS})
 _FORMATTERS.update({"register_count": _fmt_count, "wns_ns": _fmt_ns, "clock_period_ns": _fmt_ns,
+                    "setup_slack_ns": _fmt_ns, "hold_slack_ns": _fmt_ns,
                     "fmax_mhz": _fmt_freq, "die_area_um2": _fmt_area, "core_area_um2": _fmt_area})
 
 
@@ -212,6 +235,9 @@ def index_cell(record: RunRecord | None, metric: str, column_note: str) -> Index
     step = record.metric_steps.get(metric)
     post = is_post_synthesis(record, metric)
     note = f"from {step}" if step else ""
+    scenario = record.metric_scenarios.get(metric)
+    if scenario:
+        note = (note + " " if note else "") + f"at the {scenario} scenario"
     if post:
         note = (note + "; " if note else "") + "post-synthesis estimate (no P&R)"
     return IndexCell(text=format_metric(metric, value), value=float(value), missing=False, post_synthesis=post,
@@ -219,7 +245,8 @@ def index_cell(record: RunRecord | None, metric: str, column_note: str) -> Index
 
 
 def build_index_tables(records: list[RunRecord], pdk_order: list[str] | None = None,
-                       descriptions: dict[str, str] | None = None) -> list[IndexTable]:
+                       descriptions: dict[str, str] | None = None,
+                       rows: tuple[IndexRow, ...] = INDEX_ROWS) -> list[IndexTable]:
     """The halutmatmul-style summary table per PDK: one column per design that has any run.
 
     A column shows the latest passing run. A design with no passing run shows its latest
@@ -247,9 +274,18 @@ def build_index_tables(records: list[RunRecord], pdk_order: list[str] | None = N
                 columns.append(IndexColumn(design=design, record=record, note=f"partial run: {why}"))
             else:
                 columns.append(IndexColumn(design=design, record=None, note=missing_run_reason(newest.get(key))))
-        rows = [
+        table_rows = [
             IndexRowView(row.metric, row.label, [index_cell(c.record, row.metric, c.note) for c in columns])
-            for row in INDEX_ROWS
+            for row in rows
         ]
-        tables.append(IndexTable(pdk=pdk, description=(descriptions or {}).get(pdk, ""), columns=columns, rows=rows))
+        tables.append(IndexTable(pdk=pdk, description=(descriptions or {}).get(pdk, ""), columns=columns,
+                                 rows=table_rows))
     return tables
+
+
+def build_signoff_tables(records: list[RunRecord], pdk_order: list[str] | None = None) -> list[IndexTable]:
+    """The post-route figures (fmax, setup/hold slack, power, util, DRC, flops/latches) of this
+    flow's runs (``source == "siliconcompiler"``; imports have their own page), per PDK, with the
+    same column choice as ``build_index_tables``. A PDK with no run of this flow has no table."""
+    own = [r for r in records if r.source == "siliconcompiler"]
+    return build_index_tables(own, pdk_order, rows=SIGNOFF_ROWS)
