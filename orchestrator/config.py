@@ -146,6 +146,11 @@ class FlowOptions(_Strict):
     scheduler_options: list[str] = Field(default_factory=list)  # SC [option,scheduler,options], as-is
     # Reuse SC's Yosys Liberty preparation across jobs (orchestrator.liberty_cache); off = SC as shipped.
     liberty_cache: bool = True
+    # OpenROAD reports every P&R step skips (SC APRTask ``skip_reports``). logicdepth: OpenROAD's
+    # report_logic_depth_histogram walks every path and takes tens of minutes on the latch-memory
+    # designs (a small halut_matmul on ASAP7 sat in it for over 15 min at cts.repair_timing); the
+    # record does not use SC's logicdepth metric.
+    openroad_skip_reports: list[str] = Field(default_factory=lambda: ["logicdepth"])
 
 
 class Sweep(_Strict):

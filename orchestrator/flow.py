@@ -174,6 +174,7 @@ def build_project(
         mainlib.set_openroad_placement_density(platform.placement_density)
     project.constraint.area.set_density(platform.core_utilization_pct)
     apply_timing_scenarios(project, platform)
+    skip_openroad_reports(project, config.flow.openroad_skip_reports)
 
     register_pdk_data_root(project, config.resolved_pdk_data_root())
 
@@ -212,6 +213,20 @@ def scenario_voltages(project, platform: Platform) -> dict[str, float | None]:
         files = liberty_files(lib, spec.libcorners[0])
         voltages[name] = next((v for v in map(liberty_nom_voltage, files) if v is not None), None)
     return voltages
+
+
+def skip_openroad_reports(project, reports: list[str]) -> None:
+    """Tell every OpenROAD P&R task of the flow to skip these reports (SC ``var,skip_reports``)."""
+    if not reports:
+        return
+    from siliconcompiler.tools.openroad._apr import APRTask
+
+    try:
+        tasks = APRTask.find_task(project)
+    except ValueError:  # no OpenROAD task in this flow
+        return
+    for task in tasks if isinstance(tasks, (set, list, tuple)) else [tasks]:
+        task.add_openroad_skipreport(list(reports), clobber=True)
 
 
 def apply_scheduler(project, options: FlowOptions) -> None:

@@ -362,3 +362,12 @@ def test_failed_step_makes_a_failed_record_with_log_path(project_factory, tmp_pa
     assert record.status == "fail"
     assert "step synthesis failed" in record.reason and str(node / "synthesis.log") in record.reason
     assert record.metrics.area_um2 is None  # a failure is not a zero
+
+
+def test_openroad_tasks_skip_the_configured_reports(project_factory):
+    _, project = project_factory(tools=toolchain(*ALL_TOOLS))
+    from siliconcompiler.tools.openroad._apr import APRTask
+
+    tasks = APRTask.find_task(project)
+    assert len(tasks) > 10  # every P&R step of the asicflow
+    assert all(task.get("var", "skip_reports") == ["logicdepth"] for task in tasks)
