@@ -38,7 +38,12 @@ def _parse_param(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise ConfigError(f"--param: expected KEY=VALUE (value: {text!r})")
-    return key.strip(), yaml.safe_load(value)
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"--param {key.strip()}: invalid YAML value: {problem} (value: {value!r})") from None
+    return key.strip(), parsed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,7 +205,7 @@ def cmd_render(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from orchestrator import history, runner, tools
+    from orchestrator import runner, tools
     from orchestrator.progress import ProgressDisplay, format_metrics_table, format_run_summary
 
     began = time.monotonic()
@@ -229,21 +234,21 @@ def cmd_run(args) -> int:
     previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         outcomes = runner.run_jobs(config, Path(args.config).resolve(), jobs, toolchain, max_parallel=max_parallel,
-                                   to=to, force=args.force, on_progress=display.update)
+                                   to=to, force=args.force, on_progress=display.update,
+                                   on_message=lambda line: print(line, file=sys.stderr, flush=True))
     except runner.Interrupted as exc:
         display.close()
-        _write_history(config, exc.outcomes, history)
+        _report_unwritten(exc.outcomes)  # each finished job's record was written as it ended
         print("\n" + format_run_summary(exc.outcomes, time.monotonic() - began, interrupted=True), file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous_sigterm)
     display.close()
-    _write_history(config, outcomes, history)
+    exit_code = EXIT_FAIL if _report_unwritten(outcomes) else EXIT_OK
     records = [o.record for o in outcomes if o.record is not None]
     if records:
         print(format_metrics_table(records))
     print(format_run_summary(outcomes, time.monotonic() - began), file=sys.stderr)
-    exit_code = EXIT_OK
     for outcome in outcomes:
         if outcome.record is None:
             _err(f"{outcome.job.name}: {outcome.error}")
@@ -281,11 +286,12 @@ def _sc_version() -> str:
         return "(not installed)"
 
 
-def _write_history(config, outcomes, history) -> None:
-    history_dir = config.path("history_dir")
-    for outcome in outcomes:
-        if outcome.record is not None:
-            outcome.history_path = history.write_record(history_dir, outcome.record)
+def _report_unwritten(outcomes) -> bool:
+    """One line per finished job whose record could not be stored; True if there was one."""
+    unwritten = [o for o in outcomes if o.history_error]
+    for outcome in unwritten:
+        _err(f"{outcome.job.name}: record not written: {outcome.history_error}")
+    return bool(unwritten)
 
 
 def cmd_history(args) -> int:

@@ -8,6 +8,9 @@ rewritten. Loading gives ``RunRecord`` objects or one flat pandas DataFrame.
 from __future__ import annotations
 
 import json
+import logging
+import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -15,6 +18,7 @@ from pydantic import ValidationError
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_json
+from orchestrator.names import UnsafeNameError, check_name
 from orchestrator.record import METRIC_NAMES, RunRecord, parameters_key
 
 if TYPE_CHECKING:  # pandas costs ~0.4 s to import; `run` only needs it to print nothing
@@ -22,11 +26,24 @@ if TYPE_CHECKING:  # pandas costs ~0.4 s to import; `run` only needs it to print
 
 
 class HistoryError(OrchestratorError):
-    """A history file cannot be read."""
+    """A history file cannot be read (or a record cannot be stored under a safe name)."""
+
+
+_log = logging.getLogger(__name__)
+
+# A record is a few kB; a file far larger than this in the history is not one.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
 def record_path(history_dir: Path, record: RunRecord) -> Path:
-    return Path(history_dir) / record.pdk / record.design / f"{record.run_id}.json"
+    """``<history_dir>/<pdk>/<design>/<run_id>.json``; each part must be a safe name (``names``), so a
+    record can never be stored outside the history or under a name the history cannot load again."""
+    try:
+        parts = [check_name(record.pdk, "record pdk"), check_name(record.design, "record design"),
+                 check_name(record.run_id, "record run_id")]
+    except UnsafeNameError as exc:
+        raise HistoryError(f"{history_dir}: record not stored: {exc}") from None
+    return Path(history_dir).joinpath(*parts[:2], f"{parts[2]}.json")
 
 
 def write_record(history_dir: Path, record: RunRecord) -> Path | None:
@@ -42,17 +59,44 @@ def write_record(history_dir: Path, record: RunRecord) -> Path | None:
 
 
 def iter_record_files(history_dir: Path) -> list[Path]:
+    """Every record file: ``*/*/*.json`` that is a regular file (not a symlink). A FIFO would block
+    the reader, a device never end; those and symlinks are skipped with a warning."""
     root = Path(history_dir)
     if not root.is_dir():
         return []
+    files = []
     # Temp files start with "." and are never picked up.
-    return sorted(p for p in root.glob("*/*/*.json") if not p.name.startswith("."))
+    for path in sorted(p for p in root.glob("*/*/*.json") if not p.name.startswith(".")):
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            continue  # removed meanwhile
+        if stat.S_ISREG(mode):
+            files.append(path)
+        else:
+            _log.warning("warning: %s: not a regular file, skipped", path)
+    return files
+
+
+def read_record_data(path: Path) -> object:
+    """The parsed JSON of a record file; OSError / ValueError (UnicodeDecodeError, JSONDecodeError)
+    when it cannot be one. Opened without following symlinks or blocking on a FIFO."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError("not a regular file")
+        data = handle.read(MAX_RECORD_BYTES + 1)
+    if len(data) > MAX_RECORD_BYTES:
+        raise OSError(f"larger than {MAX_RECORD_BYTES} bytes")
+    return json.loads(data.decode("utf-8"))
 
 
 def load_record(path: Path) -> RunRecord:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = read_record_data(Path(path))
+    except UnicodeDecodeError as exc:
+        raise HistoryError(f"{path}: cannot read history record: not UTF-8 (byte offset {exc.start})") from None
+    except (OSError, ValueError) as exc:
         raise HistoryError(f"{path}: cannot read history record: {exc}") from exc
     try:
         return RunRecord.model_validate(data)

@@ -61,7 +61,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -69,7 +69,8 @@ from pydantic import ValidationError
 
 from orchestrator.config import TIME_UNIT_NS, Platform
 from orchestrator.errors import OrchestratorError
-from orchestrator.history import write_record
+from orchestrator.history import HistoryError, write_record
+from orchestrator.names import UnsafeNameError, check_name
 from orchestrator.record import MetricOrigin, Metrics, RunRecord, StepInfo, make_run_id
 
 # Where the halutmatmul ORFS report archive is looked up (tests, CLI defaults).
@@ -716,6 +717,9 @@ def _figures(run: OrfsRun, data: dict[str, Any], pdk: str, platform: Platform, p
         if clocks:
             # One clock in every halutmatmul run; with several, the platform's clock port decides.
             period_ns = next((p for n, p in clocks if n == platform.clock_port), clocks[0][1]) * unit_ns
+            if not period_ns > 0:  # a zero or negative period: no frequency can be derived from it
+                raise OrfsImportError(f"{run.path}: constraints__clocks__details: clock period must be > 0 "
+                                      f"(value: {data['constraints__clocks__details']!r})")
             out.put("clock_period_ns", period_ns, "constraints")
             out.put("target_freq_mhz", 1000.0 / period_ns, "constraints")
 
@@ -799,6 +803,34 @@ def _tool_versions(data: dict[str, Any]) -> dict[str, str]:
     return {name: value for name, value in versions.items() if value and value.upper() != "N/A"}
 
 
+# Largest plausible magnitude per metric (a value beyond it is a corrupt or hand-made file, and
+# would overflow derived figures and plots); metrics not listed must be >= 0 and below 1e15.
+# Slack and TNS may be negative. A die of 1 m^2 (1e12 um^2) or 1 THz is no halutmatmul run.
+_PLAUSIBLE_LIMIT: dict[str, float] = {
+    "area_um2": 1e12, "die_area_um2": 1e12, "core_area_um2": 1e12, "ge": 1e13, "stdcell_count": 1e12,
+    "register_count": 1e12, "clock_period_ns": 1e9, "target_freq_mhz": 1e6, "fmax_mhz": 1e6,
+    "utilization_pct": 1e4, "voltage_v": 100.0, "power_mw": 1e9, "wns_ns": 1e9, "tns_ns": 1e15,
+}
+_SIGNED_METRICS = ("wns_ns", "tns_ns")
+# Clock skew between machines is tolerated; a record from next year is not.
+_FUTURE_TOLERANCE = timedelta(days=1)
+
+
+def _check_plausible(run: OrfsRun, figures: _Figures, timestamp: datetime) -> None:
+    """Raise OrfsImportError (the run is not importable) for values no real run has."""
+    for name, value in figures.metrics.items():
+        limit = _PLAUSIBLE_LIMIT.get(name, 1e15)
+        stage = figures.metric_steps.get(name, "?")
+        if not math.isfinite(value):
+            raise OrfsImportError(f"{run.path}: {name} ({stage}): not a finite number (value: {value!r})")
+        if value < 0 and name not in _SIGNED_METRICS:
+            raise OrfsImportError(f"{run.path}: {name} ({stage}): negative (value: {value!r})")
+        if abs(value) > limit:
+            raise OrfsImportError(f"{run.path}: {name} ({stage}): implausible, above {limit:g} (value: {value!r})")
+    if timestamp > datetime.now(timezone.utc) + _FUTURE_TOLERANCE:
+        raise OrfsImportError(f"{run.path}: run__flow__generate_date: in the future (value: {timestamp.isoformat()})")
+
+
 def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
     """Turn one ORFS run folder into a record; broken runs give ``status="fail"`` with a reason.
 
@@ -821,6 +853,11 @@ def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
         orfs_design = run.unit
     orfs_design = orfs_design.strip()
     design, parameters = design_from_orfs_name(orfs_design)
+    try:  # the design name becomes a history folder: ../../x must not climb out of it
+        check_name(orfs_design, "run__flow__design")
+        check_name(design, "run__flow__design")
+    except UnsafeNameError as exc:
+        raise OrfsImportError(f"{run.path}: {exc}") from None
 
     figures = _figures(run, data, pdk, platform, loaded.problems)
     steps = _steps(run, loaded)
@@ -830,6 +867,7 @@ def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
         steps.append(crashed_step)
 
     timestamp = parse_generate_date(data.get("run__flow__generate_date")) or run.folder_timestamp or _newest_mtime(run)
+    _check_plausible(run, figures, timestamp)
     return RunRecord(
         run_id=make_run_id(design, pdk, parameters, timestamp, salt=_source_identity(run, data, pdk)),
         source="orfs",
@@ -884,8 +922,12 @@ def import_orfs(
     for run in runs:
         try:
             built.append(run_to_record(run, platforms))
-        except (OrfsImportError, OSError, ValidationError) as exc:
-            built.append(str(exc) if isinstance(exc, OrfsImportError) else f"{run.path}: {exc}")
+        except OrfsImportError as exc:
+            built.append(str(exc))
+        except (OSError, ValidationError) as exc:
+            built.append(f"{run.path}: {_first_line(exc)}")
+        except Exception as exc:  # noqa: BLE001 -- one bad folder must never abort the others
+            built.append(f"{run.path}: cannot be read: {type(exc).__name__}: {_first_line(exc)}")
     best: dict[str, RunRecord] = {}
     for record in built:
         if isinstance(record, RunRecord):
@@ -898,7 +940,15 @@ def import_orfs(
         if isinstance(record, str):
             outcome = RunOutcome(path=run.path, run_id=None, status="error", reason=record, action="not_imported")
         else:
-            written = write_record(history_dir, record) if best[record.run_id] is record else None
+            try:
+                written = write_record(history_dir, record) if best[record.run_id] is record else None
+            except (OSError, HistoryError) as exc:
+                reason = f"{run.path}: record not written: {_first_line(exc)}"
+                outcome = RunOutcome(path=run.path, run_id=None, status="error", reason=reason, action="not_imported")
+                summary.outcomes.append(outcome)
+                if on_progress is not None:
+                    on_progress(done, len(runs), outcome)
+                continue
             outcome = RunOutcome(
                 path=run.path,
                 run_id=record.run_id,
@@ -912,3 +962,8 @@ def import_orfs(
         if on_progress is not None:
             on_progress(done, len(runs), outcome)
     return summary
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
