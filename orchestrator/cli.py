@@ -170,8 +170,13 @@ def cmd_doctor(args) -> int:
     except ConfigError as exc:
         print(f"\nConfig: {exc}")
         return EXIT_USAGE
+    from orchestrator.runner import pdk_data_problems
+
     root = config.resolved_pdk_data_root()
     print(f"\nPDK data root: {root if root else 'lambdapdk default (downloads on first use)'}")
+    problems = pdk_data_problems(config, [config.platform(pdk) for pdk in config.pdks])
+    for problem in problems:
+        print(f"  !! {problem}")
     spec = config.designs[0]
     print("\nFlow steps per platform (SC ASIC flow):")
     import tempfile
@@ -188,7 +193,7 @@ def cmd_doctor(args) -> int:
         if plan.skipped:
             reasons = list(dict.fromkeys(s.reason for s in plan.skipped if not s.reason.startswith("needs ")))
             print(f"  {pdk}: skips {len(plan.skipped)} steps: " + "; ".join(reasons))
-    return EXIT_OK
+    return EXIT_USAGE if problems else EXIT_OK
 
 
 def cmd_render(args) -> int:
@@ -228,6 +233,7 @@ def cmd_run(args) -> int:
             f"{s.name} not installed ({s.install_hint})" for s in missing), file=sys.stderr)
         if require_all and to is None:
             raise ToolError("--require-all-stages: missing " + ", ".join(s.name for s in missing))
+    runner.preflight(config, jobs, toolchain, to)
     max_parallel = args.jobs or config.flow.jobs or runner.default_parallel_jobs()
     display = ProgressDisplay(len(jobs))
     # A CI cancel or `kill` (SIGTERM) stops the jobs as cleanly as Ctrl-C does.

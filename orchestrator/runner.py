@@ -397,6 +397,66 @@ def run_jobs(
     return [outcomes[p] for p in sorted(outcomes)]
 
 
+def pdk_data_problems(config: Config, platforms: Sequence[Any]) -> list[str]:
+    """Why the configured PDK data root cannot serve ``platforms`` (empty: it can, or none is set
+    and lambdapdk uses its own download cache)."""
+    root = config.resolved_pdk_data_root()
+    if root is None:
+        return []
+    source = PDK_ROOT_ENV if os.environ.get(PDK_ROOT_ENV) else "pdk_data_root"
+    if not root.is_dir():
+        return [f"{root}: PDK data root not found ({source})"]
+    problems = []
+    for platform in dict.fromkeys(platforms):
+        folder = root / "lambdapdk" / platform.pdk
+        if not folder.is_dir():
+            problems.append(f"{folder}: PDK data for '{platform.name}' not found ({source}: {root})")
+    return problems
+
+
+def preflight(config: Config, jobs: Sequence[Job], toolchain: Toolchain, to: str | None) -> None:
+    """What would fail every job alike is refused before the first one starts (exit 2): a PDK data
+    root without the PDKs' data, an unknown ``--to`` step (checked on one job per platform)."""
+    import tempfile
+
+    from orchestrator import designs, flow
+
+    problems = pdk_data_problems(config, [job.platform for job in jobs])
+    if problems:
+        raise OrchestratorError(problems[0])
+    if to is None:
+        return
+    from orchestrator.fsutil import user_cache_dir
+
+    # The step names of an SC target's flow depend on the target and SC's version only; building a
+    # project to learn them costs ~0.5 s, so they are remembered in the user cache.
+    cache_file = user_cache_dir() / "flow-steps.json"
+    try:
+        known = json.loads(cache_file.read_text(encoding="utf-8"))
+        known = known if isinstance(known, dict) else {}
+    except (OSError, ValueError):
+        known = {}
+    from orchestrator.cache import package_versions
+
+    checked: set[str] = set()
+    for job in jobs:
+        key = f"{job.platform.sc_target}|siliconcompiler {package_versions().get('siliconcompiler')}"
+        if key in checked:
+            continue
+        checked.add(key)
+        steps = known.get(key)
+        if not (isinstance(steps, list) and to in steps):
+            with tempfile.TemporaryDirectory(prefix="halut-preflight-") as tmp:
+                rendered = designs.render_design(config, job.spec, job.platform, Path(tmp) / "inputs")
+                project = flow.build_project(config, job, rendered, toolchain, Path(tmp) / "sc")
+                known[key] = list(dict.fromkeys(step for step, _, _ in flow.flow_nodes(project)))
+                try:
+                    atomic_write_json(cache_file, known)
+                except OSError:
+                    pass  # only a cache
+                flow.plan_steps(project, toolchain, to=to)  # raises "unknown step ..." naming the steps
+
+
 def check_build_dirs_unique(config: Config, jobs: Sequence[Job]) -> None:
     """Two jobs of one run must never share a build directory (they would delete each other's files)."""
     seen: dict[Path, Job] = {}
