@@ -155,15 +155,6 @@ class Sweep(_Strict):
     def _safe_design(cls, value: str) -> str:
         return check_name(value, "design name")
 
-    @field_validator("clock_period")
-    @classmethod
-    def _finite_periods(cls, value: dict[str, list[float]]) -> dict[str, list[float]]:
-        for pdk, periods in value.items():
-            for period in periods:
-                if not math.isfinite(period) or period <= 0:
-                    raise ValueError(f"clock period for '{pdk}' must be a finite number > 0, got {period}")
-        return value
-
 
 class Config(_Strict):
     pdk_data_root: str | None = None  # lambdapdk data root; env HALUT_PDK_ROOT wins

@@ -404,13 +404,14 @@ def pdk_data_problems(config: Config, platforms: Sequence[Any]) -> list[str]:
     if root is None:
         return []
     source = PDK_ROOT_ENV if os.environ.get(PDK_ROOT_ENV) else "pdk_data_root"
-    if not root.is_dir():
-        return [f"{root}: PDK data root not found ({source})"]
     problems = []
     for platform in dict.fromkeys(platforms):
+        # The same words as the job process's own check (flow.check_pdk_data), one step earlier.
         folder = root / "lambdapdk" / platform.pdk
         if not folder.is_dir():
-            problems.append(f"{folder}: PDK data for '{platform.name}' not found ({source}: {root})")
+            missing = f"the data root does not exist ({source})" if not root.is_dir() else f"missing {folder}"
+            problems.append(f"PDK data for '{platform.name}' ({platform.stdcell_lib}) not found in data root "
+                            f"{root}: {missing}")
     return problems
 
 

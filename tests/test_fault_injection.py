@@ -338,11 +338,12 @@ def test_a_missing_pdk_data_root_exits_2_before_any_job_and_doctor_flags_it(tmp_
     config = write_project(tmp_path, f"pdk_data_root: {tmp_path / 'nowhere'}\npdks: [asap7]\n"
                                      "designs: [{name: counter, generator: toygen}]\n")
     proc = run_cli(config, "run")
-    assert proc.returncode == 2 and error_lines(proc) == [
-        f"error: {tmp_path / 'nowhere'}: PDK data root not found (pdk_data_root)"]
+    expected = (f"PDK data for 'asap7' (asap7sc7p5t_rvt) not found in data root {tmp_path / 'nowhere'}: "
+                "the data root does not exist (pdk_data_root)")
+    assert proc.returncode == 2 and error_lines(proc) == [f"error: {expected}"], proc.stderr
     assert not (tmp_path / "build").exists()
     doctor = run_cli(config, "doctor")
-    assert doctor.returncode == 2 and f"!! {tmp_path / 'nowhere'}: PDK data root not found" in doctor.stdout
+    assert doctor.returncode == 2 and f"!! {expected}" in doctor.stdout
 
 
 def test_a_fifo_and_a_device_link_in_the_history_are_skipped_with_a_warning(tmp_path):
