@@ -11,6 +11,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import sys
 import time
@@ -203,7 +204,12 @@ def cmd_render(args) -> int:
     jobs = _select_jobs(config, args.pdk, args.design, args.param)
     out_root = Path(args.out) if args.out else config.path("build_dir") / "rendered"
     for job in jobs:
-        rendered = render_design(config, job.spec, job.platform, out_root / job.platform.name / job.spec.name)
+        # One folder per job (labelled entries of one design apart). Under build/ it is emptied
+        # first (files of another parameter set must not linger); a user's --out is never deleted.
+        folder = out_root / job.platform.name / (job.spec.name + (f"-{job.spec.label}" if job.spec.label else ""))
+        if not args.out:
+            shutil.rmtree(folder, ignore_errors=True)
+        rendered = render_design(config, job.spec, job.platform, folder)
         files = ", ".join(str(p) for p in [*rendered.rtl_files, rendered.sdc_file])
         print(f"{job.name}: {files}")
     return EXIT_OK
@@ -347,6 +353,8 @@ def cmd_check(args) -> int:
     from orchestrator import check, history
 
     config = _load(args)
+    if args.markdown and not Path(args.markdown).parent.is_dir():  # never create folders for it
+        raise ConfigError(f"--markdown: folder not found: {Path(args.markdown).parent} (value: {args.markdown!r})")
     records = history.load_records(config.path("history_dir"))
     baseline = Path(args.baseline) if args.baseline else config.path("reports_dir") / "baseline.yaml"
     if args.update_baseline:

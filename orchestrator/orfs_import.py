@@ -834,8 +834,15 @@ def _check_plausible(run: OrfsRun, figures: _Figures, timestamp: datetime) -> No
 def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
     """Turn one ORFS run folder into a record; broken runs give ``status="fail"`` with a reason.
 
-    Raises OrfsImportError only when no record can be made (the platform is unknown).
+    Raises OrfsImportError only when no record can be made (unknown platform, unsafe design name,
+    implausible values).
     """
+    return _run_to_record(run, platforms)[0]
+
+
+def _run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> tuple[RunRecord, str | None]:
+    """The record, and its path identity when its time stamp is only a file time (no uuid, no
+    generate date, no time-stamped folder): touching the files changes such a run's id."""
     loaded = _load_run_data(run)
     data = loaded.data
 
@@ -866,10 +873,12 @@ def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
     if crashed_step is not None:
         steps.append(crashed_step)
 
-    timestamp = parse_generate_date(data.get("run__flow__generate_date")) or run.folder_timestamp or _newest_mtime(run)
+    stamp = parse_generate_date(data.get("run__flow__generate_date")) or run.folder_timestamp
+    timestamp = stamp or _newest_mtime(run)
     _check_plausible(run, figures, timestamp)
-    return RunRecord(
-        run_id=make_run_id(design, pdk, parameters, timestamp, salt=_source_identity(run, data, pdk)),
+    identity = _source_identity(run, data, pdk)
+    record = RunRecord(
+        run_id=make_run_id(design, pdk, parameters, timestamp, salt=identity),
         source="orfs",
         design=design,
         top=orfs_design,
@@ -893,6 +902,7 @@ def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
         images={key: str(path) for key, path in run.images.items()},
         source_path=str(run.path),
     )
+    return record, (identity if stamp is None and identity.startswith("path:") else None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -919,9 +929,13 @@ def import_orfs(
     """
     runs = discover_runs(path)
     built: list[RunRecord | str] = []  # a record, or why none could be made
+    file_timed: dict[int, str] = {}  # id(record) -> path identity, for runs timed by file mtimes
     for run in runs:
         try:
-            built.append(run_to_record(run, platforms))
+            record, identity = _run_to_record(run, platforms)
+            built.append(record)
+            if identity is not None:
+                file_timed[id(record)] = identity
         except OrfsImportError as exc:
             built.append(str(exc))
         except (OSError, ValidationError) as exc:
@@ -941,7 +955,10 @@ def import_orfs(
             outcome = RunOutcome(path=run.path, run_id=None, status="error", reason=record, action="not_imported")
         else:
             try:
-                written = write_record(history_dir, record) if best[record.run_id] is record else None
+                keep = best[record.run_id] is record
+                if keep and id(record) in file_timed:
+                    keep = not _stored_before(history_dir, record, file_timed[id(record)])
+                written = write_record(history_dir, record) if keep else None
             except (OSError, HistoryError) as exc:
                 reason = f"{run.path}: record not written: {_first_line(exc)}"
                 outcome = RunOutcome(path=run.path, run_id=None, status="error", reason=reason, action="not_imported")
@@ -967,3 +984,24 @@ def import_orfs(
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _stored_before(history_dir: Path, record: RunRecord, identity: str) -> bool:
+    """Whether a run timed only by its files' mtimes is already in the history under another time
+    stamp (its files were touched since): same folder identity, same design, same figures."""
+    from orchestrator.history import read_record_data
+
+    suffix = identity.removeprefix("path:")
+    folder = Path(history_dir) / record.pdk / record.design
+    if not folder.is_dir():
+        return False
+    for path in folder.glob("*.json"):
+        try:
+            data = read_record_data(path)
+        except (OSError, ValueError):
+            continue
+        if (isinstance(data, dict) and data.get("source") == "orfs" and data.get("top") == record.top
+                and str(data.get("source_path", "")).endswith(suffix)
+                and data.get("metrics") == record.metrics.model_dump(mode="json")):
+            return True
+    return False

@@ -456,3 +456,51 @@ def test_atomic_writes_create_files_with_the_process_umask(tmp_path, umask, expe
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=30)
     assert stat.S_IMODE((tmp_path / "f.txt").stat().st_mode) == expected
+
+
+# ------------------------------------------------------------------------ smaller items
+
+
+def test_reimporting_a_file_timed_run_after_touching_its_files_adds_nothing(tmp_path, platforms):
+    run = write_2022_run(tmp_path / "archive" / "asap7" / "halut_decoder",
+                         metrics_2022(run__flow__generate_date=None, run__flow__uuid=None))
+    first = import_orfs(tmp_path / "archive", tmp_path / "history", platforms)
+    assert first.imported == 1
+    later = time.time() - 60  # still in the past: not an implausible future time stamp
+    for path in run.rglob("*"):
+        os.utime(path, (later, later))
+    second = import_orfs(tmp_path / "archive", tmp_path / "history", platforms)
+    assert second.imported == 0 and second.already_present == 1
+    assert len(history_files_in(tmp_path / "history")) == 1
+
+
+def history_files_in(folder: Path) -> list[Path]:
+    return list(folder.rglob("*.json"))
+
+
+@pytest.mark.parametrize("rule", ["{rel_tol_pct: .nan}", "{abs_tol: .inf}", "{min: .nan}", "{max: .inf}"])
+def test_non_finite_baseline_rules_are_refused_not_silently_disabled(tmp_path, rule):
+    from orchestrator.check import BaselineError, load_baseline
+
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text(f"rules:\n  area_um2: {rule}\nbaseline: {{}}\n")
+    with pytest.raises(BaselineError, match="Input should be a finite number"):
+        load_baseline(baseline)
+
+
+def test_markdown_into_a_missing_folder_is_refused_and_creates_nothing(tmp_path):
+    config = write_project(tmp_path, "pdks: [asap7]\ndesigns: [{name: counter, generator: toygen}]\n")
+    proc = run_cli(config, "check", "--markdown", str(tmp_path / "nope" / "deeper" / "table.md"))
+    assert proc.returncode == 2 and len(error_lines(proc)) == 1 and "--markdown: folder not found" in proc.stderr
+    assert not (tmp_path / "nope").exists()
+
+
+def test_render_keeps_labelled_entries_of_one_design_apart(tmp_path):
+    config = write_project(tmp_path, "pdks: [asap7]\ndesigns:\n"
+                                     "  - {name: counter, generator: toygen, label: w4, parameters: {WIDTH: 4}}\n"
+                                     "  - {name: counter, generator: toygen, label: w9, parameters: {WIDTH: 9}}\n")
+    proc = run_cli(config, "render")
+    assert proc.returncode == 0, proc.stderr
+    rendered = tmp_path / "build" / "rendered" / "asap7"
+    assert "[3:0]" in (rendered / "counter-w4" / "rtl" / "counter.v").read_text()
+    assert "[8:0]" in (rendered / "counter-w9" / "rtl" / "counter.v").read_text()
