@@ -123,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a folder that cannot be written (read-only, a file in its place): one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        _err(f"{where}{exc.strerror or exc}")
+        return EXIT_USAGE
 
 
 # ------------------------------------------------------------------ helpers

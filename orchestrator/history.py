@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import stat
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -33,6 +35,49 @@ _log = logging.getLogger(__name__)
 
 # A record is a few kB; a file far larger than this in the history is not one.
 MAX_RECORD_BYTES = 16 * 1024 * 1024
+
+
+# Largest plausible magnitude per metric: a value beyond it is a corrupt or hand-made file (and
+# overflows derived figures, axes and date conversions). Metrics not listed must be >= 0 and below
+# 1e15; slack and TNS may be negative. A die of 1 m^2 (1e12 um^2) or 1 THz is no real run.
+PLAUSIBLE_LIMIT: dict[str, float] = {
+    "area_um2": 1e12, "die_area_um2": 1e12, "core_area_um2": 1e12, "ge": 1e13, "stdcell_count": 1e12,
+    "register_count": 1e12, "clock_period_ns": 1e9, "target_freq_mhz": 1e6, "fmax_mhz": 1e6,
+    "utilization_pct": 1e4, "voltage_v": 100.0, "power_mw": 1e9, "wns_ns": 1e9, "tns_ns": 1e15,
+}
+SIGNED_METRICS = ("wns_ns", "tns_ns")
+# Clock skew between machines is tolerated; a record from next year is not.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+def implausible_metric(name: str, value: float | None) -> str | None:
+    """Why ``value`` cannot be a real figure for metric ``name`` (None: it can)."""
+    if value is None:
+        return None
+    limit = PLAUSIBLE_LIMIT.get(name, 1e15)
+    if not math.isfinite(value):
+        return "not a finite number"
+    if value < 0 and name not in SIGNED_METRICS:
+        return "negative"
+    if abs(value) > limit:
+        return f"implausible, above {limit:g}"
+    return None
+
+
+def in_the_future(timestamp: datetime) -> bool:
+    return timestamp > datetime.now(timezone.utc) + FUTURE_TOLERANCE
+
+
+def implausible_reason(record: RunRecord) -> str | None:
+    """Why a stored record cannot be a real run (a future time stamp, an absurd metric), or None."""
+    if in_the_future(record.timestamp):
+        return f"timestamp in the future (value: {record.timestamp.isoformat()})"
+    for name in METRIC_NAMES:
+        value = getattr(record.metrics, name)
+        problem = implausible_metric(name, value)
+        if problem:
+            return f"{name}: {problem} (value: {value!r})"
+    return None
 
 
 def record_path(history_dir: Path, record: RunRecord) -> Path:

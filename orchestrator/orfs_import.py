@@ -61,7 +61,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -69,7 +69,7 @@ from pydantic import ValidationError
 
 from orchestrator.config import TIME_UNIT_NS, Platform
 from orchestrator.errors import OrchestratorError
-from orchestrator.history import HistoryError, write_record
+from orchestrator.history import HistoryError, implausible_metric, in_the_future, write_record
 from orchestrator.names import UnsafeNameError, check_name
 from orchestrator.record import MetricOrigin, Metrics, RunRecord, StepInfo, make_run_id
 
@@ -803,31 +803,14 @@ def _tool_versions(data: dict[str, Any]) -> dict[str, str]:
     return {name: value for name, value in versions.items() if value and value.upper() != "N/A"}
 
 
-# Largest plausible magnitude per metric (a value beyond it is a corrupt or hand-made file, and
-# would overflow derived figures and plots); metrics not listed must be >= 0 and below 1e15.
-# Slack and TNS may be negative. A die of 1 m^2 (1e12 um^2) or 1 THz is no halutmatmul run.
-_PLAUSIBLE_LIMIT: dict[str, float] = {
-    "area_um2": 1e12, "die_area_um2": 1e12, "core_area_um2": 1e12, "ge": 1e13, "stdcell_count": 1e12,
-    "register_count": 1e12, "clock_period_ns": 1e9, "target_freq_mhz": 1e6, "fmax_mhz": 1e6,
-    "utilization_pct": 1e4, "voltage_v": 100.0, "power_mw": 1e9, "wns_ns": 1e9, "tns_ns": 1e15,
-}
-_SIGNED_METRICS = ("wns_ns", "tns_ns")
-# Clock skew between machines is tolerated; a record from next year is not.
-_FUTURE_TOLERANCE = timedelta(days=1)
-
-
 def _check_plausible(run: OrfsRun, figures: _Figures, timestamp: datetime) -> None:
     """Raise OrfsImportError (the run is not importable) for values no real run has."""
     for name, value in figures.metrics.items():
-        limit = _PLAUSIBLE_LIMIT.get(name, 1e15)
-        stage = figures.metric_steps.get(name, "?")
-        if not math.isfinite(value):
-            raise OrfsImportError(f"{run.path}: {name} ({stage}): not a finite number (value: {value!r})")
-        if value < 0 and name not in _SIGNED_METRICS:
-            raise OrfsImportError(f"{run.path}: {name} ({stage}): negative (value: {value!r})")
-        if abs(value) > limit:
-            raise OrfsImportError(f"{run.path}: {name} ({stage}): implausible, above {limit:g} (value: {value!r})")
-    if timestamp > datetime.now(timezone.utc) + _FUTURE_TOLERANCE:
+        problem = implausible_metric(name, value)
+        if problem:
+            stage = figures.metric_steps.get(name, "?")
+            raise OrfsImportError(f"{run.path}: {name} ({stage}): {problem} (value: {value!r})")
+    if in_the_future(timestamp):
         raise OrfsImportError(f"{run.path}: run__flow__generate_date: in the future (value: {timestamp.isoformat()})")
 
 

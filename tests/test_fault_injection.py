@@ -504,3 +504,27 @@ def test_render_keeps_labelled_entries_of_one_design_apart(tmp_path):
     rendered = tmp_path / "build" / "rendered" / "asap7"
     assert "[3:0]" in (rendered / "counter-w4" / "rtl" / "counter.v").read_text()
     assert "[8:0]" in (rendered / "counter-w9" / "rtl" / "counter.v").read_text()
+
+
+def test_a_stored_record_from_the_year_9999_is_left_out_of_the_report_instead_of_breaking_it(tmp_path):
+    from datetime import datetime, timezone
+
+    from orchestrator.record import Metrics, RunRecord
+    from orchestrator.report.api import build_reports
+
+    good = RunRecord(run_id="good", design="d", pdk="asap7", timestamp=datetime(2024, 1, 1, tzinfo=timezone.utc),
+                     status="pass", metrics=Metrics(area_um2=10.0, ge=3.0))
+    future = good.model_copy(update={"run_id": "future", "timestamp": datetime(9999, 1, 1, tzinfo=timezone.utc)})
+    huge = good.model_copy(update={"run_id": "huge", "metrics": Metrics(area_um2=1e308)})
+    summary = build_reports([good, future, huge], reports_dir=tmp_path / "reports")
+    assert summary.runs == 1
+    assert any("future: left out of the report: timestamp in the future" in w for w in summary.warnings)
+    assert any("huge: left out of the report: area_um2: implausible" in w for w in summary.warnings)
+
+
+def test_an_unwritable_reports_folder_makes_report_one_line_not_a_traceback(tmp_path):
+    config = write_project(tmp_path, "pdks: [asap7]\ndesigns: [{name: counter, generator: toygen}]\n")
+    (tmp_path / "reports").write_text("a file where the reports folder should be")
+    proc = run_cli(config, "report")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(error_lines(proc)) == 1 and str(tmp_path / "reports") in error_lines(proc)[0]
