@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import fsutil, history, runner
+from orchestrator import fsutil, history
 from orchestrator.config import load_platforms
 from orchestrator.orfs_import import import_orfs
 from orchestrator.report.site import CONTENT_SECURITY_POLICY, build_site
