@@ -232,7 +232,6 @@ def run_jobs(
 
     def _prepare_and_start(position: int, job: Job, build_dir: Path, lock: DirectoryLock, started: float) -> bool:
         """True when a job process now runs (and holds ``lock``)."""
-        nonlocal history
         inputs = build_dir / "inputs"
         try:
             shutil.rmtree(inputs, ignore_errors=True)  # files of an earlier parameter set must not linger

@@ -40,6 +40,7 @@ from matplotlib import dates as mdates
 
 from orchestrator import __version__
 from orchestrator.config import Platform
+from orchestrator.fsutil import current_umask
 from orchestrator.history import to_dataframe
 from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, parameters_key
 from orchestrator.report import design_space
@@ -908,7 +909,8 @@ def build_site(records: Iterable[RunRecord], out_dir: Path, *, platforms: dict[s
     try:
         _SiteBuilder(list(records), building, platforms, cache_dir, summary).build()
         shutil.rmtree(building / ".render", ignore_errors=True)
-        os.chmod(building, 0o755)  # mkdtemp makes it 0700; a static host needs to read it
+        # mkdtemp makes it 0700; like every other folder, it gets what the umask allows (a static host reads it)
+        os.chmod(building, 0o777 & ~current_umask())
         _swap_into_place(building, target)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
