@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import fsutil, history
+from orchestrator import fsutil, history, runner
 from orchestrator.config import load_platforms
 from orchestrator.orfs_import import import_orfs
 from orchestrator.report.site import CONTENT_SECURITY_POLICY, build_site
@@ -56,6 +56,9 @@ FAKE_CHILD = textwrap.dedent('''\
     os.makedirs(sc, exist_ok=True)
     open(os.path.join(sc, f"marker-{os.getpid()}"), "w").close()
     if label in os.environ.get("FAKE_SLOW", "").split(","):
+        if os.environ.get("FAKE_IGNORE_TERM"):  # a job whose tools take their time to stop
+            import signal
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         tool = subprocess.Popen(["sleep", "120"])
         event("tool", tool.pid)
         time.sleep(float(os.environ.get("FAKE_SLOW_S", "120")))
@@ -79,9 +82,12 @@ PARENT = textwrap.dedent('''\
     config_path, child = Path(sys.argv[1]), sys.argv[2]
     config = load_config(config_path)
     jobs = select_jobs(config, pdks=["nangate45"])
-    outcomes = runner.run_jobs(config, config_path, jobs, Toolchain({}), max_parallel=2,
-                               child_command=[sys.executable, child], refresh_s=0.05,
-                               on_message=lambda line: print(line, file=sys.stderr, flush=True))
+    try:
+        outcomes = runner.run_jobs(config, config_path, jobs, Toolchain({}), max_parallel=2,
+                                   child_command=[sys.executable, child], refresh_s=0.05,
+                                   on_message=lambda line: print(line, file=sys.stderr, flush=True))
+    except runner.Interrupted as exc:
+        outcomes = exc.outcomes
     print(json.dumps({o.job.spec.label: {"cached": o.cached, "started": o.started,
                                          "status": o.record.status if o.record else o.error} for o in outcomes}))
 ''')
@@ -157,6 +163,30 @@ def test_kill_9_of_the_parent_keeps_finished_records_ends_running_jobs_and_the_n
     assert outcome["fast"] == {"cached": True, "started": False, "status": "pass"}
     assert outcome["slow"]["started"] and not outcome["slow"]["cached"]
     assert [e[0] for e in events() if e[1] == "start"][starts_before:] == ["slow"]  # only the lost job ran
+
+
+def test_a_double_ctrl_c_ends_every_job_at_once_and_keeps_the_finished_records(project):
+    config, start, events = project("fast", "slow")
+    parent = start(FAKE_SLOW="slow", FAKE_IGNORE_TERM="1")
+    try:
+        wait_for(lambda: len(history_files(config)) == 1 and any(e[1] == "tool" for e in events()),
+                 what="the fast job's record and the slow job's tool")
+        parent.send_signal(signal.SIGINT)
+        time.sleep(0.5)  # the first Ctrl-C gives the jobs 10 s to stop; the slow one ignores SIGTERM
+        began = time.monotonic()
+        parent.send_signal(signal.SIGINT)
+        out, _ = parent.communicate(timeout=30)
+        stopped_after = time.monotonic() - began
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert stopped_after < runner.TERMINATE_GRACE_S / 2  # the second Ctrl-C did not wait out the grace
+    outcome = json.loads(out)
+    assert outcome["fast"]["status"] == "pass" and outcome["slow"]["status"] == "interrupted"
+    assert [r.parameters["label"] for r in records(config)] == ["fast"]
+    slow_pid = next(e[2] for e in events() if e[:2] == ["slow", "start"])
+    tool_pid = next(e[2] for e in events() if e[1] == "tool")
+    wait_for(lambda: not alive(slow_pid) and not alive(tool_pid), timeout_s=10, what="the slow job to end")
 
 
 def test_a_job_process_whose_orchestrator_is_already_gone_ends_at_once(tmp_path):
@@ -323,15 +353,35 @@ def test_an_unwritable_history_folder_stops_the_run_before_any_job_starts(tmp_pa
     assert not list((tmp_path / "build").rglob("orchestrator-request.json"))  # no job was started
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders (the file case above runs)")
+def read_only_command(folder: Path, command: list[str]) -> list[str] | None:
+    """``command`` run with ``folder`` read-only: for root (who writes into a 0555 folder anyway) a
+    read-only bind mount in a private mount namespace; None when that is not allowed here."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return command
+    wrapped = ["unshare", "-m", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', str(folder)]
+    probe = subprocess.run([*wrapped, "true"], capture_output=True)
+    return [*wrapped, *command] if probe.returncode == 0 else None
+
+
 def test_a_read_only_reports_folder_stops_the_run_before_any_job_starts(tmp_path):
     config = write_project(tmp_path, "pdks: [asap7]\ndesigns: [{name: counter, generator: toygen}]\n")
-    (tmp_path / "reports").mkdir(mode=0o555)
+    (tmp_path / "reports" / "history").mkdir(parents=True)
+    command = read_only_command(tmp_path / "reports", [sys.executable, "-m", "orchestrator", "--config", str(config),
+                                                        "run", "--to", "synthesis"])
+    if command is None:
+        pytest.skip("no way to make a folder read-only for root here (unshare -m not permitted)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FIXTURES), os.environ.get("PYTHONPATH", "")])}
+    env.pop("HALUT_PDK_ROOT", None)
     try:
-        proc = run_cli(config, "run", "--to", "synthesis")
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     finally:
         (tmp_path / "reports").chmod(0o755)
-    assert proc.returncode == 2 and "not writable: Permission denied" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    (line,) = error_lines(proc)
+    assert line.startswith(f"error: {tmp_path / 'reports' / 'history'}: the history folder (paths.history_dir) "
+                           "is not writable: ") and ("Read-only file system" in line or "Permission denied" in line)
+    assert not list((tmp_path / "build").rglob("orchestrator-request.json"))  # no job was started
 
 
 def test_a_missing_pdk_data_root_exits_2_before_any_job_and_doctor_flags_it(tmp_path):
