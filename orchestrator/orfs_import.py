@@ -67,7 +67,7 @@ from typing import Any, Callable, Literal
 
 from pydantic import ValidationError
 
-from orchestrator.config import TIME_UNIT_NS, Platform
+from orchestrator.config import TIME_UNIT_NS, Platform, read_text_file
 from orchestrator.errors import OrchestratorError
 from orchestrator.history import HistoryError, implausible_metric, in_the_future, write_record
 from orchestrator.names import UnsafeNameError, check_name
@@ -525,7 +525,7 @@ def find_reference(repo_root: Path) -> Path | None:
 def _read_metrics_file(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     """(metrics, None) or (None, problem)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_file(path)  # a regular file of sane size: not a FIFO, a device, 10 GB
     except (OSError, UnicodeDecodeError) as exc:
         return None, f"{path.name}: cannot read: {exc}"
     if not text.strip():

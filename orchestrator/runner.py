@@ -446,7 +446,9 @@ def preflight(config: Config, jobs: Sequence[Job], toolchain: Toolchain, to: str
         checked.add(key)
         steps = known.get(key)
         if not (isinstance(steps, list) and to in steps):
-            with tempfile.TemporaryDirectory(prefix="halut-preflight-") as tmp:
+            build_root = config.path("build_dir")
+            build_root.mkdir(parents=True, exist_ok=True)  # nothing is written outside build/
+            with tempfile.TemporaryDirectory(prefix=".preflight-", dir=build_root) as tmp:
                 rendered = designs.render_design(config, job.spec, job.platform, Path(tmp) / "inputs")
                 project = flow.build_project(config, job, rendered, toolchain, Path(tmp) / "sc")
                 known[key] = list(dict.fromkeys(step for step, _, _ in flow.flow_nodes(project)))

@@ -396,6 +396,17 @@ def test_a_missing_pdk_data_root_exits_2_before_any_job_and_doctor_flags_it(tmp_
     assert doctor.returncode == 2 and f"!! {expected}" in doctor.stdout
 
 
+def test_an_unknown_to_step_exits_2_before_the_first_job(tmp_path):
+    config = write_project(tmp_path, "pdks: [asap7, nangate45]\ndesigns:\n"
+                                     "  - {name: counter, generator: toygen, label: a}\n"
+                                     "  - {name: counter, generator: toygen, label: b}\n")
+    proc = run_cli(config, "run", "--to", "synthesys")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    (line,) = error_lines(proc)
+    assert line.startswith("error: unknown step 'synthesys' for --to (steps: elaborate, synthesis,")
+    assert not list(tmp_path.rglob("orchestrator-request.json")) and history_files(config) == []
+
+
 def test_a_fifo_and_a_device_link_in_the_history_are_skipped_with_a_warning(tmp_path):
     config = write_project(tmp_path, "pdks: [asap7]\ndesigns: [{name: counter, generator: toygen}]\n")
     folder = tmp_path / "reports" / "history" / "asap7" / "counter"
