@@ -191,7 +191,9 @@ def test_a_double_ctrl_c_ends_every_job_at_once_and_keeps_the_finished_records(p
 
 def test_a_job_process_whose_orchestrator_is_already_gone_ends_at_once(tmp_path):
     """The window between fork and PR_SET_PDEATHSIG: the parent pid it was given is not its parent."""
-    script = "import os; from orchestrator import runner; runner.die_with_parent(1); print('survived')"
+    gone = subprocess.Popen(["true"])  # an orchestrator that has already ended
+    gone.wait()
+    script = f"import os; from orchestrator import runner; runner.die_with_parent({gone.pid}); print('survived')"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=30,
                           start_new_session=True)
