@@ -28,7 +28,7 @@ from orchestrator.orfs_import import import_orfs
 from orchestrator.report.site import CONTENT_SECURITY_POLICY, build_site
 from tests.conftest import FIXTURES, REPO_ROOT, write_project
 from tests.test_cli import history_files
-from tests.test_orfs_import import metrics_2022, write_2022_run
+from tests.test_orfs_import import metadata_2023, metrics_2022, write_2022_run, write_2023_run
 from tests.test_parallel import alive, processes_running_in
 
 # A job process: dies with its parent like the real one (runner.die_with_parent), and, for the
@@ -478,6 +478,20 @@ def test_one_implausible_folder_is_not_importable_and_the_others_import(tmp_path
     (bad,) = [o for o in summary.outcomes if o.action == "not_imported"]
     assert reason in bad.reason and str(archive / "asap7" / "bad") in bad.reason
     build_site(history.load_records(tmp_path / "history"), tmp_path / "site", platforms=platforms)  # no crash
+
+
+def test_a_record_that_cannot_be_written_makes_only_that_run_not_importable(tmp_path, platforms):
+    archive = tmp_path / "archive"
+    write_2022_run(archive / "asap7" / "decoder", metrics_2022())
+    write_2023_run(archive / "nangate45" / "decoder", metadata_2023())
+    history_dir = tmp_path / "history"
+    history_dir.mkdir()
+    (history_dir / "nangate45").write_text("a file where the PDK folder should be")
+    summary = import_orfs(archive, history_dir, platforms)
+    assert summary.imported == 1 and summary.errors == 1
+    (bad,) = [o for o in summary.outcomes if o.action == "not_imported"]
+    assert "record not written" in bad.reason and str(archive / "nangate45" / "decoder") in bad.reason
+    assert [r.pdk for r in history.load_records(history_dir)] == ["asap7"]
 
 
 def test_imported_scripts_and_symlinks_never_reach_the_gallery(tmp_path, platforms):
