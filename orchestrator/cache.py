@@ -187,11 +187,14 @@ def changed_components(old: dict[str, Any] | None, new: dict[str, Any]) -> list[
 
 def read_components(path: Path) -> dict[str, Any] | None:
     """The components stored in a key file (``KEY_FILE``), or None."""
+    from orchestrator.history import read_record_data
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        data = read_record_data(Path(path))
+    except (OSError, ValueError):  # missing, not UTF-8, not JSON, not a regular file: no comparison
         return None
-    return data.get("components") if isinstance(data, dict) else None
+    components = data.get("components") if isinstance(data, dict) else None
+    return components if isinstance(components, dict) else None
 
 
 # ----------------------------------------------------------------------------- history side
@@ -214,6 +217,8 @@ class HistoryIndex:
 
     @classmethod
     def scan(cls, history_dir: Path, pairs: Iterable[tuple[str, str]]) -> "HistoryIndex":
+        from orchestrator.history import read_record_data
+
         index = cls()
         for pdk, design in sorted(set(pairs)):
             folder = Path(history_dir) / pdk / design
@@ -223,10 +228,12 @@ class HistoryIndex:
                 if path.name.startswith("."):
                     continue
                 try:
-                    data = json.loads(path.read_text(encoding="utf-8"))
-                except (OSError, json.JSONDecodeError):
-                    continue  # `history` reports unreadable records; here they are just not reusable
-                index._add(path, data)
+                    data = read_record_data(path)
+                    if isinstance(data, dict):
+                        index._add(path, data)
+                except (OSError, ValueError, TypeError, AttributeError):
+                    # `history` reports unreadable or malformed records; here they are just not reusable.
+                    continue
         return index
 
     def _add(self, path: Path, data: dict[str, Any]) -> None:
@@ -253,9 +260,11 @@ class HistoryIndex:
         hit = self.reusable.get(key)
         if hit is None:
             return None
+        from orchestrator.history import read_record_data
+
         try:
-            return RunRecord.model_validate(json.loads(hit[2].read_text(encoding="utf-8")))
-        except (OSError, ValueError):
+            return RunRecord.model_validate(read_record_data(hit[2]))
+        except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
             return None
 
     def expected_runtime_s(self, job: Job) -> float | None:

@@ -63,7 +63,7 @@ class SelectionError(OrchestratorError):
 class MetricRule(BaseModel):
     """How one metric is judged. Allowed worsening = max(rel_tol_pct % of |baseline|, abs_tol)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # NaN would disable the rule
 
     better: Better | None = None  # None = the physics in METRIC_BETTER
     rel_tol_pct: float = Field(default=0.0, ge=0)

@@ -11,6 +11,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import sys
 import time
@@ -38,7 +39,12 @@ def _parse_param(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise ConfigError(f"--param: expected KEY=VALUE (value: {text!r})")
-    return key.strip(), yaml.safe_load(value)
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"--param {key.strip()}: invalid YAML value: {problem} (value: {value!r})") from None
+    return key.strip(), parsed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a folder that cannot be written (read-only, a file in its place): one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        _err(f"{where}{exc.strerror or exc}")
+        return EXIT_USAGE
 
 
 # ------------------------------------------------------------------ helpers
@@ -165,8 +175,13 @@ def cmd_doctor(args) -> int:
     except ConfigError as exc:
         print(f"\nConfig: {exc}")
         return EXIT_USAGE
+    from orchestrator.runner import pdk_data_problems
+
     root = config.resolved_pdk_data_root()
     print(f"\nPDK data root: {root if root else 'lambdapdk default (downloads on first use)'}")
+    problems = pdk_data_problems(config, [config.platform(pdk) for pdk in config.pdks])
+    for problem in problems:
+        print(f"  !! {problem}")
     spec = config.designs[0]
     print("\nFlow steps per platform (SC ASIC flow):")
     import tempfile
@@ -183,7 +198,7 @@ def cmd_doctor(args) -> int:
         if plan.skipped:
             reasons = list(dict.fromkeys(s.reason for s in plan.skipped if s.blocked_by is None))
             print(f"  {pdk}: skips {len(plan.skipped)} steps: " + "; ".join(reasons))
-    return EXIT_OK
+    return EXIT_USAGE if problems else EXIT_OK
 
 
 def cmd_render(args) -> int:
@@ -193,14 +208,19 @@ def cmd_render(args) -> int:
     jobs = _select_jobs(config, args.pdk, args.design, args.param)
     out_root = Path(args.out) if args.out else config.path("build_dir") / "rendered"
     for job in jobs:
-        rendered = render_design(config, job.spec, job.platform, out_root / job.platform.name / job.spec.name)
+        # One folder per job (labelled entries of one design apart). Under build/ it is emptied
+        # first (files of another parameter set must not linger); a user's --out is never deleted.
+        folder = out_root / job.platform.name / (job.spec.name + (f"-{job.spec.label}" if job.spec.label else ""))
+        if not args.out:
+            shutil.rmtree(folder, ignore_errors=True)
+        rendered = render_design(config, job.spec, job.platform, folder)
         files = ", ".join(str(p) for p in [*rendered.rtl_files, rendered.sdc_file])
         print(f"{job.name}: {files}")
     return EXIT_OK
 
 
 def cmd_run(args) -> int:
-    from orchestrator import history, runner, tools
+    from orchestrator import runner, tools
     from orchestrator.progress import ProgressDisplay, format_metrics_table, format_run_summary
 
     began = time.monotonic()
@@ -227,27 +247,28 @@ def cmd_run(args) -> int:
             f"{s.name} not installed ({s.install_hint})" for s in missing), file=sys.stderr)
         if require_all and to is None:
             raise ToolError("--require-all-stages: missing " + ", ".join(s.name for s in missing))
+    runner.preflight(config, jobs, toolchain, to)
     max_parallel = args.jobs or config.flow.jobs or runner.default_parallel_jobs()
     display = ProgressDisplay(len(jobs))
     # A CI cancel or `kill` (SIGTERM) stops the jobs as cleanly as Ctrl-C does.
     previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         outcomes = runner.run_jobs(config, Path(args.config).resolve(), jobs, toolchain, max_parallel=max_parallel,
-                                   to=to, force=args.force, on_progress=display.update)
+                                   to=to, force=args.force, on_progress=display.update,
+                                   on_message=lambda line: print(line, file=sys.stderr, flush=True))
     except runner.Interrupted as exc:
         display.close()
-        _write_history(config, exc.outcomes, history)
+        _report_unwritten(exc.outcomes)  # each finished job's record was written as it ended
         print("\n" + format_run_summary(exc.outcomes, time.monotonic() - began, interrupted=True), file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous_sigterm)
     display.close()
-    _write_history(config, outcomes, history)
+    exit_code = EXIT_FAIL if _report_unwritten(outcomes) else EXIT_OK
     records = [o.record for o in outcomes if o.record is not None]
     if records:
         print(format_metrics_table(records))
     print(format_run_summary(outcomes, time.monotonic() - began), file=sys.stderr)
-    exit_code = EXIT_OK
     for outcome in outcomes:
         if outcome.record is None:
             _err(f"{outcome.job.name}: {outcome.error}")
@@ -285,11 +306,12 @@ def _sc_version() -> str:
         return "(not installed)"
 
 
-def _write_history(config, outcomes, history) -> None:
-    history_dir = config.path("history_dir")
-    for outcome in outcomes:
-        if outcome.record is not None:
-            outcome.history_path = history.write_record(history_dir, outcome.record)
+def _report_unwritten(outcomes) -> bool:
+    """One line per finished job whose record could not be stored; True if there was one."""
+    unwritten = [o for o in outcomes if o.history_error]
+    for outcome in unwritten:
+        _err(f"{outcome.job.name}: record not written: {outcome.history_error}")
+    return bool(unwritten)
 
 
 def cmd_history(args) -> int:
@@ -339,6 +361,8 @@ def cmd_check(args) -> int:
     from orchestrator import check, history
 
     config = _load(args)
+    if args.markdown and not Path(args.markdown).parent.is_dir():  # never create folders for it
+        raise ConfigError(f"--markdown: folder not found: {Path(args.markdown).parent} (value: {args.markdown!r})")
     records = history.load_records(config.path("history_dir"))
     baseline = Path(args.baseline) if args.baseline else config.path("reports_dir") / "baseline.yaml"
     if args.update_baseline:

@@ -6,6 +6,7 @@ error is one line naming the file, the key and the offending value.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -14,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.names import check_name
 
 # Environment variable that points lambdapdk at an offline data root (e.g. ../shared/pdk).
 PDK_ROOT_ENV = "HALUT_PDK_ROOT"
@@ -23,7 +25,8 @@ TIME_UNIT_NS = {"fs": 1e-6, "ps": 1e-3, "ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and Inf pass "> 0" checks (or fail far away, in a tool): no setting of ours may be one.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 TimingCheck = Literal["setup", "hold", "power"]
@@ -67,6 +70,11 @@ class Platform(_Strict):
     # Supply voltage of the ORFS platform's default corner, for imported ORFS runs (their metrics
     # do not carry it). ORFS asap7 runs at CORNER=BC (0.77 V), not at our analysis corner.
     orfs_voltage_v: float | None = Field(default=None, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        return check_name(value, "platform name")
 
     @model_validator(mode="after")
     def _checks_covered(self) -> "Platform":
@@ -117,9 +125,21 @@ class DesignSpec(_Strict):
     @classmethod
     def _positive(cls, value: dict[str, float]) -> dict[str, float]:
         for pdk, period in value.items():
-            if period <= 0:
-                raise ValueError(f"clock period for '{pdk}' must be > 0, got {period}")
+            if not math.isfinite(period) or period <= 0:
+                raise ValueError(f"clock period for '{pdk}' must be a finite number > 0, got {period}")
         return value
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        return check_name(value, "design name")
+
+    @field_validator("label")
+    @classmethod
+    def _safe_label(cls, value: str | None) -> str | None:
+        # "" names the same job and build directory as no label at all: it is no label (and an entry
+        # without one beside it is then a duplicate, refused naming both).
+        return None if not value else check_name(value, "label")
 
 
 class Paths(_Strict):
@@ -159,7 +179,7 @@ class Sweep(_Strict):
     ``orchestrator.sweeps`` expands it into one job per (point, clock period, PDK).
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")  # part of job labels and build directory names
+    name: str  # part of job labels and build directory names (``names``)
     design: str
     generator: str = "halut"
     parameters: dict[str, Any] = Field(default_factory=dict)  # fixed for every point
@@ -168,6 +188,16 @@ class Sweep(_Strict):
     clock_period: dict[str, list[float]] = Field(default_factory=dict)  # PDK -> periods (platform unit)
     pdks: list[str] | None = None  # default: the config's pdks
     accuracy: dict[str, Any] | None = None  # every point's accuracy task (see DesignSpec.accuracy)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        return check_name(value, "sweep name")
+
+    @field_validator("design")
+    @classmethod
+    def _safe_design(cls, value: str) -> str:
+        return check_name(value, "design name")
 
 
 class Config(_Strict):
@@ -181,16 +211,6 @@ class Config(_Strict):
     # Filled by the loader, not by the file.
     root: Path = Path(".")
     platforms: dict[str, Platform] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _unique_jobs(self) -> "Config":
-        seen: set[tuple[str, str | None]] = set()
-        for spec in self.designs:
-            key = (spec.name, spec.label)
-            if key in seen:
-                raise ValueError(f"design '{spec.name}' listed twice without distinct 'label'")
-            seen.add(key)
-        return self
 
     def path(self, name: str) -> Path:
         return (self.root / getattr(self.paths, name)).resolve()
@@ -227,6 +247,10 @@ def format_validation_error(source: Path, exc: ValidationError) -> str:
     if err["type"] == "missing":
         return f"{source}: missing key '{key}'"
     value = err.get("input")
+    if err["type"] == "value_error":  # our validators' messages already name what is wrong
+        msg = msg.removeprefix("Value error, ")
+        if "(value: " in msg:
+            return f"{source}: key '{key}': {msg}"
     return f"{source}: key '{key}': {msg} (value: {value!r})"
 
 
@@ -245,12 +269,14 @@ def read_yaml_mapping(
     """
     label = f"{kind} " if kind else ""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_file(path)
     except FileNotFoundError:
         hint = f" ({not_found_hint})" if not_found_hint else ""
         raise error(f"{path}: {label}file not found{hint}") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at offset {exc.start}") from None
     except OSError as exc:
-        raise error(f"{path}: cannot read {label}file: {exc.strerror}") from None
+        raise error(f"{path}: cannot read {label}file: {exc.strerror or exc}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -263,6 +289,26 @@ def read_yaml_mapping(
     if not isinstance(data, dict):
         raise error(f"{path}: top level must be a mapping, got {type(data).__name__}")
     return data
+
+
+# A config, platform or baseline file is a few kB; anything far larger is not one (or is /dev/zero).
+MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024
+
+
+def read_text_file(path: Path, limit: int = MAX_TEXT_FILE_BYTES) -> str:
+    """A UTF-8 text file that must be a regular file of at most ``limit`` bytes (OSError otherwise;
+    UnicodeDecodeError for bytes that are not UTF-8). A FIFO or a device is never opened for reading
+    (it could block or never end)."""
+    import stat
+
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError("not a regular file")
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"larger than {limit} bytes")
+    return data.decode("utf-8")
 
 
 def load_platform(path: Path) -> Platform:
@@ -299,6 +345,7 @@ def load_config(path: str | os.PathLike[str] = "config.yaml", *, check_designs: 
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(config_path, exc)) from None
+    _check_unique_jobs(config_path, config)
     root = config_path.parent
     platforms = load_platforms(root / config.paths.platforms_dir)
     for index, pdk in enumerate(config.pdks):
@@ -316,6 +363,23 @@ def load_config(path: str | os.PathLike[str] = "config.yaml", *, check_designs: 
     if check_designs:
         _validate_sweeps(config_path, config, platforms)
     return config.model_copy(update={"root": root, "platforms": platforms})
+
+
+def _check_unique_jobs(config_path: Path, config: Config) -> None:
+    """Entries that map to one job share its name and build directory: refuse them, naming both."""
+    for index, pdk in enumerate(config.pdks):
+        if pdk in config.pdks[:index]:
+            first = config.pdks.index(pdk)
+            raise ConfigError(f"{config_path}: keys 'pdks[{first}]' and 'pdks[{index}]': PDK listed twice "
+                              f"(value: {pdk!r})")
+    seen: dict[tuple[str, str | None], int] = {}
+    for index, spec in enumerate(config.designs):
+        key = (spec.name, spec.label)
+        if key in seen:
+            what = f"label {spec.label!r}" if spec.label else "no label"
+            raise ConfigError(f"{config_path}: keys 'designs[{seen[key]}]' and 'designs[{index}]': the same job "
+                              f"(design {spec.name!r}, {what}); give each a distinct 'label'")
+        seen[key] = index
 
 
 def _validate_design(config_path: Path, index: int, spec: DesignSpec) -> None:
@@ -347,3 +411,16 @@ def _validate_sweeps(config_path: Path, config: Config, platforms: dict[str, Pla
             validate_sweep(sweep, default_pdks=config.pdks, known_pdks=platforms)
         except SweepError as exc:
             raise ConfigError(f"{config_path}: key 'sweeps[{index}]{exc.key}': {exc.message}") from None
+        _check_sweep_labels(config_path, index, sweep, config.pdks)
+
+
+def _check_sweep_labels(config_path: Path, index: int, sweep: Sweep, default_pdks: list[str]) -> None:
+    """Each sweep point's label names a build directory: it must be a safe name too."""
+    from orchestrator.names import UnsafeNameError
+    from orchestrator.sweeps import expand_sweep
+
+    for point in expand_sweep(sweep, default_pdks):
+        try:
+            check_name(point.label, "sweep point label")
+        except UnsafeNameError as exc:
+            raise ConfigError(f"{config_path}: key 'sweeps[{index}]': {exc}") from None

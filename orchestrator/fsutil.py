@@ -1,12 +1,28 @@
-"""Crash-safe file writes: a reader sees the old file or the new one, never half of either."""
+"""Crash-safe file writes (a reader sees the old file or the new one, never half of either),
+write-permission checks, and the per-job build directory lock."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it (os.umask sets it, racing other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -30,7 +46,9 @@ def atomic_write_bytes(
 
     With ``exclusive=True`` an existing file is never replaced (FileExistsError), which makes
     immutable records safe against two writers picking the same name. ``mode`` is applied before
-    the file appears under its name (an executable may be run the moment it exists).
+    the file appears under its name (an executable may be run the moment it exists); without it
+    the file gets what ``open()`` would give it (0666 less the umask), not mkstemp's private 0600:
+    published reports must be readable by a web server or a teammate when the umask says so.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -39,8 +57,7 @@ def atomic_write_bytes(
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            if mode is not None:
-                os.fchmod(handle.fileno(), mode)
+            os.fchmod(handle.fileno(), mode if mode is not None else 0o666 & ~current_umask())
             os.fsync(handle.fileno())
         if exclusive:
             # link() fails if the target exists, unlike rename(); the temp name is then dropped.
@@ -73,3 +90,67 @@ def user_cache_dir() -> Path:
     """This tool's per-user cache (``$XDG_CACHE_HOME`` or ``~/.cache``, then ``halut-orchestrator``)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "halut-orchestrator"
+
+
+def check_writable_dir(path: str | os.PathLike[str], what: str) -> None:
+    """Create ``path`` if needed and prove a file can be created in it (a real probe file: access()
+    says yes to root on a read-only mount). OSError -> one line naming the folder and the reason."""
+    from orchestrator.errors import OrchestratorError
+
+    directory = Path(path)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OrchestratorError(f"{directory}: {what} is not writable: {exc.strerror or exc}") from None
+
+
+class LockBusy(Exception):
+    """Another process holds the lock; ``owner`` is what it wrote into the lock file (its pid)."""
+
+    def __init__(self, path: Path, owner: str):
+        super().__init__(f"{path}: locked by {owner or 'another process'}")
+        self.path, self.owner = path, owner
+
+
+class DirectoryLock:
+    """An exclusive OS lock (flock) on ``<directory>/.orchestrator.lock``, held until ``release``.
+
+    The kernel drops it when the holder dies, however it dies (kill -9 included), so a stale lock
+    cannot exist and nothing needs cleaning up. The holder's pid is written into the file for the
+    message another process shows ("locked by pid 1234"); the lock itself is the flock, not the file.
+    """
+
+    NAME = ".orchestrator.lock"
+
+    def __init__(self, directory: str | os.PathLike[str], owner: str):
+        self.path = Path(directory) / self.NAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+            finally:
+                os.close(fd)
+            raise LockBusy(self.path, holder) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, owner.encode("utf-8") + b"\n", 0)
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the last descriptor drops the flock
+
+    def __enter__(self) -> "DirectoryLock":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

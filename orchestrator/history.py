@@ -8,6 +8,11 @@ rewritten. Loading gives ``RunRecord`` objects or one flat pandas DataFrame.
 from __future__ import annotations
 
 import json
+import logging
+import math
+import os
+import stat
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -15,6 +20,7 @@ from pydantic import ValidationError
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_json
+from orchestrator.names import UnsafeNameError, check_name
 from orchestrator.record import METRIC_NAMES, RunRecord, parameters_key
 
 if TYPE_CHECKING:  # pandas costs ~0.4 s to import; `run` only needs it to print nothing
@@ -22,11 +28,67 @@ if TYPE_CHECKING:  # pandas costs ~0.4 s to import; `run` only needs it to print
 
 
 class HistoryError(OrchestratorError):
-    """A history file cannot be read."""
+    """A history file cannot be read (or a record cannot be stored under a safe name)."""
+
+
+_log = logging.getLogger(__name__)
+
+# A record is a few kB; a file far larger than this in the history is not one.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+
+
+# Largest plausible magnitude per metric: a value beyond it is a corrupt or hand-made file (and
+# overflows derived figures, axes and date conversions). Metrics not listed must be >= 0 and below
+# 1e15; slack and TNS may be negative. A die of 1 m^2 (1e12 um^2) or 1 THz is no real run.
+PLAUSIBLE_LIMIT: dict[str, float] = {
+    "area_um2": 1e12, "die_area_um2": 1e12, "core_area_um2": 1e12, "ge": 1e13, "stdcell_count": 1e12,
+    "register_count": 1e12, "clock_period_ns": 1e9, "target_freq_mhz": 1e6, "fmax_mhz": 1e6,
+    "utilization_pct": 1e4, "voltage_v": 100.0, "power_mw": 1e9, "wns_ns": 1e9, "tns_ns": 1e15,
+}
+SIGNED_METRICS = ("wns_ns", "tns_ns")
+# Clock skew between machines is tolerated; a record from next year is not.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+def implausible_metric(name: str, value: float | None) -> str | None:
+    """Why ``value`` cannot be a real figure for metric ``name`` (None: it can)."""
+    if value is None:
+        return None
+    limit = PLAUSIBLE_LIMIT.get(name, 1e15)
+    if not math.isfinite(value):
+        return "not a finite number"
+    if value < 0 and name not in SIGNED_METRICS:
+        return "negative"
+    if abs(value) > limit:
+        return f"implausible, above {limit:g}"
+    return None
+
+
+def in_the_future(timestamp: datetime) -> bool:
+    return timestamp > datetime.now(timezone.utc) + FUTURE_TOLERANCE
+
+
+def implausible_reason(record: RunRecord) -> str | None:
+    """Why a stored record cannot be a real run (a future time stamp, an absurd metric), or None."""
+    if in_the_future(record.timestamp):
+        return f"timestamp in the future (value: {record.timestamp.isoformat()})"
+    for name in METRIC_NAMES:
+        value = getattr(record.metrics, name)
+        problem = implausible_metric(name, value)
+        if problem:
+            return f"{name}: {problem} (value: {value!r})"
+    return None
 
 
 def record_path(history_dir: Path, record: RunRecord) -> Path:
-    return Path(history_dir) / record.pdk / record.design / f"{record.run_id}.json"
+    """``<history_dir>/<pdk>/<design>/<run_id>.json``; each part must be a safe name (``names``), so a
+    record can never be stored outside the history or under a name the history cannot load again."""
+    try:
+        parts = [check_name(record.pdk, "record pdk"), check_name(record.design, "record design"),
+                 check_name(record.run_id, "record run_id")]
+    except UnsafeNameError as exc:
+        raise HistoryError(f"{history_dir}: record not stored: {exc}") from None
+    return Path(history_dir).joinpath(*parts[:2], f"{parts[2]}.json")
 
 
 def write_record(history_dir: Path, record: RunRecord) -> Path | None:
@@ -42,17 +104,44 @@ def write_record(history_dir: Path, record: RunRecord) -> Path | None:
 
 
 def iter_record_files(history_dir: Path) -> list[Path]:
+    """Every record file: ``*/*/*.json`` that is a regular file (not a symlink). A FIFO would block
+    the reader, a device never end; those and symlinks are skipped with a warning."""
     root = Path(history_dir)
     if not root.is_dir():
         return []
+    files = []
     # Temp files start with "." and are never picked up.
-    return sorted(p for p in root.glob("*/*/*.json") if not p.name.startswith("."))
+    for path in sorted(p for p in root.glob("*/*/*.json") if not p.name.startswith(".")):
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            continue  # removed meanwhile
+        if stat.S_ISREG(mode):
+            files.append(path)
+        else:
+            _log.warning("warning: %s: not a regular file, skipped", path)
+    return files
+
+
+def read_record_data(path: Path) -> object:
+    """The parsed JSON of a record file; OSError / ValueError (UnicodeDecodeError, JSONDecodeError)
+    when it cannot be one. Opened without following symlinks or blocking on a FIFO."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError("not a regular file")
+        data = handle.read(MAX_RECORD_BYTES + 1)
+    if len(data) > MAX_RECORD_BYTES:
+        raise OSError(f"larger than {MAX_RECORD_BYTES} bytes")
+    return json.loads(data.decode("utf-8"))
 
 
 def load_record(path: Path) -> RunRecord:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = read_record_data(Path(path))
+    except UnicodeDecodeError as exc:
+        raise HistoryError(f"{path}: cannot read history record: not UTF-8 (byte offset {exc.start})") from None
+    except (OSError, ValueError) as exc:
         raise HistoryError(f"{path}: cannot read history record: {exc}") from exc
     try:
         return RunRecord.model_validate(data)

@@ -67,9 +67,10 @@ from typing import Any, Callable, Literal
 
 from pydantic import ValidationError
 
-from orchestrator.config import TIME_UNIT_NS, Platform
+from orchestrator.config import TIME_UNIT_NS, Platform, read_text_file
 from orchestrator.errors import OrchestratorError
-from orchestrator.history import write_record
+from orchestrator.history import HistoryError, implausible_metric, in_the_future, write_record
+from orchestrator.names import UnsafeNameError, check_name
 from orchestrator.record import MetricOrigin, Metrics, RunRecord, StepInfo, make_run_id
 
 # Where the halutmatmul ORFS report archive is looked up (tests, CLI defaults).
@@ -524,7 +525,7 @@ def find_reference(repo_root: Path) -> Path | None:
 def _read_metrics_file(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     """(metrics, None) or (None, problem)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_file(path)  # a regular file of sane size: not a FIFO, a device, 10 GB
     except (OSError, UnicodeDecodeError) as exc:
         return None, f"{path.name}: cannot read: {exc}"
     if not text.strip():
@@ -716,6 +717,9 @@ def _figures(run: OrfsRun, data: dict[str, Any], pdk: str, platform: Platform, p
         if clocks:
             # One clock in every halutmatmul run; with several, the platform's clock port decides.
             period_ns = next((p for n, p in clocks if n == platform.clock_port), clocks[0][1]) * unit_ns
+            if not period_ns > 0:  # a zero or negative period: no frequency can be derived from it
+                raise OrfsImportError(f"{run.path}: constraints__clocks__details: clock period must be > 0 "
+                                      f"(value: {data['constraints__clocks__details']!r})")
             out.put("clock_period_ns", period_ns, "constraints")
             out.put("target_freq_mhz", 1000.0 / period_ns, "constraints")
 
@@ -799,11 +803,29 @@ def _tool_versions(data: dict[str, Any]) -> dict[str, str]:
     return {name: value for name, value in versions.items() if value and value.upper() != "N/A"}
 
 
+def _check_plausible(run: OrfsRun, figures: _Figures, timestamp: datetime) -> None:
+    """Raise OrfsImportError (the run is not importable) for values no real run has."""
+    for name, value in figures.metrics.items():
+        problem = implausible_metric(name, value)
+        if problem:
+            stage = figures.metric_steps.get(name, "?")
+            raise OrfsImportError(f"{run.path}: {name} ({stage}): {problem} (value: {value!r})")
+    if in_the_future(timestamp):
+        raise OrfsImportError(f"{run.path}: run__flow__generate_date: in the future (value: {timestamp.isoformat()})")
+
+
 def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
     """Turn one ORFS run folder into a record; broken runs give ``status="fail"`` with a reason.
 
-    Raises OrfsImportError only when no record can be made (the platform is unknown).
+    Raises OrfsImportError only when no record can be made (unknown platform, unsafe design name,
+    implausible values).
     """
+    return _run_to_record(run, platforms)[0]
+
+
+def _run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> tuple[RunRecord, str | None]:
+    """The record, and its path identity when its time stamp is only a file time (no uuid, no
+    generate date, no time-stamped folder): touching the files changes such a run's id."""
     loaded = _load_run_data(run)
     data = loaded.data
 
@@ -821,6 +843,11 @@ def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
         orfs_design = run.unit
     orfs_design = orfs_design.strip()
     design, parameters = design_from_orfs_name(orfs_design)
+    try:  # the design name becomes a history folder: ../../x must not climb out of it
+        check_name(orfs_design, "run__flow__design")
+        check_name(design, "run__flow__design")
+    except UnsafeNameError as exc:
+        raise OrfsImportError(f"{run.path}: {exc}") from None
 
     figures = _figures(run, data, pdk, platform, loaded.problems)
     steps = _steps(run, loaded)
@@ -829,9 +856,12 @@ def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
     if crashed_step is not None:
         steps.append(crashed_step)
 
-    timestamp = parse_generate_date(data.get("run__flow__generate_date")) or run.folder_timestamp or _newest_mtime(run)
-    return RunRecord(
-        run_id=make_run_id(design, pdk, parameters, timestamp, salt=_source_identity(run, data, pdk)),
+    stamp = parse_generate_date(data.get("run__flow__generate_date")) or run.folder_timestamp
+    timestamp = stamp or _newest_mtime(run)
+    _check_plausible(run, figures, timestamp)
+    identity = _source_identity(run, data, pdk)
+    record = RunRecord(
+        run_id=make_run_id(design, pdk, parameters, timestamp, salt=identity),
         source="orfs",
         design=design,
         top=orfs_design,
@@ -855,6 +885,7 @@ def run_to_record(run: OrfsRun, platforms: dict[str, Platform]) -> RunRecord:
         images={key: str(path) for key, path in run.images.items()},
         source_path=str(run.path),
     )
+    return record, (identity if stamp is None and identity.startswith("path:") else None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -881,11 +912,19 @@ def import_orfs(
     """
     runs = discover_runs(path)
     built: list[RunRecord | str] = []  # a record, or why none could be made
+    file_timed: dict[int, str] = {}  # id(record) -> path identity, for runs timed by file mtimes
     for run in runs:
         try:
-            built.append(run_to_record(run, platforms))
-        except (OrfsImportError, OSError, ValidationError) as exc:
-            built.append(str(exc) if isinstance(exc, OrfsImportError) else f"{run.path}: {exc}")
+            record, identity = _run_to_record(run, platforms)
+            built.append(record)
+            if identity is not None:
+                file_timed[id(record)] = identity
+        except OrfsImportError as exc:
+            built.append(str(exc))
+        except (OSError, ValidationError) as exc:
+            built.append(f"{run.path}: {_first_line(exc)}")
+        except Exception as exc:  # noqa: BLE001 -- one bad folder must never abort the others
+            built.append(f"{run.path}: cannot be read: {type(exc).__name__}: {_first_line(exc)}")
     best: dict[str, RunRecord] = {}
     for record in built:
         if isinstance(record, RunRecord):
@@ -898,7 +937,18 @@ def import_orfs(
         if isinstance(record, str):
             outcome = RunOutcome(path=run.path, run_id=None, status="error", reason=record, action="not_imported")
         else:
-            written = write_record(history_dir, record) if best[record.run_id] is record else None
+            try:
+                keep = best[record.run_id] is record
+                if keep and id(record) in file_timed:
+                    keep = not _stored_before(history_dir, record, file_timed[id(record)])
+                written = write_record(history_dir, record) if keep else None
+            except (OSError, HistoryError) as exc:
+                reason = f"{run.path}: record not written: {_first_line(exc)}"
+                outcome = RunOutcome(path=run.path, run_id=None, status="error", reason=reason, action="not_imported")
+                summary.outcomes.append(outcome)
+                if on_progress is not None:
+                    on_progress(done, len(runs), outcome)
+                continue
             outcome = RunOutcome(
                 path=run.path,
                 run_id=record.run_id,
@@ -912,3 +962,29 @@ def import_orfs(
         if on_progress is not None:
             on_progress(done, len(runs), outcome)
     return summary
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _stored_before(history_dir: Path, record: RunRecord, identity: str) -> bool:
+    """Whether a run timed only by its files' mtimes is already in the history under another time
+    stamp (its files were touched since): same folder identity, same design, same figures."""
+    from orchestrator.history import read_record_data
+
+    suffix = identity.removeprefix("path:")
+    folder = Path(history_dir) / record.pdk / record.design
+    if not folder.is_dir():
+        return False
+    for path in folder.glob("*.json"):
+        try:
+            data = read_record_data(path)
+        except (OSError, ValueError):
+            continue
+        if (isinstance(data, dict) and data.get("source") == "orfs" and data.get("top") == record.top
+                and str(data.get("source_path", "")).endswith(suffix)
+                and data.get("metrics") == record.metrics.model_dump(mode="json")):
+            return True
+    return False

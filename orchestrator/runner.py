@@ -4,12 +4,18 @@ The parent renders each job's RTL and SDC (cheap) and computes its cache key (``
 unchanged job reuses its previous record and never starts a process. Every other job gets its own
 build directory and its own process, which isolates SC's logging, multiprocessing and global
 state, lets ``--jobs N`` run N jobs at once, and lets Ctrl-C end a job's whole process group.
-The child writes its finished record to a result file; only the parent appends to the history,
-and only for jobs that finished, so an interrupted job never leaves a partial record.
+The child writes its finished record to the history and to a result file the moment its flow
+ends; the parent writes it too (idempotent: same run id) as soon as it sees the job end, so a run
+killed later keeps every record of the jobs that finished. An interrupted job never leaves a
+partial record. While a job runs, its build directory is locked (``fsutil.DirectoryLock``): a
+second run of the same job waits for it instead of deleting its files. A job process ends when
+the orchestrator dies, however it dies: the kernel sends it SIGHUP (``PR_SET_PDEATHSIG``) and it
+ends its whole process group, its tools included.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import queue
@@ -29,7 +35,7 @@ from typing import Any, Callable, Sequence
 from orchestrator.config import PDK_ROOT_ENV, Config, DesignSpec, FlowOptions, load_config
 from orchestrator.designs import RenderedDesign
 from orchestrator.errors import OrchestratorError
-from orchestrator.fsutil import atomic_write_json
+from orchestrator.fsutil import DirectoryLock, LockBusy, atomic_write_json, check_writable_dir
 from orchestrator.flow import Job
 from orchestrator.record import RunRecord, TimingScenario
 from orchestrator.sc_manifest import Manifest
@@ -45,6 +51,10 @@ LOG_FILE = "orchestrator-job.log"
 # How long a stopped job gets to end its tools (SC turns SIGTERM into its own cancel) before SIGKILL.
 TERMINATE_GRACE_S = 10.0
 
+# The orchestrator's pid, handed to its job processes: one whose parent is already someone else
+# when it starts (the orchestrator died in between) ends at once.
+PARENT_PID_ENV = "HALUT_ORCHESTRATOR_PID"
+
 
 @dataclass
 class JobOutcome:
@@ -58,6 +68,7 @@ class JobOutcome:
     step: str | None = None  # the step it was in when it was stopped
     history_path: Path | None = None
     cached: bool = False  # the record is a reused one (see ``cache``)
+    history_error: str | None = None  # the record could not be written to the history (why)
     rerun_reason: str | None = None  # why an existing build was not reused ("rtl, sdc changed")
     # Where the wall time went (seconds): prepare (render + key, this process), process (the job
     # process, start to exit), setup / sc_run / record (inside it), tool (sum of SC exetime: time
@@ -79,6 +90,7 @@ class _Running:
     current_step: str = "starting"
     log_offset: int = 0
     rerun_reason: str | None = None
+    lock: DirectoryLock | None = None  # the build directory's lock, held until the job has ended
 
 
 @dataclass
@@ -144,6 +156,7 @@ def run_jobs(
     refresh_s: float = 0.5,
     child_command: Sequence[str] | None = None,
     prestart: bool = True,
+    on_message: Callable[[str], None] | None = None,
 ) -> list[JobOutcome]:
     """Run ``jobs`` with at most ``max_parallel`` processes at once; one outcome per job, in order.
 
@@ -151,10 +164,19 @@ def run_jobs(
     ``child_command`` replaces ``python -m orchestrator.runner`` (it gets the request file as
     its last argument, or ``--stdin`` and then the request path on stdin when it is started ahead
     of its job: ``prestart``). Ctrl-C raises ``Interrupted`` carrying every job's outcome.
+
+    Each record is written to the history as soon as its job ends (``JobOutcome.history_path``).
+    A job whose build directory another run holds waits for it (``on_message`` says so once).
     """
     from orchestrator import cache, designs, metrics
+    from orchestrator import history as history_mod
 
-    history = cache.HistoryIndex.scan(config.path("history_dir"), {(j.platform.name, j.spec.name) for j in jobs})
+    history_dir = config.path("history_dir")
+    check_build_dirs_unique(config, jobs)
+    # Before any job starts: a job that runs for hours and then cannot store its record is lost.
+    check_writable_dir(config.path("build_dir"), "the build folder (paths.build_dir)")
+    check_writable_dir(history_dir, "the history folder (paths.history_dir)")
+    history = cache.HistoryIndex.scan(history_dir, {(j.platform.name, j.spec.name) for j in jobs})
     pending = _longest_first(list(jobs), history)  # (position in ``jobs``, job)
     running: list[_Running] = []
     outcomes: dict[int, JobOutcome] = {}
@@ -164,28 +186,65 @@ def run_jobs(
     finished: queue.Queue[_Running] = queue.Queue()
     command = list(child_command or [sys.executable, "-m", "orchestrator.runner"])
     env = dict(os.environ)
+    env[PARENT_PID_ENV] = str(os.getpid())
     data_root = config.resolved_pdk_data_root()
     if os.environ.get(PDK_ROOT_ENV) and data_root is not None:
         env[PDK_ROOT_ENV] = str(data_root)  # the child runs elsewhere: hand it the resolved path
 
     spares = _SpareProcess(command, cwd=config.root, env=env) if prestart else None
 
+    waited: set[int] = set()  # positions of jobs that found their build directory locked
+
     def done(position: int, outcome: JobOutcome) -> None:
+        # The record goes to the history now, not at the end of the run: a run killed later keeps it.
+        if outcome.record is not None:
+            try:
+                path = history_mod.write_record(history_dir, outcome.record)
+                outcome.history_path = path or history_mod.record_path(history_dir, outcome.record)
+            except (OSError, OrchestratorError) as exc:
+                outcome.history_error = str(exc)
         outcomes[position] = outcome
         progress.done.append(outcome)
 
-    def launch(position: int, job: Job) -> None:
+    def launch(position: int, job: Job) -> bool:
+        """Start (or reuse, or fail) one job; False when its build directory is locked elsewhere."""
         started = time.monotonic()
         build_dir = job.build_dir(config)
         try:
-            inputs = build_dir / "inputs"
+            lock = DirectoryLock(build_dir, owner=f"pid {os.getpid()} ({job.name})")
+        except LockBusy as busy:
+            if position not in waited:
+                waited.add(position)
+                if on_message:
+                    on_message(f"{job.name}: waiting: its build directory {build_dir} is in use by "
+                               f"{busy.owner or 'another run'}")
+            return False
+        except OSError as exc:
+            done(position, JobOutcome(job, error=f"{build_dir}: cannot lock the build directory: {exc}"))
+            return True
+        try:
+            if not _prepare_and_start(position, job, build_dir, lock, started):
+                lock.release()
+        except BaseException:
+            lock.release()
+            raise
+        return True
+
+    def _prepare_and_start(position: int, job: Job, build_dir: Path, lock: DirectoryLock, started: float) -> bool:
+        """True when a job process now runs (and holds ``lock``)."""
+        inputs = build_dir / "inputs"
+        try:
             shutil.rmtree(inputs, ignore_errors=True)  # files of an earlier parameter set must not linger
             rendered = designs.render_design(config, job.spec, job.platform, inputs)
             components = cache.key_components(config, job, rendered, toolchain, to)
         except OrchestratorError as exc:
+            shutil.rmtree(inputs, ignore_errors=True)  # nothing half-written is left behind
             done(position, JobOutcome(job, error=str(exc), elapsed_s=time.monotonic() - started))
-            return
+            return False
         job = replace(job, key=cache.job_key(components))
+        if position in waited:  # the run that held the directory may have recorded this very job
+            fresh = cache.HistoryIndex.scan(history_dir, {(job.platform.name, job.spec.name)})
+            history.reusable.update(fresh.reusable)
         # Per job name, not per build directory: a new parameter set gets a new directory.
         last_key_file = build_dir.parent / f"{job.spec.name}{'-' + job.spec.label if job.spec.label else ''}.last-key.json"
         previous_components = cache.read_components(last_key_file)
@@ -196,7 +255,7 @@ def run_jobs(
                 elapsed = time.monotonic() - started
                 done(position, JobOutcome(job, record=record, cached=True, elapsed_s=elapsed,
                                           timings={"prepare": elapsed}))
-                return
+                return False
         if force:
             reason = "--force"
         elif previous_components is None:
@@ -221,6 +280,7 @@ def run_jobs(
             "commit": commit,
             "result": str(result_path),
             "log": str(log_path),
+            "history_dir": str(history_dir),
         }
         request_path = build_dir / REQUEST_FILE
         atomic_write_json(request_path, request)
@@ -240,11 +300,12 @@ def run_jobs(
         if spares and len(pending) > 0:
             spares.prepare()  # the next job's process starts up while this one runs
         item = _Running(position, job, proc, log_path, result_path, started, prepare_s, time.monotonic(),
-                        rerun_reason=reason)
+                        rerun_reason=reason, lock=lock)
         running.append(item)
         progress.notes[job.name] = reason
         # One waiter per process: the loop learns of an exit at once instead of at its next poll.
         threading.Thread(target=lambda: (proc.wait(), finished.put(item)), daemon=True).start()
+        return True
 
     def finish(item: _Running) -> JobOutcome:
         running.remove(item)
@@ -252,6 +313,8 @@ def run_jobs(
         # SC can leave helper processes behind its job process (they wait on a pipe forever):
         # the job's process group is the job's alone, so end whatever is left of it.
         _signal_group(item.proc.pid, signal.SIGKILL)
+        if item.lock is not None:
+            item.lock.release()  # nothing of this job runs any more
         outcome = JobOutcome(item.job, log_path=item.log_path, elapsed_s=ended - item.started, started=True,
                              rerun_reason=item.rerun_reason)
         now = time.time()
@@ -281,10 +344,16 @@ def run_jobs(
 
     try:
         while pending or running:
+            blocked: list[tuple[int, Job]] = []
             while pending and len(running) < max_parallel:
-                launch(*pending.pop(0))
+                entry = pending.pop(0)
+                if not launch(*entry):
+                    blocked.append(entry)
+            pending[:0] = blocked  # tried again next round, in their order
             report()
             if not running:
+                if blocked:
+                    time.sleep(refresh_s)  # every job left waits for another run's lock
                 continue
             try:
                 item = finished.get(timeout=refresh_s)
@@ -300,15 +369,24 @@ def run_jobs(
     except KeyboardInterrupt:
         if spares:
             spares.discard()
-        stopped = _stop(running)
+        try:
+            stopped = _stop(running)
+        except KeyboardInterrupt:  # a second Ctrl-C: no more grace, end every job now
+            for item in running:
+                _signal_group(item.proc.pid, signal.SIGKILL)
+            stopped = _stop(running, grace_s=0.0)
         for item in list(running):
-            if item in stopped:
+            if item in stopped and _finished_record(item.result_path):
+                done(item.position, finish(item))  # it ended its flow as it was stopped: keep it
+            elif item in stopped:
+                if item.lock is not None:
+                    item.lock.release()
                 running.remove(item)
                 outcomes[item.position] = JobOutcome(
                     item.job, log_path=item.log_path, started=True, interrupted=True, step=item.current_step,
                     elapsed_s=time.monotonic() - item.started, error="interrupted", rerun_reason=item.rerun_reason)
             else:  # it ended on its own just before the interrupt: keep what it produced
-                outcomes[item.position] = finish(item)
+                done(item.position, finish(item))
         for position, job in pending:
             outcomes[position] = JobOutcome(job, interrupted=True, error="not started (interrupted)")
         raise Interrupted([outcomes[p] for p in sorted(outcomes)]) from None
@@ -316,6 +394,89 @@ def run_jobs(
         if spares:
             spares.discard()
     return [outcomes[p] for p in sorted(outcomes)]
+
+
+def pdk_data_problems(config: Config, platforms: Sequence[Any]) -> list[str]:
+    """Why the configured PDK data root cannot serve ``platforms`` (empty: it can, or none is set
+    and lambdapdk uses its own download cache)."""
+    root = config.resolved_pdk_data_root()
+    if root is None:
+        return []
+    source = PDK_ROOT_ENV if os.environ.get(PDK_ROOT_ENV) else "pdk_data_root"
+    problems = []
+    for platform in dict.fromkeys(platforms):
+        # The same words as the job process's own check (flow.check_pdk_data), one step earlier.
+        folder = root / "lambdapdk" / platform.pdk
+        if not folder.is_dir():
+            missing = f"the data root does not exist ({source})" if not root.is_dir() else f"missing {folder}"
+            problems.append(f"PDK data for '{platform.name}' ({platform.stdcell_lib}) not found in data root "
+                            f"{root}: {missing}")
+    return problems
+
+
+def preflight(config: Config, jobs: Sequence[Job], toolchain: Toolchain, to: str | None) -> None:
+    """What would fail every job alike is refused before the first one starts (exit 2): a PDK data
+    root without the PDKs' data, an unknown ``--to`` step (checked on one job per platform)."""
+    import tempfile
+
+    from orchestrator import designs, flow
+
+    problems = pdk_data_problems(config, [job.platform for job in jobs])
+    if problems:
+        raise OrchestratorError(problems[0])
+    if to is None:
+        return
+    from orchestrator.fsutil import user_cache_dir
+
+    # The step names of an SC target's flow depend on the target and SC's version only; building a
+    # project to learn them costs ~0.5 s, so they are remembered in the user cache.
+    cache_file = user_cache_dir() / "flow-steps.json"
+    try:
+        known = json.loads(cache_file.read_text(encoding="utf-8"))
+        known = known if isinstance(known, dict) else {}
+    except (OSError, ValueError):
+        known = {}
+    from orchestrator.cache import package_versions
+
+    checked: set[str] = set()
+    for job in jobs:
+        key = f"{job.platform.sc_target}|siliconcompiler {package_versions().get('siliconcompiler')}"
+        if key in checked:
+            continue
+        checked.add(key)
+        steps = known.get(key)
+        if not (isinstance(steps, list) and to in steps):
+            build_root = config.path("build_dir")
+            build_root.mkdir(parents=True, exist_ok=True)  # nothing is written outside build/
+            with tempfile.TemporaryDirectory(prefix=".preflight-", dir=build_root) as tmp:
+                rendered = designs.render_design(config, job.spec, job.platform, Path(tmp) / "inputs")
+                project = flow.build_project(config, job, rendered, toolchain, Path(tmp) / "sc")
+                known[key] = list(dict.fromkeys(step for step, _, _ in flow.flow_nodes(project)))
+                try:
+                    atomic_write_json(cache_file, known)
+                except OSError:
+                    pass  # only a cache
+                flow.plan_steps(project, toolchain, to=to)  # raises "unknown step ..." naming the steps
+
+
+def check_build_dirs_unique(config: Config, jobs: Sequence[Job]) -> None:
+    """Two jobs of one run must never share a build directory (they would delete each other's files)."""
+    seen: dict[Path, Job] = {}
+    for job in jobs:
+        build_dir = job.build_dir(config)
+        other = seen.get(build_dir)
+        if other is not None:
+            raise OrchestratorError(f"jobs '{other.name}' and '{job.name}' map to one build directory "
+                                    f"({build_dir}): give them distinct labels")
+        seen[build_dir] = job
+
+
+def _finished_record(result_path: Path) -> bool:
+    """Whether a job process left a result with a record (it finished its flow)."""
+    try:
+        return bool(json.loads(result_path.read_text(encoding="utf-8")).get("record"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 class _SpareProcess:
@@ -524,6 +685,35 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _end_job_group(signum=None, frame=None) -> None:
+    """End this job at once: its whole process group (SC's node processes and their tools) when
+    the group is its own (the orchestrator starts each job in a new session), else itself."""
+    if os.getpgrp() == os.getpid():
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def die_with_parent(parent_pid: int | None = None) -> bool:
+    """Make this process (and its process group) end when its parent dies, however it dies.
+
+    The kernel sends SIGHUP on the parent's death (PR_SET_PDEATHSIG); the handler ends the job's
+    group. A parent that died before this call is caught by comparing ``parent_pid`` with the
+    current parent. Returns False where prctl is not available (not Linux): nothing is armed.
+    """
+    signal.signal(signal.SIGHUP, _end_job_group)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGHUP, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        armed = False
+    if parent_pid is not None and os.getppid() != parent_pid:
+        _end_job_group()
+    return armed
+
+
 def _wait_for_request() -> str:
     """Spare mode: import what every job needs, then block until the parent names the request."""
     import siliconcompiler  # noqa: F401  (the imports are the point: they happen before the job)
@@ -541,6 +731,8 @@ def main(argv: list[str] | None = None) -> int:
     # The parent stops a job with SIGTERM to its process group. As an interrupt, SC runs its own
     # cancel (ends node processes and their tools, cancels Slurm jobs) instead of vanishing.
     signal.signal(signal.SIGTERM, _interrupt)
+    parent = os.environ.get(PARENT_PID_ENV)
+    die_with_parent(int(parent) if parent and parent.isdigit() else None)
     prestarted = argv[0] == "--stdin"
     try:
         request_path = _wait_for_request() if prestarted else argv[0]
@@ -562,6 +754,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         traceback.print_exc()
         result = {"record": None, "error": f"internal error: {type(exc).__name__}: {exc}"}
+    if result.get("record") and request.get("history_dir"):
+        # The record is stored the moment the flow ends, before anything else can go wrong; the
+        # parent writes it again (a no-op: same run id) and reports a failure to store it.
+        from orchestrator import history
+
+        try:
+            history.write_record(Path(request["history_dir"]), RunRecord.model_validate(result["record"]))
+        except (OSError, OrchestratorError, ValueError) as exc:
+            print(f"record not written to the history: {exc}", file=sys.stderr)
     atomic_write_json(request["result"], result)
     # SC/pyosys may leave non-daemon threads or crash at interpreter teardown; the result is on disk.
     # os._exit skips multiprocessing's clean-up, so end this process's helper children first.

@@ -56,7 +56,7 @@ def test_bad_selection_is_one_line_exit_2(toy_project, args, expected):
 def test_missing_pdk_data_fails_the_job_without_a_record(toy_project, tmp_path):
     config = toy_project(data_root=tmp_path / "no-pdk-here", pdks="[nangate45]")
     proc = run_cli(config, "run")
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # bad setup, found before the first job starts (issue 10; was 1)
     lines = error_lines(proc)
     assert len(lines) == 1 and "PDK data for 'nangate45' (nangate45) not found in data root" in lines[0]
     assert history_files(config) == []

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from orchestrator.config import Config, Platform
-from orchestrator.history import load_records
+from orchestrator.history import implausible_reason, load_records
 from orchestrator.record import RunRecord
 from orchestrator.report.site import SiteSummary, build_site
 from orchestrator.report.tables import write_tables
@@ -20,12 +20,21 @@ def build_reports(records: Iterable[RunRecord], *, reports_dir: Path, site_dir: 
 
     GDS renders are cached under ``cache_dir`` (default ``reports_dir/cache``).
     """
-    records = list(records)
+    usable: list[RunRecord] = []
+    left_out: list[str] = []
+    for record in records:  # a record no real run can have would break axes and tables for all
+        reason = implausible_reason(record)
+        if reason:
+            left_out.append(f"{record.pdk}/{record.design}/{record.run_id}: left out of the report: {reason}")
+        else:
+            usable.append(record)
+    records = usable
     reports_dir = Path(reports_dir)
     site_dir = Path(site_dir) if site_dir is not None else reports_dir / "site"
     cache_dir = Path(cache_dir) if cache_dir is not None else reports_dir / LAYOUT_CACHE_DIR
     summary = build_site(records, site_dir, platforms=platforms, cache_dir=cache_dir)
     write_tables(records, reports_dir, platforms=platforms, site=summary)
+    summary.warnings[:0] = left_out
     return summary
 
 

@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import traceback
@@ -40,6 +41,7 @@ from matplotlib import dates as mdates
 
 from orchestrator import __version__
 from orchestrator.config import Platform
+from orchestrator.fsutil import current_umask
 from orchestrator.history import to_dataframe
 from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, parameters_key
 from orchestrator.report import design_space
@@ -65,6 +67,16 @@ STATIC_DIR = PACKAGE_DIR / "static"
 
 # Text files larger than this are shown truncated inline (the full copy is linked).
 INLINE_TEXT_LIMIT_BYTES = 2 * 1024 * 1024
+# Every page forbids scripts, plugins, forms and a <base> redirect: the site is static, and a run's
+# reports come from elsewhere (an imported archive). Styles and images only from the site itself
+# ('self'; file: for a site opened from disk), inline styles allowed (no script can come with them).
+CONTENT_SECURITY_POLICY = ("default-src 'self' file:; script-src 'none'; object-src 'none'; "
+                           "frame-src 'none'; base-uri 'none'; form-action 'none'; "
+                           "style-src 'self' file: 'unsafe-inline'; img-src 'self' file: data:")
+# Imported files a browser would run or render as a document: their copy gets a ".txt" name (served
+# and opened as plain text) and their viewer page shows them escaped.
+_ACTIVE_SUFFIXES = {".html", ".htm", ".xhtml", ".shtml", ".svg", ".svgz", ".xml", ".xsl", ".js", ".mjs",
+                    ".pdf", ".swf"}
 # Below this much work (see _work_units), doing it in-process beats forking workers.
 PARALLEL_WORK_THRESHOLD = 2000
 # Metrics of the cross-design comparison plot per PDK.
@@ -198,7 +210,7 @@ class _SiteBuilder:
 
     def write_page(self, rel: str, template: str, *, mkdir: bool = True, **context: Any) -> None:
         depth = rel.count("/")
-        html = self.template(template).render(root="../" * depth, **context)
+        html = self.template(template).render(root="../" * depth, csp=CONTENT_SECURITY_POLICY, **context)
         path = self.root / rel
         if mkdir:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -412,6 +424,12 @@ class _SiteBuilder:
             if source is None:
                 assets.images.append(ImageLink(key=key, href=None, note=f"image file missing: {path}"))
                 continue
+            refused = _refuse_artifact(record, source)
+            if refused is None and source.suffix.lower() in _ACTIVE_SUFFIXES:
+                refused = "an SVG image can carry scripts"
+            if refused:
+                assets.images.append(ImageLink(key=key, href=None, note=f"image not copied: {refused}"))
+                continue
             suffix = source.suffix.lower() if source.suffix.lower() in _IMAGE_SUFFIXES else ".png"
             rel = f"img/{unique(slug(key) + suffix)}"
             layout_mod.link_or_copy(source, run_dir / rel)
@@ -419,12 +437,18 @@ class _SiteBuilder:
             assets.images.append(ImageLink(key=key, href=rel))
 
         gds = layout_mod.resolve_artifact(record, record.gds)
-        if gds is not None:
+        refused_gds = _refuse_artifact(record, gds) if gds is not None else None
+        if refused_gds:
+            assets.gds_note = f"GDS not copied: {refused_gds}"
+            gds = None
+        elif gds is not None:
             rel = unique(_safe_file_name(gds.name))
             layout_mod.link_or_copy(gds, run_dir / rel)
             assets.gds_href = rel
             if not any(img.href for img in assets.images):
                 assets.images.append(self._render_layout(record, gds, run_dir))
+        elif refused_gds:
+            pass
         elif record.gds:
             assets.gds_note = f"GDS file missing: {record.gds}"
         else:
@@ -475,11 +499,18 @@ class _SiteBuilder:
         source = layout_mod.resolve_artifact(record, path)
         if source is None:
             return FileLink(label=label, href=None, viewer=None, note=f"file missing: {path}")
+        refused = _refuse_artifact(record, source)
+        if refused:
+            self.summary.warnings.append(f"{record.run_id}: {path}: not copied: {refused}")
+            return FileLink(label=label, href=None, viewer=None, note=f"not copied: {refused}")
         name = f"{prefix}-{_safe_file_name(source.name)}"
+        active = source.suffix.lower() in _ACTIVE_SUFFIXES
+        if active:
+            name += ".txt"  # a document or script from elsewhere is published as plain text only
         layout_mod.link_or_copy(source, run_dir / "files" / name)
         self.summary.files_copied += 1
         viewer = None
-        if source.suffix.lower() in _TEXT_SUFFIXES or source.suffix.lower().startswith(".log"):
+        if active or source.suffix.lower() in _TEXT_SUFFIXES or source.suffix.lower().startswith(".log"):
             text, truncated = _read_text(source)
             if text is not None:
                 viewer_rel = f"files/{name}.html"
@@ -797,6 +828,37 @@ def _safe_file_name(name: str) -> str:
     return cleaned
 
 
+def _artifact_roots(record: RunRecord) -> list[Path]:
+    """The folders a record's files may come from: its build directory, or the imported run folder."""
+    roots = []
+    for root in (record.build_dir, record.source_path):
+        if root:
+            path = Path(root)
+            roots.append((path.parent if path.is_file() else path).resolve())
+    return roots
+
+
+def _refuse_artifact(record: RunRecord, source: Path) -> str | None:
+    """Why ``source`` must not be published (None: it may). Only regular files that are, once every
+    symlink is resolved, inside the record's own folder: a symlink in an imported archive
+    (``passwd.txt -> /etc/passwd``) or an absolute path in a record is never followed."""
+    try:
+        real = source.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return "cannot be resolved"
+    roots = _artifact_roots(record)
+    if roots and not any(real.is_relative_to(root) for root in roots):
+        return f"it is outside the run folder (resolves to {real})"
+    if not roots and source.is_symlink():  # a record without a folder names its files directly
+        return f"it is a symbolic link (to {real})"
+    try:
+        if not stat.S_ISREG(os.stat(real).st_mode):
+            return "not a regular file"
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    return None
+
+
 def _read_text(path: Path) -> tuple[str | None, bool]:
     """File text for the inline viewer (None when binary), and whether it was truncated."""
     with open(path, "rb") as handle:
@@ -891,7 +953,8 @@ def build_site(records: Iterable[RunRecord], out_dir: Path, *, platforms: dict[s
     try:
         _SiteBuilder(list(records), building, platforms, cache_dir, summary).build()
         shutil.rmtree(building / ".render", ignore_errors=True)
-        os.chmod(building, 0o755)  # mkdtemp makes it 0700; a static host needs to read it
+        # mkdtemp makes it 0700; like every other folder, it gets what the umask allows (a static host reads it)
+        os.chmod(building, 0o777 & ~current_umask())
         _swap_into_place(building, target)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)

@@ -1,0 +1,34 @@
+"""The one rule for names that become file or directory names.
+
+Labels, sweep names, design and platform names, ORFS design names and run ids all end up as a
+path component under ``build/`` or ``reports/``. Each is checked here, against one pattern, before
+anything is created: a name that could climb out of its folder (``..``, ``a/b``), hide (``.x``),
+look like an option (``-x``) or carry characters a shell, a URL or a file system treats specially
+is refused instead of being "cleaned" (two different names must never map to one directory).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Letters, digits and _ . , = + - ; the first character a letter, digit or "_" (so never "." or
+# ".." and never an option); at most 128 characters (a build directory adds a suffix to it).
+SAFE_NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.,=+-]{0,127}"
+_SAFE_NAME = re.compile(SAFE_NAME_PATTERN)
+
+RULE = "letters, digits and _ . , = + -, not starting with . , = + -, at most 128 characters"
+
+
+class UnsafeNameError(ValueError):
+    """A name that would become a path component does not match ``SAFE_NAME_PATTERN``."""
+
+
+def is_safe_name(name: object) -> bool:
+    return isinstance(name, str) and _SAFE_NAME.fullmatch(name) is not None
+
+
+def check_name(name: object, what: str) -> str:
+    """``name`` unchanged when it is safe, else UnsafeNameError naming ``what`` and the value."""
+    if not is_safe_name(name):
+        raise UnsafeNameError(f"{what}: not a safe name ({RULE}) (value: {name!r})")
+    return name  # type: ignore[return-value]
