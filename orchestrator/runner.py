@@ -404,7 +404,7 @@ def pdk_data_problems(config: Config, platforms: Sequence[Any]) -> list[str]:
         return []
     source = PDK_ROOT_ENV if os.environ.get(PDK_ROOT_ENV) else "pdk_data_root"
     problems = []
-    for platform in dict.fromkeys(platforms):
+    for platform in {p.name: p for p in platforms}.values():  # once each (Platform holds dicts: unhashable)
         # The same words as the job process's own check (flow.check_pdk_data), one step earlier.
         folder = root / "lambdapdk" / platform.pdk
         if not folder.is_dir():

@@ -223,7 +223,8 @@ def test_comparison_page_without_imports_says_how_to_get_them(routed, tmp_path):
 
 def test_routed_record_helper_is_the_real_record_shape():
     # Guards the fixture against drifting from what metrics.collect writes (record.METRIC_SPECS).
-    assert set(ROUTED_DECODER_METRICS) == set(Metrics.model_fields)
+    # Every metric a flow run produces; the accuracy figures come from a sweep's accuracy task.
+    assert set(ROUTED_DECODER_METRICS) == set(Metrics.model_fields) - {"accuracy_pct", "approx_error"}
 
 
 def test_summary_markdown_carries_the_sign_off_figures_of_this_flow(routed, tmp_path):
