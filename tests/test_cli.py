@@ -4,7 +4,6 @@ no history record unless a job finished, and a real synthesis run through the py
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path

@@ -195,7 +195,7 @@ def test_comparison_matches_same_design_pdk_and_clock_and_says_when_orfs_has_no_
         href = f"runs/{slug(record.run_id)}.html"
         assert f'href="{href}"' in row and (tmp_path / "site" / href).is_file()
     assert 'data-metric="area_um2" data-side="theirs" data-value="68940.8"' in row
-    assert f'data-metric="area_um2" data-side="ours" data-value="1507.42"' in row
+    assert 'data-metric="area_um2" data-side="ours" data-value="1507.42"' in row
     assert f'runs/{slug(ours.run_id)}/img/layout.png' in row
     unmatched = re.search(r'<tr data-design="halut_decoder" data-clock="2.5">(.*?)</tr>', page, re.DOTALL).group(1)
     assert "no ORFS run at 2.5 ns (ORFS ran halut_decoder on nangate45 at 3, 6 ns)" in unmatched
