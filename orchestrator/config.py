@@ -65,6 +65,10 @@ class Platform(_Strict):
     # analysed at. The record names the scenario of each timing and power figure.
     timing_scenarios: dict[str, TimingScenarioSpec] = Field(min_length=1)
     clock_uncertainty: float = Field(default=0.0, ge=0)  # in time_unit (jitter + skew margin)
+    # Library cells (patterns) OpenROAD's repair steps may never pick as a replacement. Latches
+    # only come from the RTL: on ASAP7, OpenROAD 26Q3's repair_timing swapped a write-data
+    # flip-flop (DFFHQx4) for a latch (DHLx1), a change of function the flop/latch census caught.
+    resizer_dont_use: list[str] = Field(default_factory=list)
     voltage_v: float | None = Field(default=None, gt=0)  # override; None = the setup corner's Liberty
     sdc_template: str  # file name under platforms/
     # Supply voltage of the ORFS platform's default corner, for imported ORFS runs (their metrics

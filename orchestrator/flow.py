@@ -170,6 +170,11 @@ def build_project(
     project.set_mainlib(mainlib)
     project.set("asic", "asiclib", [platform.stdcell_lib])
     mainlib = project.get_library(platform.stdcell_lib)
+    if platform.resizer_dont_use:
+        # SC holds the "clklogic" group out of every OpenROAD repair step (sc_set_dont_use; only
+        # CTS, which inserts buffers alone, lifts it) and out of ABC, which maps no latches;
+        # Yosys's dfflibmap reads only "dontuse", so synthesis still maps the RTL's latches.
+        mainlib.add_asic_celllist("clklogic", list(platform.resizer_dont_use))
     if hasattr(mainlib, "set_openroad_placement_density"):
         mainlib.set_openroad_placement_density(platform.placement_density)
     project.constraint.area.set_density(platform.core_utilization_pct)

@@ -371,3 +371,11 @@ def test_openroad_tasks_skip_the_configured_reports(project_factory):
     tasks = APRTask.find_task(project)
     assert len(tasks) > 10  # every P&R step of the asicflow
     assert all(task.get("var", "skip_reports") == ["logicdepth"] for task in tasks)
+
+
+@pytest.mark.parametrize("pdk, pattern", [("asap7", "DHLx*_ASAP7_75t_R"), ("nangate45", "DLH_X*")])
+def test_latch_cells_are_held_out_of_openroads_resizer_not_out_of_synthesis(project_factory, pdk, pattern):
+    config, project = project_factory(pdk=pdk)
+    lib = project.get_library(config.platform(pdk).stdcell_lib)
+    assert pattern in lib.get("asic", "cells", "clklogic")
+    assert pattern not in (lib.get("asic", "cells", "dontuse") or [])  # Yosys's dfflibmap reads this one
