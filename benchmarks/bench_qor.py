@@ -33,6 +33,7 @@ import os
 import re
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -58,10 +59,10 @@ def reference_root() -> Path | None:
 
 
 @cache
-def liberty_classes(files: tuple[str, ...]) -> dict[str, str]:
-    """Cell name -> "latch", "flop" or "logic" from the Liberty files' cell groups."""
+def liberty_cells(files: tuple[str, ...]) -> dict[str, tuple[str, float]]:
+    """Cell name -> ("latch" | "flop" | "logic", area) from the Liberty files' cell groups."""
     cell_start = re.compile(r"^\s*cell\s*\(\s*\"?([\w$]+)\"?\s*\)", re.M)
-    classes: dict[str, str] = {}
+    classes: dict[str, tuple[str, float]] = {}
     for path in files:
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
@@ -69,13 +70,27 @@ def liberty_classes(files: tuple[str, ...]) -> dict[str, str]:
         starts = list(cell_start.finditer(text))
         for i, match in enumerate(starts):
             body = text[match.end(): starts[i + 1].start() if i + 1 < len(starts) else len(text)]
+            area = re.search(r"^\s*area\s*:\s*([0-9.eE+-]+)", body, re.M)
             if re.search(r"^\s*latch\s*\(", body, re.M):
-                classes[match.group(1)] = "latch"
+                kind = "latch"
             elif re.search(r"^\s*ff\s*\(", body, re.M):
-                classes[match.group(1)] = "flop"
+                kind = "flop"
             else:
-                classes[match.group(1)] = "logic"
+                kind = "logic"
+            classes[match.group(1)] = (kind, float(area.group(1)) if area else 0.0)
     return classes
+
+
+def liberty_classes(files: tuple[str, ...]) -> dict[str, str]:
+    return {cell: kind for cell, (kind, _) in liberty_cells(files).items()}
+
+
+def area_by_class(by_type: dict[str, int], cells: dict[str, tuple[str, float]]) -> dict[str, float]:
+    areas = {"latch": 0.0, "flop": 0.0, "logic": 0.0}
+    for cell, count in by_type.items():
+        kind, area = cells.get(cell, ("logic", 0.0))
+        areas[kind] += area * count
+    return areas
 
 
 def split_cells(by_type: dict[str, int], classes: dict[str, str]) -> dict[str, int]:
@@ -166,19 +181,31 @@ def synthesis_liberty(record) -> tuple[str, ...]:
 # ----------------------------------------------------------------------------- hierarchy
 
 
-def hierarchy_breakdown(design: str, params: dict, liberty: tuple[str, ...]) -> list[tuple[str, int, int, float]]:
-    """(module, instances in the design, cells of one instance, area of one instance) per module,
-    from a Yosys synthesis that keeps the hierarchy."""
+@contextmanager
+def quiet_stdout():
+    """Yosys logs every pass to file descriptor 1: send it to /dev/null for the duration."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "wb") as null:
+        os.dup2(null.fileno(), 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def hierarchy_breakdown(design: str, params: dict, liberty: tuple[str, ...]) -> list[tuple[str, int, int, float, float]]:
+    """(module, instances in the design, cells of one instance, area of one instance, of which
+    latches and flops) per module, from a Yosys synthesis that keeps the hierarchy."""
     import halut
     from pyosys import libyosys as ys
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, quiet_stdout():
         rendered = halut.render(design, params, Path(tmp) / "rtl")
         ys_design = ys.Design()
-        for path in rendered.files:
-            ys.run_pass(f"read_verilog -sv {path}", ys_design)
         libs = " ".join(f"-liberty {lib}" for lib in liberty)
-        script = [
+        script = [f"read_verilog -sv {path}" for path in rendered.files] + [
             f"hierarchy -check -top {rendered.top}",
             f"synth -top {rendered.top}",
             f"dfflibmap {libs}",
@@ -191,20 +218,30 @@ def hierarchy_breakdown(design: str, params: dict, liberty: tuple[str, ...]) -> 
         stat = json.loads(Path(f"{tmp}/stat.json").read_text())
     modules = stat["modules"]
 
+    def module_key(cell: str) -> str | None:
+        return cell if cell in modules else ("\\" + cell if "\\" + cell in modules else None)
+
+    def submodules(name: str) -> list[tuple[str, int]]:
+        return [(module_key(cell), int(n)) for cell, n in modules[name]["num_cells_by_type"].items() if module_key(cell)]
+
     instances: dict[str, int] = {}
 
     def walk(name: str, times: int) -> None:
         instances[name] = instances.get(name, 0) + times
-        for cell, count in modules[name]["num_cells_by_type"].items():
-            if cell in modules:
-                walk(cell, times * int(count))
+        for sub, count in submodules(name):
+            walk(sub, times * count)
 
     walk("\\" + rendered.top, 1)
     rows = []
     for name, count in instances.items():
         info = modules[name]
-        own = sum(int(n) for cell, n in info["num_cells_by_type"].items() if cell not in modules)
-        rows.append((name.lstrip("\\"), count, own, float(info.get("area", 0.0))))
+        subs = submodules(name)
+        # stat's module area includes its submodules': take them off to get the block's own area
+        own_area = float(info.get("area", 0.0)) - sum(n * float(modules[sub].get("area", 0.0)) for sub, n in subs)
+        own_cells = int(info["num_cells"]) - sum(n for _, n in subs)
+        own_types = {cell: int(n) for cell, n in info["num_cells_by_type"].items() if not module_key(cell)}
+        split = area_by_class(own_types, liberty_cells(liberty))
+        rows.append((name.lstrip("\\"), count, own_cells, own_area, split["latch"] + split["flop"]))
     return rows
 
 
@@ -246,6 +283,7 @@ def main() -> int:
             record = outcome.record
             pdk, design = record.pdk, record.design
             liberty = synthesis_liberty(record)
+            cells = liberty_cells(liberty)
             classes = liberty_classes(liberty)
             ours = our_stat(record, classes)
             platform = config.platform(pdk)
@@ -253,36 +291,43 @@ def main() -> int:
                 "design": design, "pdk": pdk, "parameters": record.parameters, "ours": asdict(ours),
                 "ge": ours.area_um2 / platform.ge_reference_area_um2, "fmax_mhz": record.metrics.fmax_mhz,
                 "clock_period_ns": record.metrics.clock_period_ns, "reference": None, "comparison": "no reference",
+                "area_by_class_um2": area_by_class(ours.by_type, cells),
             }
             ref = reference_stat(root, pdk, design, classes) if root else None
             if ref is not None:
                 stat, path = ref
-                row["reference"] = {**asdict(stat), "file": str(path)}
+                row["reference"] = {**asdict(stat), "file": str(path), "area_by_class_um2": area_by_class(stat.by_type, cells)}
                 same = data_latches(stat.by_type, classes) == reference_storage_latches(design, record.parameters)
                 row["comparison"] = "same parameters" if same else "different RTL"
             results.append(row)
             fmax = f"{row['fmax_mhz']:.0f} MHz" if row["fmax_mhz"] else "n/a"
+            split = row["area_by_class_um2"]
             print(f"qor {design}/{pdk}: {ours.cells} cells, {ours.area_um2:.0f} um2, {row['ge'] / 1000:.2f} kGE; "
-                  f"latches {ours.latches}, flops {ours.flops}, logic {ours.logic}; fmax {fmax} "
+                  f"latches {ours.latches} ({split['latch']:.0f} um2), flops {ours.flops} ({split['flop']:.0f} um2), "
+                  f"logic {ours.logic} ({split['logic']:.0f} um2); fmax {fmax} "
                   f"(target {1000 / row['clock_period_ns']:.0f} MHz)")
             if ref is not None:
                 stat, _ = ref
                 if row["comparison"] == "same parameters":
-                    print(f"    reference: {stat.cells} cells, {stat.area_um2:.0f} um2 (latches {stat.latches}, "
-                          f"flops {stat.flops}, logic {stat.logic}); ratio cells {ours.cells / stat.cells:.3f}, "
-                          f"area {ours.area_um2 / stat.area_um2:.3f}")
+                    ref_split = row["reference"]["area_by_class_um2"]
+                    print(f"    reference: {stat.cells} cells, {stat.area_um2:.0f} um2; latches {stat.latches} "
+                          f"({ref_split['latch']:.0f} um2), flops {stat.flops} ({ref_split['flop']:.0f} um2), "
+                          f"logic {stat.logic} ({ref_split['logic']:.0f} um2); "
+                          f"ratio cells {ours.cells / stat.cells:.3f}, area {ours.area_um2 / stat.area_um2:.3f}")
                 else:
                     print(f"    reference: different RTL ({stat.cells} cells, {stat.area_um2:.0f} um2, "
                           f"{data_latches(stat.by_type, classes)} data latches vs "
                           f"{reference_storage_latches(design, record.parameters)} at our parameters)")
             if args.hier:
                 rows = hierarchy_breakdown(design, record.parameters, liberty)
-                total = sum(n * a for _, n, _, a in rows)
+                total = sum(n * a for _, n, _, a, _ in rows)
                 print(f"    hierarchy kept: {total:.0f} um2 in all")
-                for name, count, cells, area in rows:
-                    print(f"    {short_module(name):<34} x{count:<4} {cells:>6} cells {area:>10.1f} um2 each, "
-                          f"{count * area:>10.1f} um2 ({100 * count * area / total:.1f} %)")
-                row["hierarchy"] = [dict(module=n, instances=c, cells=k, area_um2=a) for n, c, k, a in rows]
+                for name, count, cells, area, seq in rows:
+                    print(f"    {short_module(name):<34} x{count:<3} {cells:>6} cells {area:>9.1f} um2 each "
+                          f"({seq:>8.1f} latches+flops, {area - seq:>8.1f} logic); all {count * area:>9.1f} um2 "
+                          f"({100 * count * area / total:.1f} %)")
+                row["hierarchy"] = [dict(module=n, instances=c, cells=k, area_um2=a, sequential_area_um2=q)
+                                    for n, c, k, a, q in rows]
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0
