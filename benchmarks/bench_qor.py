@@ -263,6 +263,10 @@ def main() -> int:
     parser.add_argument("--design", nargs="+", default=list(HALUT_DESIGNS), choices=list(HALUT_DESIGNS))
     parser.add_argument("--hier", action="store_true", help="also print the per-block breakdown (Yosys, hierarchy kept)")
     parser.add_argument("--json", type=Path, help="write the figures to this file as well")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary project (netlists, reports)")
+    parser.add_argument("--platform-setting", action="append", default=[], metavar="PDK:KEY=VALUE",
+                        help="add a setting to the project's copy of platforms/PDK.yaml, e.g. "
+                             "nangate45:synthesis_strategy=AREA3 (repeatable)")
     args = parser.parse_args()
 
     root = reference_root()
@@ -276,7 +280,18 @@ def main() -> int:
 
     entries = {name: HALUT_DESIGNS[name] for name in args.design}
     results = []
-    with project(entries, args.pdk) as config_path:
+    with project(entries, args.pdk, keep=args.keep) as config_path:
+        if args.keep:
+            print(f"project kept in {config_path.parent}", file=sys.stderr)
+        for setting in args.platform_setting:
+            pdk, _, assignment = setting.partition(":")
+            key, _, value = assignment.partition("=")
+            platform_file = config_path.parent / "platforms" / f"{pdk}.yaml"
+            if not (pdk and key and value) or not platform_file.is_file():
+                sys.exit(f"ERROR: --platform-setting {setting!r}: expected PDK:KEY=VALUE for a known PDK")
+            with platform_file.open("a", encoding="utf-8") as handle:
+                handle.write(f"\n{key}: {value}\n")
+            print(f"platform {pdk}: {key}: {value}")
         outcomes, _ = run_api(config_path, max_parallel=1, to=to, force=True)
         config = load_config(config_path)
         for outcome in outcomes:
