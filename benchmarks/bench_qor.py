@@ -61,7 +61,7 @@ def reference_root() -> Path | None:
 @cache
 def liberty_cells(files: tuple[str, ...]) -> dict[str, tuple[str, float]]:
     """Cell name -> ("latch" | "flop" | "logic", area) from the Liberty files' cell groups."""
-    cell_start = re.compile(r"^\s*cell\s*\(\s*\"?([\w$]+)\"?\s*\)", re.M)
+    cell_start = re.compile(r"^\s*cell\s*\(\s*\"?([\w$]+)\"?\s*\)", re.MULTILINE)
     classes: dict[str, tuple[str, float]] = {}
     for path in files:
         opener = gzip.open if path.endswith(".gz") else open
@@ -70,10 +70,10 @@ def liberty_cells(files: tuple[str, ...]) -> dict[str, tuple[str, float]]:
         starts = list(cell_start.finditer(text))
         for i, match in enumerate(starts):
             body = text[match.end(): starts[i + 1].start() if i + 1 < len(starts) else len(text)]
-            area = re.search(r"^\s*area\s*:\s*([0-9.eE+-]+)", body, re.M)
-            if re.search(r"^\s*latch\s*\(", body, re.M):
+            area = re.search(r"^\s*area\s*:\s*([0-9.eE+-]+)", body, re.MULTILINE)
+            if re.search(r"^\s*latch\s*\(", body, re.MULTILINE):
                 kind = "latch"
-            elif re.search(r"^\s*ff\s*\(", body, re.M):
+            elif re.search(r"^\s*ff\s*\(", body, re.MULTILINE):
                 kind = "flop"
             else:
                 kind = "logic"
@@ -115,7 +115,7 @@ class Stat:
 
 def parse_yosys_stat_text(text: str) -> tuple[int, float, dict[str, int]]:
     """Cells, area and cells by type of the last (top or whole-hierarchy) section of a Yosys stat log."""
-    section = re.split(r"^=== .* ===$", text, flags=re.M)[-1]
+    section = re.split(r"^=== .* ===$", text, flags=re.MULTILINE)[-1]
     cells = int(re.search(r"Number of cells:\s+(\d+)", section).group(1))
     area = float(re.search(r"Chip area for (?:top )?module '[^']*':\s+([0-9.]+)", section).group(1))
     by_type: dict[str, int] = {}
@@ -341,7 +341,7 @@ def main() -> int:
                     print(f"    {short_module(name):<34} x{count:<3} {cells:>6} cells {area:>9.1f} um2 each "
                           f"({seq:>8.1f} latches+flops, {area - seq:>8.1f} logic); all {count * area:>9.1f} um2 "
                           f"({100 * count * area / total:.1f} %)")
-                row["hierarchy"] = [dict(module=n, instances=c, cells=k, area_um2=a, sequential_area_um2=q)
+                row["hierarchy"] = [{"module": n, "instances": c, "cells": k, "area_um2": a, "sequential_area_um2": q}
                                     for n, c, k, a, q in rows]
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")

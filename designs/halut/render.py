@@ -10,7 +10,15 @@ from typing import Any
 
 import jinja2
 
-from .params import ENCODER_UNITS, clog2, design_spec, lut_addresses, lut_width, threshold_addresses, validate_params
+from .params import (
+    ENCODER_UNITS,
+    clog2,
+    design_spec,
+    lut_addresses,
+    lut_width,
+    threshold_addresses,
+    validate_params,
+)
 
 GENERATOR = "halut"
 
