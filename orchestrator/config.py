@@ -41,6 +41,11 @@ class TimingScenarioSpec(_Strict):
     checks: list[TimingCheck] = Field(min_length=1)
 
 
+# SC's named ABC scripts for Yosys synthesis (syn_asic var ``strategy``; tools/yosys/scripts/common/
+# syn_strategies.tcl). AREA3 is ORFS's abc_area script, DELAY4 its abc_speed script.
+SynthesisStrategy = Literal["DELAY0", "DELAY1", "DELAY2", "DELAY3", "DELAY4", "AREA0", "AREA1", "AREA2", "AREA3"]
+
+
 class Platform(_Strict):
     """One PDK + main std-cell library, as ORFS would declare a platform."""
 
@@ -74,6 +79,9 @@ class Platform(_Strict):
     # Supply voltage of the ORFS platform's default corner, for imported ORFS runs (their metrics
     # do not carry it). ORFS asap7 runs at CORNER=BC (0.77 V), not at our analysis corner.
     orfs_voltage_v: float | None = Field(default=None, gt=0)
+    # ABC script of the Yosys synthesis (flow.apply_synthesis_settings). None = SC's default:
+    # Yosys' own ABC script, timed to the clock period (``abc -D``).
+    synthesis_strategy: SynthesisStrategy | None = None
 
     @field_validator("name")
     @classmethod

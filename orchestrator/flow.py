@@ -158,6 +158,7 @@ def build_project(
 
     target = _import_object(platform.sc_target)
     target(project, syn_np=config.flow.syn_np)
+    apply_synthesis_settings(project, platform)
 
     # The platform names one std-cell library; the demo targets add extra Vt flavours we do not use.
     mainlib_cls = _import_object(platform.stdcell_lib_class)
@@ -232,6 +233,17 @@ def skip_openroad_reports(project, reports: list[str]) -> None:
         return
     for task in tasks if isinstance(tasks, (set, list, tuple)) else [tasks]:
         task.add_openroad_skipreport(list(reports), clobber=True)
+
+
+def apply_synthesis_settings(project, platform: Platform) -> None:
+    """The platform's synthesis recipe as SC Yosys ``syn_asic`` task variables (unset = SC's)."""
+    if platform.synthesis_strategy is None:
+        return
+    from siliconcompiler.tools.yosys.syn_asic import ASICSynthesis
+
+    tasks = ASICSynthesis.find_task(project)  # one task object, or a set when the flow has several
+    for task in tasks if isinstance(tasks, set) else [tasks]:
+        task.set_yosys_strategy(platform.synthesis_strategy)
 
 
 def apply_scheduler(project, options: FlowOptions) -> None:

@@ -131,7 +131,8 @@ def test_changed_parameter_invalidates_only_that_designs_jobs(template_project):
 
 @pytest.mark.parametrize("setting, value", [("ge_reference_area_um2: 0.798", "ge_reference_area_um2: 0.8"),
                                             ("clock_period: 3.0", "clock_period: 2.5"),
-                                            ("core_utilization_pct: 40", "core_utilization_pct: 45")])
+                                            ("core_utilization_pct: 40", "core_utilization_pct: 45"),
+                                            ("sdc_template:", "synthesis_strategy: AREA3\nsdc_template:")])
 def test_changed_platform_setting_invalidates_only_that_pdks_jobs(template_project, setting, value):
     config, _, _ = template_project
     before = job_keys(config)

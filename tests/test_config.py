@@ -99,6 +99,14 @@ def test_platform_bad_value_is_named(tmp_path, repo_root):
         load_platform(tmp_path / "asap7.yaml")
 
 
+def test_platform_unknown_synthesis_strategy_is_named(tmp_path, repo_root):
+    text = (repo_root / "platforms" / "nangate45.yaml").read_text() + "synthesis_strategy: SMALLEST\n"
+    (tmp_path / "nangate45.yaml").write_text(text)
+    (tmp_path / "default.sdc.j2").write_text("")
+    with pytest.raises(ConfigError, match=r"key 'synthesis_strategy'.*value: 'SMALLEST'"):
+        load_platform(tmp_path / "nangate45.yaml")
+
+
 def test_adding_a_platform_is_adding_a_file(toy_project):
     config_path = toy_project(pdks="[asap7, asap7_slow]")
     platforms = config_path.parent / "platforms"

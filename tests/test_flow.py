@@ -128,6 +128,23 @@ def test_project_uses_platform_library_and_floorplan(project_factory, pdk, lib, 
     assert project.get_library(lib).get("tool", "openroad", "place_density") == pytest.approx(0.6)
 
 
+def test_platform_synthesis_strategy_is_unset_by_default(project_factory):
+    _, project = project_factory()
+    assert not project.get("tool", "yosys", "task", "syn_asic", "var", "strategy")  # SC's own ABC script
+
+
+def test_platform_synthesis_strategy_becomes_the_yosys_task_variable(toy_project, tmp_path):
+    config_path = toy_project()
+    platform_file = config_path.parent / "platforms" / "nangate45.yaml"
+    platform_file.write_text(platform_file.read_text() + "synthesis_strategy: AREA3\n")
+    config = load_config(config_path)
+    spec, platform = config.designs[0], config.platform("nangate45")
+    job = flow.Job(spec=spec, platform=platform, parameters=dict(spec.parameters))
+    rendered = render_design(config, spec, platform, tmp_path / "inputs")
+    project = flow.build_project(config, job, rendered, toolchain(*ALL_TOOLS), tmp_path / "sc")
+    assert project.get("tool", "yosys", "task", "syn_asic", "var", "strategy") == "AREA3"
+
+
 def test_data_root_is_registered_on_pdk_and_libraries(project_factory, tmp_path):
     root = tmp_path / "pdkroot"
     _, project = project_factory(pdk="asap7", data_root=root)

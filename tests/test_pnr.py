@@ -70,7 +70,9 @@ def test_full_flow_reaches_gds_with_signoff_metrics(tmp_path, pdk_data_root, des
     assert m.die_area_um2 > m.core_area_um2 > m.area_um2 > 0
     assert m.utilization_pct == pytest.approx(100 * m.area_um2 / m.core_area_um2, rel=0.01)
     storage = halut.expected_storage_bits(design, params)
-    assert m.latch_count == storage["memory_bits"] + storage["memory_words"]  # data + clock-gate latches
+    # One latch per stored bit plus each memory's write enable/address latches (synthesis may merge
+    # the address latches memories share); none added or lost by P&R.
+    assert storage["memory_bits"] <= m.latch_count <= storage["memory_bits"] + storage["write_address_latches"]
     assert m.flop_count > 0 and m.register_count == m.flop_count + m.latch_count
     assert m.ge == pytest.approx(m.area_um2 / record.ge_reference_area_um2)
 

@@ -142,6 +142,25 @@ def lut_width(dtype: str) -> int:
     return {"int8": 8, "fp16": 16}[dtype]
 
 
+def lut_addresses(C: int, K: int) -> list[int]:
+    """Addresses of a decoder's LUT words: {c, k} for c < C."""
+    return list(range(C * K))
+
+
+def threshold_addresses(C: int, K: int) -> list[int]:
+    """Addresses of one encoder unit's threshold words: {lc, p} for local codebook lc < C/4 and
+    heap position p = node + 1 = 1..K-1 (the tree walk's own register; p = 0 holds nothing)."""
+    return [(lc << clog2(K)) | p for lc in range(C // ENCODER_UNITS) for p in range(1, K)]
+
+
+def scm_write_enable_lines(addresses: list[int], address_width: int) -> int:
+    """Write-enable latches of a latch-style halut_scm: its address is predecoded in a high half
+    (with the write enable) and a low half of floor(width / 2) bits, one latch per line that
+    some word uses."""
+    low = address_width // 2
+    return len({a >> low for a in addresses}) + len({a & ((1 << low) - 1) for a in addresses})
+
+
 def expected_storage_bits(design: str, params: Mapping[str, Any] | None) -> dict[str, int]:
     """Memory bits and words the design holds, from the parameters alone.
 
@@ -155,11 +174,16 @@ def expected_storage_bits(design: str, params: Mapping[str, Any] | None) -> dict
     * ``memory_bits`` / ``memory_words``: the sums;
     * ``write_data_bits``: the latch style's write-data registers (one per memory: 16 bits per
       encoder unit, 8 or 16 per decoder); 0 for ``mem_style: flop``.
+    * ``write_address_latches``: the latch style's latched write-enable lines (per memory, its
+      predecoded write address: ``scm_write_enable_lines``; e.g. 32 + 16 for the C=32, K=16
+      decoder); 0 for ``mem_style: flop``.
 
-    With ``mem_style: latch`` each storage bit is one D latch and each word has one more latch (the
-    enable latch of its clock gate), so a netlist has memory_bits + memory_words latches and
-    write_data_bits flops for the memories. With ``mem_style: flop`` each storage bit is one enabled
-    flop and there are no latches.
+    With ``mem_style: latch`` each storage bit is one D latch, and each memory latches its
+    predecoded write enable once (a word's clock gate ANDs clk with one high and one low line), so
+    the RTL has memory_bits + write_address_latches latches and write_data_bits flops for the
+    memories. Synthesis merges the latched lines that memories decode from the same address bits
+    (the low half of the matmul's decoders and of the encoder's units), so a netlist may have
+    fewer. With ``mem_style: flop`` each storage bit is one enabled flop and there are no latches.
     """
     p = validate_params(design, params)
     threshold_words = p["C"] * (p["K"] - 1) if design in ("halut_encoder", "halut_matmul") else 0
@@ -167,10 +191,16 @@ def expected_storage_bits(design: str, params: Mapping[str, Any] | None) -> dict
     lut_words = decoders * p["C"] * p["K"]
     threshold_bits = 16 * threshold_words
     lut_bits = lut_words * lut_width(p["dtype"])
-    write_data_bits = 0
+    write_data_bits = write_address_latches = 0
     if p["mem_style"] == "latch":
         encoder_units = ENCODER_UNITS if threshold_words else 0
         write_data_bits = encoder_units * 16 + decoders * lut_width(p["dtype"])
+        unit_width = max(1, clog2(p["C"] // ENCODER_UNITS)) + clog2(p["K"])
+        lut_width_ = clog2(p["C"]) + clog2(p["K"])
+        write_address_latches = (
+            encoder_units * scm_write_enable_lines(threshold_addresses(p["C"], p["K"]), unit_width)
+            + decoders * scm_write_enable_lines(lut_addresses(p["C"], p["K"]), lut_width_)
+        )
     return {
         "threshold_words": threshold_words,
         "threshold_bits": threshold_bits,
@@ -179,4 +209,5 @@ def expected_storage_bits(design: str, params: Mapping[str, Any] | None) -> dict
         "memory_words": threshold_words + lut_words,
         "memory_bits": threshold_bits + lut_bits,
         "write_data_bits": write_data_bits,
+        "write_address_latches": write_address_latches,
     }

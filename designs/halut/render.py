@@ -10,7 +10,15 @@ from typing import Any
 
 import jinja2
 
-from .params import ENCODER_UNITS, clog2, design_spec, lut_width, validate_params
+from .params import (
+    ENCODER_UNITS,
+    clog2,
+    design_spec,
+    lut_addresses,
+    lut_width,
+    threshold_addresses,
+    validate_params,
+)
 
 GENERATOR = "halut"
 
@@ -43,11 +51,18 @@ def _sized_literal(value: int, width: int) -> str:
     return f"{width}'d{value}"
 
 
+def _word_mask(used: list[int], address_width: int) -> str:
+    """A halut_scm ``Used`` literal: bit i set iff address i holds a word."""
+    value = sum(1 << i for i in used)
+    return f"{1 << address_width}'h{value:x}"
+
+
 def template_context(params: Mapping[str, Any]) -> dict[str, Any]:
     """Parameters plus the derived widths and sizes every template uses."""
     C, K, M, DU = params["C"], params["K"], params["M"], params["DU"]
     levels = clog2(K)
     cb_per_unit = C // ENCODER_UNITS
+    lcw = max(1, clog2(cb_per_unit))
     return {
         **params,
         "UNITS": ENCODER_UNITS,
@@ -55,9 +70,12 @@ def template_context(params: Mapping[str, Any]) -> dict[str, Any]:
         "KW": levels,  # width of k (leaf index) and of a node index within a codebook
         "CW": clog2(C),  # width of c
         "NCB": cb_per_unit,  # codebooks per encoder unit
-        "LCW": max(1, clog2(cb_per_unit)),  # width of a unit's local codebook counter
+        "LCW": lcw,  # width of a unit's local codebook counter
         "LUT_WORDS": C * K,
         "LUT_AW": clog2(C) + levels,
+        # halut_scm word masks (params.lut_addresses / threshold_addresses)
+        "LUT_USED": _word_mask(lut_addresses(C, K), clog2(C) + levels),
+        "THR_USED": _word_mask(threshold_addresses(C, K), lcw + levels),
         "LW": lut_width(params["dtype"]),
         "MW": max(1, clog2(M)),
         "DUW": clog2(DU),  # 0 when DU == 1

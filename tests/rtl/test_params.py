@@ -82,16 +82,18 @@ def test_unknown_design_is_an_error():
     ("design", "params", "expected"),
     [
         ("halut_encoder", REFERENCE["halut_encoder"],
-         dict(threshold_words=480, threshold_bits=7680, lut_words=0, lut_bits=0, memory_words=480, memory_bits=7680, write_data_bits=64)),
+         dict(threshold_words=480, threshold_bits=7680, lut_words=0, lut_bits=0, memory_words=480, memory_bits=7680, write_data_bits=64,
+              write_address_latches=96)),
         ("halut_decoder", REFERENCE["halut_decoder"],
          dict(threshold_words=0, threshold_bits=0, lut_words=512, lut_bits=4096, memory_words=512, memory_bits=4096,
-              write_data_bits=8)),
+              write_data_bits=8, write_address_latches=48)),
         ("halut_matmul", REFERENCE["halut_matmul"],
          dict(threshold_words=240, threshold_bits=3840, lut_words=2048, lut_bits=16384,
-              memory_words=2288, memory_bits=20224, write_data_bits=128)),
+              memory_words=2288, memory_bits=20224, write_data_bits=128,
+              write_address_latches=320)),
         ("halut_decoder", dict(C=8, dtype="fp16", mem_style="flop"),
          dict(threshold_words=0, threshold_bits=0, lut_words=128, lut_bits=2048, memory_words=128, memory_bits=2048,
-              write_data_bits=0)),
+              write_data_bits=0, write_address_latches=0)),
     ],
 )
 def test_expected_storage_bits(design, params, expected):

@@ -146,11 +146,11 @@ def _flop_bits(cells: dict[str, int]) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("design", halut.DESIGNS)
 @pytest.mark.parametrize("dtype", ["int8", "fp16"])
-def test_yosys_infers_one_latch_per_memory_bit_plus_one_clock_gate_latch_per_word(tmp_path, design, dtype):
+def test_yosys_infers_one_latch_per_memory_bit_plus_the_write_address_latches(tmp_path, design, dtype):
     params = dict(C=8, K=8, M=2, DU=2, dtype=dtype)
     storage = halut.expected_storage_bits(design, params)
     latch = _yosys_storage_cells(halut.render(design, params, tmp_path / "latch"))
-    assert latch.get("$dlatch", 0) == storage["memory_bits"] + storage["memory_words"]
+    assert latch.get("$dlatch", 0) == storage["memory_bits"] + storage["write_address_latches"]
     flop = _yosys_storage_cells(halut.render(design, {**params, "mem_style": "flop"}, tmp_path / "flop"))
     assert "$dlatch" not in flop
     # the flop style stores every memory bit in a flop and drops the write-data registers
