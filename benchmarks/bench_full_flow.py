@@ -7,9 +7,9 @@ default, on ASAP7 and NanGate45, to ``write.gds``/``write.views`` (or ``--to STE
 per (design, PDK):
 
   stage wall    SC node wall times (``tasktime``: the tool plus SC's preparation of the node)
-                summed per stage: synthesis (elaborate + synthesis*), floorplan, place, cts,
-                route (incl. dfm), write; "rest" = job wall - the nodes (SC's scheduler, our
-                job process, project build and record scrape)
+                summed per stage: synthesis (elaborate, synthesis, cleanup.clean,
+                synthesis.timing), floorplan, place, cts, route (incl. dfm), write; "rest" =
+                job wall - the nodes (SC's scheduler, our job process, project build, record)
   figures       area (std cells, fillers excluded), cells, utilisation, setup WNS/TNS, fmax,
                 power, DRC count, with the step they come from
   ORFS          the same figures of the archive's run of that design and platform: a passing run
@@ -21,13 +21,14 @@ read with orchestrator.orfs_import. Its halut_encoder is halutmatmul's 4-encoder
 (halut_encoder_4) and its parameter sets are not recorded: compare orders of magnitude and
 trends, not cell for cell.
 
-Times (this machine, 2 cores, shared): the small preset takes ~1-3 min per job; the reference
-configurations take from tens of minutes (decoder, encoder) to hours (matmul, ~65 k cells in
-ORFS) per job. Needs yosys (or the pyosys bridge), OpenSTA, OpenROAD and KLayout on PATH, e.g.
-PATH=/work/shared/tools/opensta/bin:/work/shared/tools/openroad/bin:$PATH.
+Times (this machine, 2 cores): a small-preset job takes 70-140 s (halut_decoder/nangate45) on
+an idle machine, 22 min (halut_encoder/asap7) at a load of 10-14; the reference configurations
+are 10-60x larger (ORFS: 12 k-68 k cells) and the matrix takes hours. Needs yosys (or the
+pyosys bridge), OpenSTA, OpenROAD and KLayout on PATH, e.g. PATH=/work/shared/tools/opensta/bin:/work/shared/tools/openroad/bin:$PATH.
 
     python benchmarks/bench_full_flow.py [--pdk asap7 nangate45] [--design halut_decoder ...]
         [--params reference|small] [--to STEP] [--jobs 1] [--keep]
+    python benchmarks/bench_full_flow.py --history /tmp/halut-bench.XXXX/reports/history
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from pathlib import Path
 
 from _harness import HALUT_DESIGNS, REPO_ROOT, project
 
-from orchestrator import orfs_import, runner, tools
+from orchestrator import history, orfs_import, runner, tools
 from orchestrator.config import load_config
 from orchestrator.record import METRIC_UNITS, RunRecord
 from orchestrator.sweeps import select_jobs
@@ -49,7 +50,8 @@ PRESETS = {"reference": HALUT_DESIGNS, "small": SMALL_DESIGNS}
 
 STAGES = ("synthesis", "floorplan", "place", "cts", "route", "write")
 # SC asicflow step prefix -> stage. dfm (metal fill) finishes the routed layout: counted as route.
-SC_STAGE = {"elaborate": "synthesis", "synthesis": "synthesis", "floorplan": "floorplan", "place": "place",
+SC_STAGE = {"elaborate": "synthesis", "synthesis": "synthesis", "cleanup": "synthesis", "floorplan": "floorplan",
+            "place": "place",
             "cts": "cts", "route": "route", "dfm": "route", "write": "write"}
 # ORFS metric stage -> stage (orfs_import.ORFS_STAGES).
 ORFS_STAGE = {"synth": "synthesis", "floorplan": "floorplan", "floorplan_io": "floorplan",
@@ -109,24 +111,22 @@ def fmt(value, name: str) -> str:
     return f"{value:.1f}"
 
 
-def report(outcome: runner.JobOutcome, orfs: list[RunRecord]) -> None:
-    record = outcome.record
-    job = outcome.job
-    params = " ".join(f"{k}={v}" for k, v in job.parameters.items() if k in ("C", "K", "M", "DU"))
-    print(f"\n== {job.spec.name} / {job.platform.name} ({params}) ==")
-    if record is None:
-        print(f"  no record: {outcome.error}")
-        return
+def report(record: RunRecord, wall: float | None, orfs: list[RunRecord]) -> None:
+    """Print one job's stage times and figures beside its ORFS match (``wall``: the job's wall
+    time, None when only its record is known)."""
+    params = " ".join(f"{k}={v}" for k, v in record.parameters.items() if k in ("C", "K", "M", "DU"))
+    print(f"\n== {record.design} / {record.pdk} ({params}) ==")
     print(f"  status {record.status}{': ' + record.reason if record.reason else ''}; "
-          f"reached {record.stage_reached}; job wall {outcome.elapsed_s:.1f} s")
+          f"reached {record.stage_reached}; job wall " + (f"{wall:.1f} s" if wall is not None else "not known"))
     ref, same_clock = matching_orfs(orfs, record.design, record.pdk, record.metrics.clock_period_ns)
     ours = stage_times(record, SC_STAGE)
     columns = [*STAGES, *(["other"] if "other" in ours else [])]
     header = "".join(f"{c:>10}" for c in (*columns, "nodes", "rest", "total"))
     print(f"  {'stage wall (s)':<28}{header}")
     nodes = sum(ours.values())
+    rest, total = (f"{wall - nodes:.1f}", f"{wall:.1f}") if wall is not None else ("–", "–")
     print(f"  {'this flow':<28}" + "".join(f"{ours[c]:>10.1f}" if c in ours else f"{'–':>10}" for c in columns)
-          + f"{nodes:>10.1f}{outcome.elapsed_s - nodes:>10.1f}{outcome.elapsed_s:>10.1f}")
+          + f"{nodes:>10.1f}{rest:>10}{total:>10}")
     if ref is not None:
         theirs = stage_times(ref, ORFS_STAGE, split=lambda step: step)
         # Some archive runs lack some stages' runtimes: their sum is then a lower bound.
@@ -140,7 +140,7 @@ def report(outcome: runner.JobOutcome, orfs: list[RunRecord]) -> None:
     else:
         clock = "same clock" if same_clock else f"other clock: {fmt(ref.metrics.clock_period_ns, 'clock_period_ns')} ns"
         ref_label = f"ORFS {ref.top} {ref.timestamp:%Y-%m-%d} ({clock})"
-    print(f"  {'figure':<28}{'this flow':>14}  {'from step':<18}{ref_label}")
+    print(f"  {'figure':<28}{'this flow':>14}  {'from step':<22}{ref_label}")
     for name in FIGURES:
         value = getattr(record.metrics, name)
         step = record.metric_steps.get(name, "")
@@ -149,9 +149,22 @@ def report(outcome: runner.JobOutcome, orfs: list[RunRecord]) -> None:
         theirs = fmt(getattr(ref.metrics, name), name) if ref is not None else ""
         if ref is not None and name not in ("clock_period_ns",):
             theirs += f"  ({ref.metric_steps.get(name, '')})" if getattr(ref.metrics, name) is not None else ""
-        print(f"  {name + ' [' + METRIC_UNITS[name] + ']':<28}{fmt(value, name):>14}  {where:<18}{theirs}")
+        print(f"  {name + ' [' + METRIC_UNITS[name] + ']':<28}{fmt(value, name):>14}  {where:<22}{theirs}")
     if record.gds:
         print(f"  gds: {record.gds}")
+
+
+def report_history(history_dir: Path, archive: Path | None) -> int:
+    """The report for records already written (job wall times are not in a record)."""
+    config = load_config(REPO_ROOT / "config.yaml", check_designs=False)
+    orfs = orfs_reference(archive, config.platforms)
+    records = sorted((history.load_record(p) for p in history.iter_record_files(history_dir)),
+                     key=lambda r: r.timestamp)
+    if not records:
+        sys.exit(f"ERROR: {history_dir}: no history records")
+    for record in records:
+        report(record, None, orfs)
+    return 0
 
 
 def main() -> int:
@@ -165,10 +178,14 @@ def main() -> int:
     parser.add_argument("--to", default=None, help="last SC step (default: as far as the installed tools go)")
     parser.add_argument("--jobs", type=int, default=1, help="parallel jobs (default 1: stage times without contention)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project (build dirs, history)")
+    parser.add_argument("--history", type=Path, default=None, metavar="DIR",
+                        help="run nothing: report the records in a history directory (e.g. of a --keep project)")
     args = parser.parse_args()
 
     entries = {name: PRESETS[args.params][name] for name in args.design}
     archive = orfs_import.find_reference(REPO_ROOT)
+    if args.history is not None:
+        return report_history(args.history, archive)
     with project(entries, args.pdk, keep=args.keep) as config_path:
         if args.keep:
             print(f"project: {config_path.parent}", file=sys.stderr)
@@ -178,19 +195,31 @@ def main() -> int:
         print("tools: " + ", ".join(f"{n} {v}" for n, v in sorted(toolchain.versions().items())), file=sys.stderr)
         jobs = select_jobs(config, pdks=list(config.pdks))
         seen: dict[str, str] = {}
+        written: set[str] = set()
 
         def progress(state: runner.Progress) -> None:  # one stderr line per step change
+            for outcome in state.done:  # into the project's history at once (--keep, --history)
+                if outcome.record is not None and outcome.record.run_id not in written:
+                    written.add(outcome.record.run_id)
+                    history.write_record(config.path("history_dir"), outcome.record)
             for name, (step, elapsed) in state.running.items():
                 if seen.get(name) != step:
                     seen[name] = step
                     print(f"  [{elapsed:7.1f} s] {name}: {step}", file=sys.stderr, flush=True)
 
         began = time.perf_counter()
-        outcomes = runner.run_jobs(config, config_path, jobs, toolchain, max_parallel=args.jobs, to=args.to,
-                                   force=True, on_progress=progress)
+        try:
+            outcomes = runner.run_jobs(config, config_path, jobs, toolchain, max_parallel=args.jobs, to=args.to,
+                                       force=True, on_progress=progress)
+        except runner.Interrupted as stopped:  # Ctrl-C: report the jobs that finished
+            outcomes = [o for o in stopped.outcomes if not o.interrupted]
+            print(f"interrupted: {len(stopped.outcomes) - len(outcomes)} jobs not finished", file=sys.stderr)
         wall = time.perf_counter() - began
         for outcome in outcomes:
-            report(outcome, orfs)
+            if outcome.record is None:
+                print(f"\n== {outcome.job.name}: no record: {outcome.error}")
+            else:
+                report(outcome.record, outcome.elapsed_s, orfs)
     failed = [o.job.name for o in outcomes if o.record is None or o.record.status != "pass"]
     print(f"\nfull flow: {len(outcomes)} jobs in {wall:.1f} s wall (--jobs {args.jobs}); "
           f"ORFS archive: {archive or 'not found'}" + (f"; not pass: {', '.join(failed)}" if failed else ""))

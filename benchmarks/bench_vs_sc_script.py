@@ -118,7 +118,7 @@ def timed(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> tupl
     """Run ``command``; (wall seconds, start, end as Unix times). Exits on failure."""
     start, began = time.time(), time.perf_counter()
     with open(log, "wb") as out:
-        proc = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        proc = subprocess.run(command, check=False, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     wall = time.perf_counter() - began
     if proc.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]

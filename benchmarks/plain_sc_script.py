@@ -26,6 +26,7 @@ import importlib
 import json
 import sys
 import time
+from pathlib import Path
 
 from siliconcompiler import ASIC, Design
 
@@ -86,7 +87,7 @@ def build(job: dict, to: str | None) -> ASIC:
 
 
 def main(argv: list[str]) -> int:
-    spec = json.loads(open(argv[0], encoding="utf-8").read())
+    spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     failed = []
     for job in spec["jobs"]:
         began = time.perf_counter()
