@@ -24,7 +24,8 @@ trends, not cell for cell.
 Times (this machine, 2 cores): a small-preset job takes 70-140 s (halut_decoder/nangate45) on
 an idle machine, 22 min (halut_encoder/asap7) at a load of 10-14; the reference configurations
 are 10-60x larger (ORFS: 12 k-68 k cells) and the matrix takes hours. Needs yosys (or the
-pyosys bridge), OpenSTA, OpenROAD and KLayout on PATH, e.g. PATH=/work/shared/tools/opensta/bin:/work/shared/tools/openroad/bin:$PATH.
+pyosys bridge), OpenSTA, OpenROAD and KLayout on PATH, e.g.
+PATH=/work/shared/tools/opensta/bin:/work/shared/tools/openroad/bin:$PATH.
 
     python benchmarks/bench_full_flow.py [--pdk asap7 nangate45] [--design halut_decoder ...]
         [--params reference|small] [--to STEP] [--jobs 1] [--keep]
@@ -88,7 +89,8 @@ def orfs_reference(archive: Path | None, platforms) -> list[RunRecord]:
     return records
 
 
-def matching_orfs(records: list[RunRecord], design: str, pdk: str, period_ns: float | None) -> tuple[RunRecord | None, bool]:
+def matching_orfs(records: list[RunRecord], design: str, pdk: str,
+                  period_ns: float | None) -> tuple[RunRecord | None, bool]:
     """(newest passing ORFS run of design/pdk at the same clock, True), else (newest at any clock, False)."""
     candidates = [r for r in records if r.design == design and r.pdk == pdk and r.status == "pass"]
     same = [r for r in candidates if period_ns is not None and r.metrics.clock_period_ns is not None

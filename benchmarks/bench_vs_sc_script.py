@@ -8,7 +8,8 @@ another, ``run()`` + ``summary()`` each, as SC's examples do). Four whole-comman
   SC script    cold       empty build directory
   SC script    unchanged  the same script again on its build directory (SC's own node reuse)
   orchestrator cold       ``python -m orchestrator run --jobs N`` (N = cores), empty build dir
-                          and history
+                          and history; the user cache (Liberty cache, Yosys launcher) as it is,
+                          or empty with ``--cold-cache``
   orchestrator unchanged  the same command again (its job cache)
 
 Each run's wall time is the command's, interpreter start included. Tool time is the union of
@@ -25,7 +26,7 @@ cores); the full P&R matrix of the reference configurations runs three times (tw
 the SC script's unchanged run, which SC may re-run) and takes many hours.
 
     python benchmarks/bench_vs_sc_script.py [--params small] [--to synthesis] [--pdk ...]
-        [--design ...] [--jobs N] [--keep]
+        [--design ...] [--jobs N] [--cold-cache] [--keep]
 """
 
 from __future__ import annotations
@@ -199,6 +200,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=runner.default_parallel_jobs(),
                         help="orchestrator parallel jobs (default: cores)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project and logs")
+    parser.add_argument("--cold-cache", action="store_true",
+                        help="the orchestrator's runs start with an empty user cache (Liberty cache, Yosys "
+                             "launcher), as on a machine's first run; default: the user's cache as it is")
     args = parser.parse_args()
 
     entries = {name: PRESETS[args.params][name] for name in args.design}
@@ -216,18 +220,20 @@ def main() -> int:
                "PATH": os.pathsep.join([str(root / "wrappers"), os.environ.get("PATH", "")]),
                "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "designs"), str(TOYGEN),
                                               os.environ.get("PYTHONPATH", "")])}
+        orchestrator_env = {**env, "XDG_CACHE_HOME": str(root / "cache")} if args.cold_cache else env
         orchestrator = [sys.executable, "-m", "orchestrator", "--config", str(config_path), "run",
                         "--jobs", str(args.jobs), *(["--to", args.to] if args.to else [])]
-        runs = [("SC script", "cold", [sys.executable, str(PLAIN_SCRIPT), str(spec)], root / "plain"),
-                ("SC script", "unchanged", [sys.executable, str(PLAIN_SCRIPT), str(spec)], root / "plain"),
-                ("orchestrator", "cold", orchestrator, root / "build"),
-                ("orchestrator", "unchanged", orchestrator, root / "build")]
+        plain = [sys.executable, str(PLAIN_SCRIPT), str(spec)]
+        runs = [("SC script", "cold", plain, env, root / "plain"),
+                ("SC script", "unchanged", plain, env, root / "plain"),
+                ("orchestrator", "cold", orchestrator, orchestrator_env, root / "build"),
+                ("orchestrator", "unchanged", orchestrator, orchestrator_env, root / "build")]
         results = {}
-        for side, kind, command, build_root in runs:
+        for side, kind, command, run_env, build_root in runs:
             load = os.getloadavg()[0]
             print(f"{side} {kind}: running ({len(jobs)} jobs, load {load:.1f})", file=sys.stderr, flush=True)
             log = root / f"{side.replace(' ', '_')}-{kind}.log"
-            wall, start, end = timed(command, env, root, log)
+            wall, start, end = timed(command, run_env, root, log)
             busy, processes = tool_busy(times_file, in_process_tool_intervals(build_root, start, end), start, end)
             results[(side, kind)] = (wall, busy)
             print(f"{side:<12} {kind:<9}: {wall:8.1f} s wall, tool processes busy {busy:7.1f} s ({processes} "
@@ -238,7 +244,9 @@ def main() -> int:
 
     what = f"{len(jobs)} jobs ({', '.join(args.design)} x {', '.join(args.pdk)}; {args.params} parameters; " \
            f"to {args.to or 'the end of the flow'})"
-    print(f"\nmatrix: {what}; orchestrator --jobs {args.jobs}; wrapped tools: {', '.join(wrapped) or 'none'}")
+    cache = "empty" if args.cold_cache else "as it was"
+    print(f"\nmatrix: {what}; orchestrator --jobs {args.jobs}, user cache {cache}; "
+          f"wrapped tools: {', '.join(wrapped) or 'none'}")
     for kind in ("cold", "unchanged"):
         sc, ours = results[("SC script", kind)][0], results[("orchestrator", kind)][0]
         print(f"{kind:<9}: SC script {sc:.1f} s / orchestrator {ours:.1f} s = {sc / ours:.2f}x")
@@ -246,7 +254,8 @@ def main() -> int:
     o_cold, o_warm = results[("orchestrator", "cold")][0], results[("orchestrator", "unchanged")][0]
     print(f"unchanged vs cold: SC script {sc_cold / sc_warm:.1f}x faster, orchestrator {o_cold / o_warm:.1f}x faster")
     print(f"same synthesis results (SC cellarea per job): {'yes' if same else 'NO'}"
-          + ("" if same else f" (SC script {sorted(plain_areas.values())}, orchestrator {sorted(ours_areas.values())})"))
+          + ("" if same else f" (SC script {sorted(plain_areas.values())}, "
+                             f"orchestrator {sorted(ours_areas.values())})"))
     return 0 if same else 1
 
 
