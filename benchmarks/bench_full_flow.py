@@ -170,9 +170,10 @@ def report_history(history_dir: Path, archive: Path | None) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="The reference configurations (default) take hours in total on 2 cores; "
-                                            "--params small takes minutes per PDK.")
+                                            "--params small takes minutes per job on an idle machine and tens of "
+                                            "minutes when it is busy.")
     parser.add_argument("--pdk", nargs="+", default=["asap7", "nangate45"])
     parser.add_argument("--design", nargs="+", default=list(HALUT_DESIGNS), choices=list(HALUT_DESIGNS))
     parser.add_argument("--params", default="reference", choices=sorted(PRESETS),

@@ -21,9 +21,9 @@ process, counted as tool time), and slang's elaboration, which runs inside SC's 
 wall - tool time: interpreter and imports, SC's scheduler and node set-up, Liberty preparation,
 manifests, log parsing, our render/key/record/history work, and idle cores.
 
-How long: with ``--to synthesis`` or ``--params small`` a few minutes to ~20 min here (2
-cores); the full P&R matrix of the reference configurations runs three times (two cold runs and
-the SC script's unchanged run, which SC may re-run) and takes many hours.
+How long (2 cores): ``--params small --to synthesis`` ~6 min at a load of 10-14; ``--params
+small`` through P&R ~20 min on an idle machine (the matrix runs cold twice, the unchanged runs
+are short); the reference configurations through P&R (the default) take many hours.
 
     python benchmarks/bench_vs_sc_script.py [--params small] [--to synthesis] [--pdk ...]
         [--design ...] [--jobs N] [--cold-cache] [--keep]
@@ -189,9 +189,10 @@ def synthesis_areas(build_root: Path) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        epilog="Time: --to synthesis or --params small take minutes here; the full P&R matrix of the reference "
-               "configurations takes many hours on 2 cores.")
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Time on 2 cores: --params small --to synthesis ~6 min (at a load of 10-14); --params small through "
+               "P&R ~20 min idle, over an hour when the machine is busy; the reference configurations through P&R "
+               "(the default) many hours.")
     parser.add_argument("--pdk", nargs="+", default=["asap7", "nangate45"])
     parser.add_argument("--design", nargs="+", default=list(HALUT_DESIGNS), choices=list(HALUT_DESIGNS))
     parser.add_argument("--params", default="reference", choices=sorted(PRESETS),
