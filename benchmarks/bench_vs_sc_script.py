@@ -53,6 +53,7 @@ SMALL_DESIGNS = {name: "{C: 4, K: 4, M: 2, DU: 1, dtype: int8, mem_style: latch}
 PRESETS = {"reference": HALUT_DESIGNS, "small": SMALL_DESIGNS}
 WRAPPED_TOOLS = ("openroad", "sta", "klayout")
 PLAIN_SCRIPT = Path(__file__).resolve().parent / "plain_sc_script.py"
+RUNS = ("sc-cold", "sc-unchanged", "orchestrator-cold", "orchestrator-unchanged")
 
 WRAPPER = """#!/bin/sh
 # Benchmark wrapper: run the real {tool}, then append its wall interval to ${env}.
@@ -201,10 +202,15 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=runner.default_parallel_jobs(),
                         help="orchestrator parallel jobs (default: cores)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project and logs")
+    parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS),
+                        help="which of the four runs to do (default: all, in this order)")
     parser.add_argument("--cold-cache", action="store_true",
                         help="the orchestrator's runs start with an empty user cache (Liberty cache, Yosys "
                              "launcher), as on a machine's first run; default: the user's cache as it is")
     args = parser.parse_args()
+    for side in ("sc", "orchestrator"):  # each invocation starts from an empty project
+        if f"{side}-unchanged" in args.runs and f"{side}-cold" not in args.runs:
+            parser.error(f"--runs {side}-unchanged needs {side}-cold (the project starts empty)")
 
     entries = {name: PRESETS[args.params][name] for name in args.design}
     with project(entries, args.pdk, keep=args.keep) as config_path:
@@ -230,7 +236,9 @@ def main() -> int:
                 ("orchestrator", "cold", orchestrator, orchestrator_env, root / "build"),
                 ("orchestrator", "unchanged", orchestrator, orchestrator_env, root / "build")]
         results = {}
-        for side, kind, command, run_env, build_root in runs:
+        for name, (side, kind, command, run_env, build_root) in zip(RUNS, runs):
+            if name not in args.runs:
+                continue
             load = os.getloadavg()[0]
             print(f"{side} {kind}: running ({len(jobs)} jobs, load {load:.1f})", file=sys.stderr, flush=True)
             log = root / f"{side.replace(' ', '_')}-{kind}.log"
@@ -242,6 +250,7 @@ def main() -> int:
                   f"(load {load:.1f} at start)", flush=True)
         plain_areas, ours_areas = synthesis_areas(root / "plain"), synthesis_areas(root / "build")
         same = sorted(plain_areas.values()) == sorted(ours_areas.values()) and len(plain_areas) == len(jobs)
+        both = bool(plain_areas) and bool(ours_areas)
 
     what = f"{len(jobs)} jobs ({', '.join(args.design)} x {', '.join(args.pdk)}; {args.params} parameters; " \
            f"to {args.to or 'the end of the flow'})"
@@ -249,11 +258,15 @@ def main() -> int:
     print(f"\nmatrix: {what}; orchestrator --jobs {args.jobs}, user cache {cache}; "
           f"wrapped tools: {', '.join(wrapped) or 'none'}")
     for kind in ("cold", "unchanged"):
-        sc, ours = results[("SC script", kind)][0], results[("orchestrator", kind)][0]
-        print(f"{kind:<9}: SC script {sc:.1f} s / orchestrator {ours:.1f} s = {sc / ours:.2f}x")
-    sc_cold, sc_warm = results[("SC script", "cold")][0], results[("SC script", "unchanged")][0]
-    o_cold, o_warm = results[("orchestrator", "cold")][0], results[("orchestrator", "unchanged")][0]
-    print(f"unchanged vs cold: SC script {sc_cold / sc_warm:.1f}x faster, orchestrator {o_cold / o_warm:.1f}x faster")
+        if ("SC script", kind) in results and ("orchestrator", kind) in results:
+            sc, ours = results[("SC script", kind)][0], results[("orchestrator", kind)][0]
+            print(f"{kind:<9}: SC script {sc:.1f} s / orchestrator {ours:.1f} s = {sc / ours:.2f}x")
+    for side in ("SC script", "orchestrator"):
+        if (side, "cold") in results and (side, "unchanged") in results:
+            cold, warm = results[(side, "cold")][0], results[(side, "unchanged")][0]
+            print(f"unchanged vs cold: {side} {cold / warm:.1f}x faster")
+    if not both:
+        return 0
     print(f"same synthesis results (SC cellarea per job): {'yes' if same else 'NO'}"
           + ("" if same else f" (SC script {sorted(plain_areas.values())}, "
                              f"orchestrator {sorted(ours_areas.values())})"))
