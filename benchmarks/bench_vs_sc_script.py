@@ -15,18 +15,20 @@ another, ``run()`` + ``summary()`` each, as SC's examples do). Four whole-comman
 Each run's wall time is the command's, interpreter start included. Tool time is the union of
 the tool processes' wall intervals inside the run: every Yosys process (the pyosys bridge
 writes its own, yosys_bridge.TOOL_TIMES_ENV, as in bench_overhead.py), every OpenROAD, OpenSTA
-and KLayout process (through PATH wrappers that record start and exit, sh + date: ~5 ms per
+and KLayout process (through PATH wrappers that record start and exit, sh + date: a few ms per
 process, counted as tool time), and slang's elaboration, which runs inside SC's node process
 (SC ``exetime`` of each elaborate node that ended inside the run). "Outside tools" is
 wall - tool time: interpreter and imports, SC's scheduler and node set-up, Liberty preparation,
 manifests, log parsing, our render/key/record/history work, and idle cores.
 
-How long (2 cores): ``--params small --to synthesis`` ~6 min at a load of 10-14; ``--params
-small`` through P&R ~20 min on an idle machine (the matrix runs cold twice, the unchanged runs
-are short); the reference configurations through P&R (the default) take many hours.
+How long (2 cores, measured at a load of 4-14): ``--params small --to synthesis`` ~6 min;
+``--params small --pdk nangate45`` through P&R ~50 min (SC script ~20 min cold and about as long
+unchanged, since SC re-runs P&R from floorplan.macro_placement; orchestrator ~10 min cold, 1.5 s
+unchanged); both PDKs take longer (ASAP7 routes slower); the reference configurations through
+P&R (the default) take many hours. ``--runs`` does a subset of the four runs.
 
     python benchmarks/bench_vs_sc_script.py [--params small] [--to synthesis] [--pdk ...]
-        [--design ...] [--jobs N] [--cold-cache] [--keep]
+        [--design ...] [--jobs N] [--cold-cache] [--keep] [--runs sc-cold ... orchestrator-unchanged]
 """
 
 from __future__ import annotations
@@ -191,9 +193,8 @@ def synthesis_areas(build_root: Path) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Time on 2 cores: --params small --to synthesis ~6 min (at a load of 10-14); --params small through "
-               "P&R ~20 min idle, over an hour when the machine is busy; the reference configurations through P&R "
-               "(the default) many hours.")
+        epilog="Time on 2 cores: --params small --to synthesis ~6 min; --params small --pdk nangate45 through P&R "
+               "~50 min; the reference configurations through P&R (the default) many hours.")
     parser.add_argument("--pdk", nargs="+", default=["asap7", "nangate45"])
     parser.add_argument("--design", nargs="+", default=list(HALUT_DESIGNS), choices=list(HALUT_DESIGNS))
     parser.add_argument("--params", default="reference", choices=sorted(PRESETS),
