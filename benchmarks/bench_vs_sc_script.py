@@ -106,6 +106,8 @@ def plain_jobs(config, jobs, toolchain, root: Path, to: str | None) -> Path:
             "stdcell_lib_class": platform.stdcell_lib_class,
             "core_utilization_pct": platform.core_utilization_pct,
             "placement_density": platform.placement_density,
+            "resizer_dont_use": list(platform.resizer_dont_use),
+            "openroad_skip_reports": list(config.flow.openroad_skip_reports),
             "timing_scenarios": {name: {"libcorners": list(s.libcorners), "pexcorner": s.pexcorner,
                                         "checks": list(s.checks)} for name, s in platform.timing_scenarios.items()},
             "syn_np": config.flow.syn_np,

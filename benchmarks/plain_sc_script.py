@@ -56,6 +56,17 @@ def build(job: dict, to: str | None) -> ASIC:
     project.set("asic", "asiclib", [job["stdcell_lib"]])
     project.get_library(job["stdcell_lib"]).set_openroad_placement_density(job["placement_density"])
     project.constraint.area.set_density(job["core_utilization_pct"])
+    if job.get("resizer_dont_use"):  # latch cells kept from OpenROAD's resizer (see platforms/*.yaml)
+        project.get_library(job["stdcell_lib"]).add_asic_celllist("clklogic", job["resizer_dont_use"])
+    if job.get("openroad_skip_reports"):  # OpenROAD reports every P&R step skips (config flow option)
+        from siliconcompiler.tools.openroad._apr import APRTask
+
+        try:
+            tasks = APRTask.find_task(project)
+        except ValueError:
+            tasks = []
+        for task in tasks if isinstance(tasks, (set, list)) else [tasks]:
+            task.add_openroad_skipreport(job["openroad_skip_reports"], clobber=True)
 
     timing = project.constraint.timing
     for name in list(timing.getkeys("scenario")):
