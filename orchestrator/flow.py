@@ -221,17 +221,23 @@ def scenario_voltages(project, platform: Platform) -> dict[str, float | None]:
     return voltages
 
 
+def flow_tasks(project, task_class) -> list:
+    """The project's task objects of ``task_class``: SC's ``find_task`` returns one object, a set,
+    or raises ValueError when the flow has none."""
+    try:
+        found = task_class.find_task(project)
+    except ValueError:
+        return []
+    return list(found) if isinstance(found, (set, list, tuple)) else [found]
+
+
 def skip_openroad_reports(project, reports: list[str]) -> None:
     """Tell every OpenROAD P&R task of the flow to skip these reports (SC ``var,skip_reports``)."""
     if not reports:
         return
     from siliconcompiler.tools.openroad._apr import APRTask
 
-    try:
-        tasks = APRTask.find_task(project)
-    except ValueError:  # no OpenROAD task in this flow
-        return
-    for task in tasks if isinstance(tasks, (set, list, tuple)) else [tasks]:
+    for task in flow_tasks(project, APRTask):
         task.add_openroad_skipreport(list(reports), clobber=True)
 
 
@@ -241,8 +247,7 @@ def apply_synthesis_settings(project, platform: Platform) -> None:
         return
     from siliconcompiler.tools.yosys.syn_asic import ASICSynthesis
 
-    tasks = ASICSynthesis.find_task(project)  # one task object, or a set when the flow has several
-    for task in tasks if isinstance(tasks, set) else [tasks]:
+    for task in flow_tasks(project, ASICSynthesis):
         task.set_yosys_strategy(platform.synthesis_strategy)
 
 

@@ -617,7 +617,7 @@ def execute(request: dict) -> dict:
     # Only this run's files: a run that fails early must not pick up an earlier run's metrics.
     shutil.rmtree(build_dir / "sc", ignore_errors=True)
     project = flow.build_project(config, job, rendered, toolchain, build_dir / "sc")
-    flow.check_pdk_data(project, platform, config.resolved_pdk_data_root())
+    setup_liberty = flow.check_pdk_data(project, platform, config.resolved_pdk_data_root())
     voltages = flow.scenario_voltages(project, platform)
     voltage = platform.voltage_v if platform.voltage_v is not None else voltages[platform.setup_scenario]
     scenarios = {
@@ -626,9 +626,7 @@ def execute(request: dict) -> dict:
     }
     from orchestrator import netlist
 
-    sequential = netlist.sequential_cells(
-        flow.liberty_files(project.get_library(platform.stdcell_lib), platform.analysis_corner)
-    )
+    sequential = netlist.sequential_cells(setup_liberty)  # the files check_pdk_data just resolved
     plan = flow.plan_steps(project, toolchain, to=request.get("to"))
     flow.apply_plan(project, plan)
     if config.flow.scheduler == "slurm":

@@ -51,6 +51,18 @@ def write_project(tmp_path: Path, config_text: str) -> Path:
     return config
 
 
+def write_design_project(tmp_path: Path, data_root: Path, pdk: str, design: str, params: dict) -> Path:
+    """A project whose matrix is one generated design with ``params`` on one PDK."""
+    flow_params = ", ".join(f"{k}: {v}" for k, v in params.items())
+    return write_project(tmp_path, f"""\
+        pdk_data_root: {data_root}
+        pdks: [{pdk}]
+        designs:
+          - name: {design}
+            parameters: {{{flow_params}}}
+        """)
+
+
 @pytest.fixture
 def toy_project(tmp_path: Path, monkeypatch):
     """Factory: a project whose matrix is the toy counter (plus whatever YAML is appended).

@@ -17,7 +17,7 @@ import pytest
 
 import halut
 from orchestrator import history
-from tests.conftest import PNR_TOOLS, write_project
+from tests.conftest import PNR_TOOLS, write_design_project
 from tests.test_cli import run_cli
 
 missing = [tool for tool in PNR_TOOLS if shutil.which(tool) is None]
@@ -43,14 +43,7 @@ SC_MAY_SKIP = {"floorplan.macro_placement", "route.repair_timing", "dfm.metal_fi
 @pytest.mark.parametrize("design, pdk", CASES, ids=[f"{d}-{p}" for d, p in CASES])
 def test_full_flow_reaches_gds_with_signoff_metrics(tmp_path, pdk_data_root, design, pdk):
     params = SMALL[design]
-    flow_params = ", ".join(f"{k}: {v}" for k, v in params.items())
-    config = write_project(tmp_path, f"""\
-        pdk_data_root: {pdk_data_root}
-        pdks: [{pdk}]
-        designs:
-          - name: {design}
-            parameters: {{{flow_params}}}
-        """)
+    config = write_design_project(tmp_path, pdk_data_root, pdk, design, params)
     proc = run_cli(config, "run", "--require-all-stages", "--jobs", "1", timeout=3600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (record,) = history.load_records(tmp_path / "reports" / "history")

@@ -14,7 +14,7 @@ import pytest
 import halut
 from orchestrator import history
 from tests.test_cli import run_cli
-from tests.conftest import write_project
+from tests.conftest import write_design_project
 
 # Liberty latch cells (D latches, either enable polarity) per library.
 LATCH_CELL = {"nangate45": re.compile(r"^\s*(DLH|DLL)_X\d+\s", re.M),
@@ -30,14 +30,7 @@ CASES = [
 @pytest.mark.slow
 @pytest.mark.parametrize("design, pdk, params", CASES, ids=[f"{d}-{p}-{q['mem_style']}" for d, p, q in CASES])
 def test_halut_synthesis_metrics_match_the_design(tmp_path, pdk_data_root, hide_tools, design, pdk, params):
-    flow_params = ", ".join(f"{k}: {v}" for k, v in params.items())
-    config = write_project(tmp_path, f"""\
-        pdk_data_root: {pdk_data_root}
-        pdks: [{pdk}]
-        designs:
-          - name: {design}
-            parameters: {{{flow_params}}}
-        """)
+    config = write_design_project(tmp_path, pdk_data_root, pdk, design, params)
     proc = run_cli(config, "run", "--pdk", pdk, env=hide_tools())  # synthesis only, whatever is installed
     assert proc.returncode == 0, proc.stderr
     (record,) = history.load_records(tmp_path / "reports" / "history")
