@@ -188,7 +188,7 @@ class FlowOptions(_Strict):
 class Sweep(_Strict):
     """A design-space sweep: parameter points (a grid or a list) crossed with clock periods per PDK.
 
-    ``orchestrator.sweeps`` expands it into one job per (point, clock period, PDK).
+    ``orchestrator.jobs`` expands it into one job per (point, clock period, PDK).
     """
 
     name: str  # part of job labels and build directory names (``names``)
@@ -342,12 +342,9 @@ def load_platforms(platforms_dir: Path) -> dict[str, Platform]:
     return {p.stem: load_platform(p) for p in sorted(platforms_dir.glob("*.yaml"))}
 
 
-def load_config(path: str | os.PathLike[str] = "config.yaml", *, check_designs: bool = True) -> Config:
-    """Load and validate config.yaml and every platform file; raise ConfigError on the first problem.
-
-    ``check_designs=False`` skips asking each generator to validate every design entry and sweep
-    point: for a job process whose parent has already loaded the same file.
-    """
+def load_config(path: str | os.PathLike[str] = "config.yaml") -> Config:
+    """Load config.yaml and every platform file against the schema; raise ConfigError on the first
+    problem. What the design generators say of the entries is ``jobs.load_project``'s business."""
     config_path = Path(path).resolve()
     data = read_yaml_mapping(config_path)
     for reserved in ("root", "platforms"):
@@ -370,10 +367,6 @@ def load_config(path: str | os.PathLike[str] = "config.yaml", *, check_designs: 
                 raise ConfigError(
                     f"{config_path}: key 'designs[{index}].clock_period.{pdk}': unknown PDK (value: {pdk!r})"
                 )
-        if check_designs:
-            _validate_design(config_path, index, spec)
-    if check_designs:
-        _validate_sweeps(config_path, config, platforms)
     return config.model_copy(update={"root": root, "platforms": platforms})
 
 
@@ -392,47 +385,3 @@ def _check_unique_jobs(config_path: Path, config: Config) -> None:
             raise ConfigError(f"{config_path}: keys 'designs[{seen[key]}]' and 'designs[{index}]': the same job "
                               f"(design {spec.name!r}, {what}); give each a distinct 'label'")
         seen[key] = index
-
-
-def _validate_design(config_path: Path, index: int, spec: DesignSpec) -> None:
-    # Imported here: the generator is a plugin, resolved by name (ORFS: adding a design = adding files).
-    from orchestrator.designs import DesignError, validate_parameters
-
-    try:
-        parameters = validate_parameters(spec.generator, spec.name, spec.parameters)
-    except DesignError as exc:
-        raise ConfigError(f"{config_path}: key 'designs[{index}]': {exc}") from None
-    if spec.accuracy is not None:
-        from orchestrator import accuracy
-
-        try:
-            accuracy.check_point(spec.generator, parameters, accuracy.normalise(spec.generator, spec.accuracy))
-        except accuracy.AccuracyError as exc:
-            raise ConfigError(f"{config_path}: key 'designs[{index}].accuracy{exc.key}': {exc.message}") from None
-
-
-def _validate_sweeps(config_path: Path, config: Config, platforms: dict[str, Platform]) -> None:
-    from orchestrator.sweeps import SweepError, validate_sweep
-
-    seen: set[str] = set()
-    for index, sweep in enumerate(config.sweeps):
-        if sweep.name in seen:
-            raise ConfigError(f"{config_path}: key 'sweeps[{index}].name': listed twice (value: {sweep.name!r})")
-        seen.add(sweep.name)
-        try:
-            validate_sweep(sweep, default_pdks=config.pdks, known_pdks=platforms)
-        except SweepError as exc:
-            raise ConfigError(f"{config_path}: key 'sweeps[{index}]{exc.key}': {exc.message}") from None
-        _check_sweep_labels(config_path, index, sweep, config.pdks)
-
-
-def _check_sweep_labels(config_path: Path, index: int, sweep: Sweep, default_pdks: list[str]) -> None:
-    """Each sweep point's label names a build directory: it must be a safe name too."""
-    from orchestrator.names import UnsafeNameError
-    from orchestrator.sweeps import expand_sweep
-
-    for point in expand_sweep(sweep, default_pdks):
-        try:
-            check_name(point.label, "sweep point label")
-        except UnsafeNameError as exc:
-            raise ConfigError(f"{config_path}: key 'sweeps[{index}]': {exc}") from None

@@ -56,6 +56,11 @@ SC_TOOL_REQUIREMENT: dict[str, str | None] = {
     "builtin": None,
 }
 
+# The tools the flow runs, in flow order: a new version of one, or one appearing or disappearing
+# (which moves where the flow is cut), changes a job's result (``cache``), and a missing one is
+# what ``run`` warns about.
+FLOW_TOOLS: tuple[str, ...] = ("pyslang", "yosys", "sta", "openroad", "klayout")
+
 # The oldest version SiliconCompiler 0.38.11 accepts per tool (its tasks' ``add_version`` in
 # setup(); tests/test_tools.py reads them back from SC's source). An older tool would make SC fail
 # the node, so it counts as missing: the stage is skipped with the reason, not recorded as failed.

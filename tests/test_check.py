@@ -487,10 +487,10 @@ def _import_reference(tmp_path: Path) -> list[RunRecord]:
     if importlib.util.find_spec("orchestrator.orfs_import") is None:
         pytest.skip("orchestrator.orfs_import (the ORFS importer) is not in this checkout yet")
     from orchestrator import orfs_import
-    from orchestrator.config import load_config
+    from orchestrator.jobs import load_project
     from orchestrator.history import load_records
 
-    config = load_config(REPO_ROOT / "config.yaml")
+    config = load_project(REPO_ROOT / "config.yaml")
     history_dir = tmp_path / "history"
     orfs_import.import_orfs(REFERENCE, history_dir, config.platforms)
     records = load_records(history_dir)
