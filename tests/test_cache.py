@@ -277,3 +277,14 @@ def test_run_rejects_a_non_positive_jobs_count(tmp_path):
     proc = run_cli(config, "run", "--jobs", "0")
     assert proc.returncode == 2 and error_lines(proc) == ["error: --jobs: must be >= 1 (value: 0)"]
     assert "Traceback" not in proc.stderr
+
+
+def test_the_key_hashes_every_module_but_the_readers_of_records():
+    package = Path(cache.__file__).resolve().parent
+    hashed = {path.relative_to(package).as_posix() for path in cache.result_module_files()}
+    everything = {path.relative_to(package).as_posix() for path in package.rglob("*.py")}
+    readers = {name for name in everything if name.split("/")[0].removesuffix(".py")
+               in {"report", "check", "cli", "history", "progress", "orfs_import", "__main__"}}
+    assert hashed == everything - readers
+    assert {"jobs.py", "job_process.py", "runner.py", "flow.py", "metrics.py", "record.py"} <= hashed
+    assert not any(name.startswith("report/") for name in hashed)
