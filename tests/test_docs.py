@@ -81,6 +81,13 @@ def test_a_broken_link_and_a_missing_heading_would_be_caught(tmp_path):
     assert anchors(page) == {"top", "the-job-cache"}
 
 
+def test_commands_are_found_in_prose_and_in_code_blocks(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("Run `python -m orchestrator doctor`.\n```sh\npip install -e . && python -m orchestrator run "
+                    "--pdk all   # note\n```\n", encoding="utf-8")
+    assert shown_commands(page) == ["python -m orchestrator doctor", "python -m orchestrator run --pdk all"]
+
+
 def test_the_readme_stays_short():
     lines = README.read_text(encoding="utf-8").splitlines()
     assert len(lines) <= 200, f"README.md has {len(lines)} lines; move detail into docs/"
@@ -95,9 +102,24 @@ def _subcommands() -> dict[str, set[str]]:
             for name, sub_parser in sub.choices.items()}
 
 
+def shown_commands(path: Path) -> list[str]:
+    """``python -m orchestrator ...`` in inline code, and on the lines of code blocks (split at ``&&``, ``#``
+    comments dropped)."""
+    shown, fenced = [], False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if FENCE.match(line):
+            fenced = not fenced
+        elif fenced:
+            parts = (part.strip() for part in line.split("#", 1)[0].split("&&"))
+            shown.extend(part for part in parts if part.startswith("python -m orchestrator"))
+        else:
+            shown.extend(COMMAND.findall(line))
+    return shown
+
+
 def test_every_command_the_readme_shows_exists_with_its_options():
     commands = _subcommands()
-    shown = [m for line in README.read_text(encoding="utf-8").splitlines() for m in COMMAND.findall(line)]
+    shown = shown_commands(README)
     assert len(shown) >= len(commands)  # every command is in the table
     problems = []
     for text in shown:
