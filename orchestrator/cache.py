@@ -56,7 +56,7 @@ FLOW_PACKAGES = ("siliconcompiler", "lambdapdk", "pyosys")
 
 # Modules (and packages) of orchestrator/ whose code cannot change what a record holds: they read
 # records or show them. Every other module is hashed into the key, a new one by default.
-NOT_RESULT_MODULES = frozenset({"report", "check", "cli", "history", "progress", "orfs_import", "__main__"})
+NOT_RESULT_MODULES = frozenset({"report", "check", "cli", "history", "progress", "orfs_import", "docgen", "__main__"})
 
 REUSABLE_STATUS = ("pass", "partial")
 

@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cache",),  # job key, hit/miss
     ("job_process",),  # the child: one request in, one record out
     ("runner",),  # the parent: schedules job processes
-    ("progress", "check", "orfs_import", "report"),  # readers of records
+    ("progress", "check", "orfs_import", "report", "docgen"),  # readers of records and declarations
     ("cli", "__main__"),  # thin
 )
 LAYER_OF = {name: index for index, names in enumerate(LAYERS) for name in names}
