@@ -5,6 +5,7 @@ every module says in its opening docstring what its one job is. Imports inside f
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,14 @@ def test_every_module_opens_with_a_docstring_saying_what_it_does(name):
         return  # a marker or a one-line entry point
     docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
     assert docstring and len(docstring.split()) >= 6, f"{path}: no opening docstring stating its job"
+
+
+def test_the_readme_diagram_names_every_module_and_only_real_ones():
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## How it works", 1)[1].split("\n## ", 1)[0]
+    words = set(re.findall(r"[a-z][a-z_]+", section))
+    top_level = {name.split(".")[0] for name in modules()} - {"__init__", "__main__"}
+    assert sorted(top_level - words) == []  # every module is in the picture
+    diagram = section.split("```", 2)[1]
+    boxes = set(re.findall(r"^\s*([a-z_]+) ─", diagram, re.MULTILINE))
+    assert boxes and sorted(boxes - top_level) == []  # every box is a module
