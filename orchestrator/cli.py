@@ -241,7 +241,7 @@ def cmd_run(args) -> int:
     require_all = args.require_all_stages or config.flow.require_all_stages
     to = args.to or config.flow.to
     missing = [s for s in toolchain.tools.values()
-               if not s.found and s.name in ("yosys", "pyslang", "openroad", "sta", "klayout")]
+               if not s.found and s.name in tools.FLOW_TOOLS]
     if missing:
         print("!! Flow stages will be SKIPPED: " + "; ".join(
             f"{s.name} not installed ({s.install_hint})" for s in missing), file=sys.stderr)

@@ -56,6 +56,10 @@ SC_TOOL_REQUIREMENT: dict[str, str | None] = {
     "builtin": None,
 }
 
+# The tools the flow runs, in flow order: what cuts the flow when one is missing, and what the
+# cache key hashes (a new version, or a tool appearing or disappearing, changes the result).
+FLOW_TOOLS: tuple[str, ...] = tuple(dict.fromkeys(tool for tool in SC_TOOL_REQUIREMENT.values() if tool))
+
 # The oldest version SiliconCompiler 0.38.11 accepts per tool (its tasks' ``add_version`` in
 # setup(); tests/test_tools.py reads them back from SC's source). An older tool would make SC fail
 # the node, so it counts as missing: the stage is skipped with the reason, not recorded as failed.
