@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(TOYGEN))
 
 from orchestrator import runner, tools  # noqa: E402
-from orchestrator.config import load_config  # noqa: E402
-from orchestrator.sweeps import select_jobs  # noqa: E402
+from orchestrator.jobs import load_project  # noqa: E402
+from orchestrator.jobs import select_jobs  # noqa: E402
 
 # A killed benchmark stops its job processes the way Ctrl-C does.
 signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -101,11 +101,11 @@ def project(designs: dict[str, str], pdks: list[str], extra: str = "", keep: boo
 def run_api(config_path: Path, *, max_parallel: int, to: str = "synthesis", force: bool = False,
             sweeps: list[str] | None = None, include_matrix: bool = True):
     """Run every job of the project through the job runner; returns (outcomes, wall seconds)."""
-    config = load_config(config_path)
+    config = load_project(config_path)
     jobs = select_jobs(config, pdks=list(config.pdks), include_matrix=include_matrix, sweeps=sweeps)
     toolchain = tools.detect_all()
     began = time.perf_counter()
-    outcomes = runner.run_jobs(config, config_path, jobs, toolchain, max_parallel=max_parallel, to=to, force=force)
+    outcomes = runner.run_jobs(config, jobs, toolchain, max_parallel=max_parallel, to=to, force=force)
     wall = time.perf_counter() - began
     for outcome in outcomes:
         if outcome.record is None or outcome.record.status == "fail":

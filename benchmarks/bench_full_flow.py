@@ -43,8 +43,9 @@ from _harness import HALUT_DESIGNS, REPO_ROOT, project
 
 from orchestrator import history, orfs_import, runner, tools
 from orchestrator.config import load_config
+from orchestrator.jobs import load_project
 from orchestrator.record import METRIC_UNITS, RunRecord
-from orchestrator.sweeps import select_jobs
+from orchestrator.jobs import select_jobs
 
 SMALL_DESIGNS = {name: "{C: 4, K: 4, M: 2, DU: 1, dtype: int8, mem_style: latch}" for name in HALUT_DESIGNS}
 PRESETS = {"reference": HALUT_DESIGNS, "small": SMALL_DESIGNS}
@@ -158,7 +159,7 @@ def report(record: RunRecord, wall: float | None, orfs: list[RunRecord]) -> None
 
 def report_history(history_dir: Path, archive: Path | None) -> int:
     """The report for records already written (job wall times are not in a record)."""
-    config = load_config(REPO_ROOT / "config.yaml", check_designs=False)
+    config = load_config(REPO_ROOT / "config.yaml")
     orfs = orfs_reference(archive, config.platforms)
     records = sorted((history.load_record(p) for p in history.iter_record_files(history_dir)),
                      key=lambda r: r.timestamp)
@@ -192,7 +193,7 @@ def main() -> int:
     with project(entries, args.pdk, keep=args.keep) as config_path:
         if args.keep:
             print(f"project: {config_path.parent}", file=sys.stderr)
-        config = load_config(config_path)
+        config = load_project(config_path)
         orfs = orfs_reference(archive, config.platforms)
         toolchain = tools.detect_all()
         print("tools: " + ", ".join(f"{n} {v}" for n, v in sorted(toolchain.versions().items())), file=sys.stderr)
@@ -212,7 +213,7 @@ def main() -> int:
 
         began = time.perf_counter()
         try:
-            outcomes = runner.run_jobs(config, config_path, jobs, toolchain, max_parallel=args.jobs, to=args.to,
+            outcomes = runner.run_jobs(config, jobs, toolchain, max_parallel=args.jobs, to=args.to,
                                        force=True, on_progress=progress)
         except runner.Interrupted as stopped:  # Ctrl-C: report the jobs that finished
             outcomes = [o for o in stopped.outcomes if not o.interrupted]

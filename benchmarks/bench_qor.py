@@ -41,7 +41,7 @@ from pathlib import Path
 from _harness import HALUT_DESIGNS, REPO_ROOT, pdk_data_root, project, run_api
 
 from orchestrator import flow, tools
-from orchestrator.config import load_config
+from orchestrator.jobs import load_project
 
 # Our design -> the reference's unit name in the archive.
 REFERENCE_UNIT = {"halut_encoder": "halut_encoder_4", "halut_decoder": "halut_decoder", "halut_matmul": "halut_matmul"}
@@ -293,7 +293,7 @@ def main() -> int:
                 handle.write(f"\n{key}: {value}\n")
             print(f"platform {pdk}: {key}: {value}")
         outcomes, _ = run_api(config_path, max_parallel=1, to=to, force=True)
-        config = load_config(config_path)
+        config = load_project(config_path)
         for outcome in outcomes:
             record = outcome.record
             pdk, design = record.pdk, record.design

@@ -21,17 +21,17 @@ from pathlib import Path
 
 from _harness import design_entries, pct, project, run_api
 
-from orchestrator import flow, metrics, runner, tools
-from orchestrator.config import load_config
+from orchestrator import flow, job_process, metrics, runner, tools
+from orchestrator.jobs import load_project
 from orchestrator.designs import render_design
-from orchestrator.sweeps import select_jobs
+from orchestrator.jobs import select_jobs
 
 
 def liberty_prep_alone(config_path: Path, pdk: str) -> tuple[float, int]:
     """Seconds SC's Liberty preprocessing takes for the platform's synthesis corner, and the file count."""
     from siliconcompiler.tools.yosys.prepareLib import process_liberty_file
 
-    config = load_config(config_path)
+    config = load_project(config_path)
     job = select_jobs(config, pdks=[pdk])[0]
     with tempfile.TemporaryDirectory() as tmp:
         rendered = render_design(config, job.spec, job.platform, Path(tmp) / "inputs")
@@ -62,8 +62,8 @@ def main() -> int:
             record = outcome.record
             build_dir = Path(record.build_dir)
             manifest = metrics.load_job_manifest(build_dir, record.top, flow.SC_JOBNAME)
-            syn = runner.sc_node_times(manifest, [("synthesis", "0")])
-            elab = runner.sc_node_times(manifest, [("elaborate", "0")])
+            syn = job_process.sc_node_times(manifest, [("synthesis", "0")])
+            elab = job_process.sc_node_times(manifest, [("elaborate", "0")])
             wall = outcome.elapsed_s
             yosys, prep = syn["tool"], syn["sc_task"] - syn["tool"]
             rest = wall - syn["sc_task"] - elab["sc_task"]

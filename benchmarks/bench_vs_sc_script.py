@@ -46,9 +46,9 @@ from pathlib import Path
 from _harness import HALUT_DESIGNS, REPO_ROOT, TOYGEN, pct, project
 
 from orchestrator import designs, runner, tools
-from orchestrator.config import load_config
+from orchestrator.jobs import load_project
 from orchestrator.sc_manifest import Manifest
-from orchestrator.sweeps import select_jobs
+from orchestrator.jobs import select_jobs
 from orchestrator.yosys_bridge import TOOL_TIMES_ENV
 
 SMALL_DESIGNS = {name: "{C: 4, K: 4, M: 2, DU: 1, dtype: int8, mem_style: latch}" for name in HALUT_DESIGNS}
@@ -220,7 +220,7 @@ def main() -> int:
         root = config_path.parent
         if args.keep:
             print(f"project: {root}", file=sys.stderr)
-        config = load_config(config_path)
+        config = load_project(config_path)
         jobs = select_jobs(config, pdks=list(config.pdks))
         toolchain = tools.detect_all()
         spec = plain_jobs(config, jobs, toolchain, root / "plain", args.to)

@@ -41,22 +41,22 @@ from typing import Any, Iterable
 from orchestrator import __version__, accuracy
 from orchestrator.config import Config
 from orchestrator.designs import RenderedDesign
-from orchestrator.flow import SC_JOBNAME, Job
+from orchestrator.flow import SC_JOBNAME
+from orchestrator.fsutil import atomic_write_json
+from orchestrator.history import read_record_data
+from orchestrator.jobs import Job
 from orchestrator.record import RunRecord, make_run_id, parameters_key
-from orchestrator.tools import Toolchain
+from orchestrator.tools import FLOW_TOOLS, Toolchain
 
 CACHE_SCHEMA = 1  # bump when the key's composition changes
 
 KEY_FILE = "orchestrator-key.json"
 
-# The tools the flow runs (tools.SC_TOOL_REQUIREMENT): a new version, or one appearing or
-# disappearing (which moves where the flow is cut), changes the result.
-FLOW_TOOLS = ("yosys", "pyslang", "openroad", "sta", "klayout")
 FLOW_PACKAGES = ("siliconcompiler", "lambdapdk", "pyosys")
 
-# Modules whose code decides what a record holds. report/, check, cli, history do not.
-RESULT_MODULES = ("accuracy", "cache", "config", "designs", "flow", "liberty_cache", "metrics", "record", "runner",
-                  "sc_manifest", "tools", "yosys_bridge")
+# Modules (and packages) of orchestrator/ whose code cannot change what a record holds: they read
+# records or show them. Every other module is hashed into the key, a new one by default.
+NOT_RESULT_MODULES = frozenset({"report", "check", "cli", "history", "progress", "orfs_import", "__main__"})
 
 REUSABLE_STATUS = ("pass", "partial")
 
@@ -107,13 +107,24 @@ def package_versions() -> dict[str, str | None]:
     return dict(_package_versions())
 
 
+def result_module_files() -> list[Path]:
+    """The source files of every module that shapes a record (all but ``NOT_RESULT_MODULES``)."""
+    package_dir = Path(__file__).resolve().parent
+    files = []
+    for path in sorted(package_dir.rglob("*.py")):
+        top = path.relative_to(package_dir).parts[0].removesuffix(".py")
+        if top not in NOT_RESULT_MODULES:
+            files.append(path)
+    return files
+
+
 @lru_cache(maxsize=None)
 def orchestrator_identity() -> dict[str, str]:
     package_dir = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for module in RESULT_MODULES:
-        digest.update(module.encode() + b"\0")
-        digest.update((package_dir / f"{module}.py").read_bytes())
+    for path in result_module_files():
+        digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
     return {"version": __version__, "sources": digest.hexdigest()}
 
 
@@ -187,8 +198,6 @@ def changed_components(old: dict[str, Any] | None, new: dict[str, Any]) -> list[
 
 def read_components(path: Path) -> dict[str, Any] | None:
     """The components stored in a key file (``KEY_FILE``), or None."""
-    from orchestrator.history import read_record_data
-
     try:
         data = read_record_data(Path(path))
     except (OSError, ValueError):  # missing, not UTF-8, not JSON, not a regular file: no comparison
@@ -217,8 +226,6 @@ class HistoryIndex:
 
     @classmethod
     def scan(cls, history_dir: Path, pairs: Iterable[tuple[str, str]]) -> "HistoryIndex":
-        from orchestrator.history import read_record_data
-
         index = cls()
         for pdk, design in sorted(set(pairs)):
             folder = Path(history_dir) / pdk / design
@@ -260,8 +267,6 @@ class HistoryIndex:
         hit = self.reusable.get(key)
         if hit is None:
             return None
-        from orchestrator.history import read_record_data
-
         try:
             return RunRecord.model_validate(read_record_data(hit[2]))
         except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
@@ -274,7 +279,46 @@ class HistoryIndex:
 
 def reuse_record(previous: RunRecord, job: Job, started: datetime) -> RunRecord:
     """The record of a cache hit: the previous record's results under a new run id and time."""
-    label = job.spec.label
-    run_id = make_run_id(job.spec.name + (f"-{label}" if label else ""), job.platform.name, job.parameters,
-                         started, salt="cached")
+    run_id = make_run_id(job.run_name, job.platform.name, job.parameters, started, salt="cached")
     return previous.model_copy(update={"run_id": run_id, "timestamp": started, "cached": True}, deep=True)
+
+
+# ----------------------------------------------------------------------------- the decision
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Run the job or reuse a record, and why: ``reuse`` is the hit's record (None: run it);
+    ``reason`` says why it runs ("first run", "rtl, sdc changed", "--force")."""
+
+    reuse: RunRecord | None
+    reason: str | None
+
+
+def last_key_path(job: Job, build_dir: Path) -> Path:
+    # Per run name, not per build directory: a new parameter set gets a new directory, and the
+    # next run should still say what changed.
+    return build_dir.parent / f"{job.run_name}.last-key.json"
+
+
+def decide(history: HistoryIndex, job: Job, components: dict[str, Any], build_dir: Path, *, force: bool,
+           now: datetime) -> Decision:
+    """A hit (an unchanged job with a reusable record, unless ``force``) or a miss with its reason.
+    A miss stores the components for the next run's comparison."""
+    key = job_key(components)
+    last_key_file = last_key_path(job, build_dir)
+    previous_components = read_components(last_key_file)
+    if not force:
+        previous = history.lookup(key)
+        if previous is not None:
+            return Decision(reuse_record(previous, job, now), None)
+    if force:
+        reason = "--force"
+    elif previous_components is None:
+        reason = "first run"
+    else:
+        changed = changed_components(previous_components, components)
+        reason = (", ".join(changed) + " changed") if changed else "no reusable record"
+    for path in (build_dir / KEY_FILE, last_key_file):
+        atomic_write_json(path, {"job_key": key, "components": components})
+    return Decision(None, reason)

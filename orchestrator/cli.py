@@ -133,14 +133,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load(args):
-    from orchestrator.config import load_config
+    from orchestrator.jobs import load_project
 
-    return load_config(args.config)
+    return load_project(args.config)
 
 
 def _select_jobs(config, pdk_arg: str, designs: list[str], params: list[str], *,
                  include_matrix: bool = True, sweeps: list[str] | None = None):
-    from orchestrator.sweeps import select_jobs
+    from orchestrator.jobs import select_jobs
 
     if pdk_arg == "all":
         pdks = list(config.pdks)
@@ -164,8 +164,9 @@ def _print_toolchain(toolchain) -> None:
 
 def cmd_doctor(args) -> int:
     from orchestrator import tools
-    from orchestrator.flow import Job, build_project, plan_steps
     from orchestrator.designs import render_design
+    from orchestrator.flow import build_project, plan_steps
+    from orchestrator.jobs import Job
 
     toolchain = tools.detect_all()
     print("Tools:")
@@ -210,7 +211,7 @@ def cmd_render(args) -> int:
     for job in jobs:
         # One folder per job (labelled entries of one design apart). Under build/ it is emptied
         # first (files of another parameter set must not linger); a user's --out is never deleted.
-        folder = out_root / job.platform.name / (job.spec.name + (f"-{job.spec.label}" if job.spec.label else ""))
+        folder = out_root / job.platform.name / job.run_name
         if not args.out:
             shutil.rmtree(folder, ignore_errors=True)
         rendered = render_design(config, job.spec, job.platform, folder)
@@ -253,7 +254,7 @@ def cmd_run(args) -> int:
     # A CI cancel or `kill` (SIGTERM) stops the jobs as cleanly as Ctrl-C does.
     previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        outcomes = runner.run_jobs(config, Path(args.config).resolve(), jobs, toolchain, max_parallel=max_parallel,
+        outcomes = runner.run_jobs(config, jobs, toolchain, max_parallel=max_parallel,
                                    to=to, force=args.force, on_progress=display.update,
                                    on_message=lambda line: print(line, file=sys.stderr, flush=True))
     except runner.Interrupted as exc:

@@ -36,9 +36,10 @@ class TimingScenarioSpec(_Strict):
     """One sign-off scenario (SC ``[constraint,timing,scenario]``): library corners and the checks
     analysed there. Every check must be analysed somewhere, setup at exactly one scenario."""
 
-    libcorners: list[str] = Field(min_length=1)  # SC libcorners; the first one gives the voltage
-    pexcorner: str = "typical"
-    checks: list[TimingCheck] = Field(min_length=1)
+    libcorners: list[str] = Field(min_length=1, description="SC library corners (e.g. slow); the first one's "
+                                  "Liberty nom_voltage is the scenario's voltage")
+    pexcorner: str = Field("typical", description="SC parasitic extraction corner")
+    checks: list[TimingCheck] = Field(min_length=1, description="what is analysed here: setup, hold, power")
 
 
 # SC's named ABC scripts for Yosys synthesis (syn_asic var ``strategy``; tools/yosys/scripts/common/
@@ -49,39 +50,47 @@ SynthesisStrategy = Literal["DELAY0", "DELAY1", "DELAY2", "DELAY3", "DELAY4", "A
 class Platform(_Strict):
     """One PDK + main std-cell library, as ORFS would declare a platform."""
 
-    name: str
-    description: str = ""
-    sc_target: str  # "module:function" of the SC target that sets PDK, flow and timing scenarios
-    pdk: str  # lambdapdk PDK name
-    stdcell_lib: str  # main std-cell library name (Liberty library group)
-    stdcell_lib_class: str  # "module:Class" of the lambdapdk StdCellLibrary
-    time_unit: Literal["ps", "ns"]
-    clock_period: float = Field(gt=0)  # in time_unit
-    clock_port: str = "clk_i"
-    io_delay_fraction: float = Field(ge=0, lt=1)
-    driving_cell: str
-    driving_cell_pin: str
-    output_load_ff: float = Field(ge=0)  # in fF (the Liberty capacitive_load_unit of both PDKs)
-    core_utilization_pct: float = Field(gt=0, le=100)
-    placement_density: float = Field(gt=0, le=1)
-    ge_reference_cell: str
-    ge_reference_area_um2: float = Field(gt=0)
-    # Sign-off scenarios by name, replacing the SC target's: which corner setup, hold and power are
-    # analysed at. The record names the scenario of each timing and power figure.
-    timing_scenarios: dict[str, TimingScenarioSpec] = Field(min_length=1)
-    clock_uncertainty: float = Field(default=0.0, ge=0)  # in time_unit (jitter + skew margin)
-    # Library cells (patterns) OpenROAD's repair steps may never pick as a replacement. Latches
-    # only come from the RTL: on ASAP7, OpenROAD 26Q3's repair_timing swapped a write-data
+    name: str = Field(description="platform name; must equal the file name (platforms/<name>.yaml)")
+    description: str = Field("", description="one line for people")
+    sc_target: str = Field(description='"module:function" of the SC target that sets PDK, std-cell library, '
+                                       "flow and timing scenarios")
+    pdk: str = Field(description="lambdapdk PDK name")
+    stdcell_lib: str = Field(description="main std-cell library (its Liberty library group name)")
+    stdcell_lib_class: str = Field(description='"module:Class" of the lambdapdk StdCellLibrary')
+    time_unit: Literal["ps", "ns"] = Field(description="unit of every time setting of this platform and of "
+                                                       "config.yaml clock periods for it")
+    clock_period: float = Field(gt=0, description="default clock period, in time_unit")
+    clock_port: str = Field("clk_i", description="clock port of the generated designs")
+    io_delay_fraction: float = Field(ge=0, lt=1, description="input and output delay as a fraction of the "
+                                                             "clock period (SDC)")
+    driving_cell: str = Field(description="Liberty cell driving every input (SDC set_driving_cell)")
+    driving_cell_pin: str = Field(description="output pin of driving_cell")
+    output_load_ff: float = Field(ge=0, description="load on every output, in fF (SDC set_load)")
+    core_utilization_pct: float = Field(gt=0, le=100, description="floorplan core utilisation (SC "
+                                                                  "[constraint,density])")
+    placement_density: float = Field(gt=0, le=1, description="global placement target density")
+    ge_reference_cell: str = Field(description="the cell one gate equivalent stands for (a NAND2)")
+    ge_reference_area_um2: float = Field(gt=0, description="its area in µm²: ge = area_um2 / this")
+    # Replaces the SC target's scenarios: the record names the scenario of each timing and power figure.
+    timing_scenarios: dict[str, TimingScenarioSpec] = Field(
+        min_length=1, description="sign-off scenarios by name: which corner setup (exactly one), hold and "
+                                  "power are analysed at")
+    clock_uncertainty: float = Field(0.0, ge=0, description="jitter + skew margin, in time_unit (SDC "
+                                                            "set_clock_uncertainty)")
+    # Latches only come from the RTL: on ASAP7, OpenROAD 26Q3's repair_timing swapped a write-data
     # flip-flop (DFFHQx4) for a latch (DHLx1), a change of function the flop/latch census caught.
-    resizer_dont_use: list[str] = Field(default_factory=list)
-    voltage_v: float | None = Field(default=None, gt=0)  # override; None = the setup corner's Liberty
-    sdc_template: str  # file name under platforms/
-    # Supply voltage of the ORFS platform's default corner, for imported ORFS runs (their metrics
-    # do not carry it). ORFS asap7 runs at CORNER=BC (0.77 V), not at our analysis corner.
-    orfs_voltage_v: float | None = Field(default=None, gt=0)
-    # ABC script of the Yosys synthesis (flow.apply_synthesis_settings). None = SC's default:
-    # Yosys' own ABC script, timed to the clock period (``abc -D``).
-    synthesis_strategy: SynthesisStrategy | None = None
+    resizer_dont_use: list[str] = Field(default_factory=list, description="library cell patterns OpenROAD's "
+                                        "repair steps may never pick as a replacement")
+    voltage_v: float | None = Field(None, gt=0, description="supply voltage to record; null = the setup "
+                                                            "corner's Liberty nom_voltage")
+    sdc_template: str = Field(description="Jinja2 SDC template, a file name under platforms/")
+    # ORFS asap7 runs at CORNER=BC (0.77 V), not at our analysis corner.
+    orfs_voltage_v: float | None = Field(None, gt=0, description="supply voltage of the ORFS platform's default "
+                                                                 "corner, for imported ORFS runs (their metrics "
+                                                                 "do not carry it)")
+    synthesis_strategy: SynthesisStrategy | None = Field(
+        None, description="SC's named ABC script for Yosys (AREA3 = ORFS abc_area, DELAY4 = abc_speed); null = "
+                          "Yosys' own ABC script timed to the clock period")
 
     @field_validator("name")
     @classmethod
@@ -124,14 +133,18 @@ class Platform(_Strict):
 class DesignSpec(_Strict):
     """One entry of the matrix: a generated design and its parameter set."""
 
-    name: str  # design name, e.g. "halut_encoder"
-    generator: str = "halut"  # Python package that renders it (``render(design, params, out_dir)``)
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    clock_period: dict[str, float] = Field(default_factory=dict)  # per-PDK override, platform time unit
-    label: str | None = None  # distinguishes several parameter sets of one design
-    # Accuracy task (dataset, layer, seed, options) the generator measures this point on; its
-    # ``accuracy`` plug-in validates it (orchestrator.accuracy). None = hardware figures only.
-    accuracy: dict[str, Any] | None = None
+    name: str = Field(description='design name, e.g. "halut_encoder"')
+    generator: str = Field("halut", description="Python package under designs/ that renders it")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="the generator's parameters "
+                                       "(designs/<generator>/parameters.yaml); missing ones take its defaults")
+    clock_period: dict[str, float] = Field(default_factory=dict, description="per-PDK clock period, in the "
+                                           "platform's time_unit (default: the platform's)")
+    label: str | None = Field(None, description="tells several parameter sets of one design apart (names the "
+                                                "build directory and the run)")
+    # Validated by the generator's ``accuracy`` plug-in (orchestrator.accuracy).
+    accuracy: dict[str, Any] | None = Field(None, description="accuracy task the generator measures this point "
+                                                              "on (dataset, layer, seed, options); null = "
+                                                              "hardware figures only")
 
     @field_validator("clock_period")
     @classmethod
@@ -155,11 +168,13 @@ class DesignSpec(_Strict):
 
 
 class Paths(_Strict):
-    build_dir: str = "build"
-    history_dir: str = "reports/history"
-    reports_dir: str = "reports"
-    site_dir: str = "reports/site"
-    platforms_dir: str = "platforms"
+    """Where things go, relative to config.yaml's folder."""
+
+    build_dir: str = Field("build", description="job build directories (SC's job trees)")
+    history_dir: str = Field("reports/history", description="the history: one JSON record per run")
+    reports_dir: str = Field("reports", description="tables and plots")
+    site_dir: str = Field("reports/site", description="the static HTML gallery")
+    platforms_dir: str = Field("platforms", description="platform files")
 
 
 # The node schedulers SC 0.38 implements for [option,scheduler,name]. Its schema also lists lsf and
@@ -169,37 +184,44 @@ SCHEDULERS: tuple[str, ...] = get_args(Scheduler)
 
 
 class FlowOptions(_Strict):
-    to: str | None = None  # last SC step to run (None = whole flow, as far as tools allow)
-    jobs: int | None = Field(default=None, ge=1)  # None = number of cores
-    require_all_stages: bool = False
-    syn_np: int = Field(default=1, ge=1)
-    scheduler: Scheduler | None = None  # SC [option,scheduler,name]; None = nodes run on this machine
-    scheduler_queue: str | None = None  # SC [option,scheduler,queue] (the Slurm partition)
-    scheduler_options: list[str] = Field(default_factory=list)  # SC [option,scheduler,options], as-is
-    # Reuse SC's Yosys Liberty preparation across jobs (orchestrator.liberty_cache); off = SC as shipped.
-    liberty_cache: bool = True
-    # OpenROAD reports every P&R step skips (SC APRTask ``skip_reports``). logicdepth: OpenROAD's
-    # report_logic_depth_histogram walks every path and takes tens of minutes on the latch-memory
-    # designs (a small halut_matmul on ASAP7 sat in it for over 15 min at cts.repair_timing); the
-    # record does not use SC's logicdepth metric.
-    openroad_skip_reports: list[str] = Field(default_factory=lambda: ["logicdepth"])
+    """How jobs run (the ``flow:`` block; ``run``'s flags override it)."""
+
+    to: str | None = Field(None, description="last SC step to run (e.g. synthesis); null = the whole flow, as "
+                                             "far as the installed tools allow")
+    jobs: int | None = Field(None, ge=1, description="jobs at once; null = the cores this process may use")
+    require_all_stages: bool = Field(False, description="fail instead of skipping stages whose tool is missing")
+    syn_np: int = Field(1, ge=1, description="threads of the synthesis node")
+    scheduler: Scheduler | None = Field(None, description="SC [option,scheduler,name]: where SC runs each node; "
+                                                          "null = on this machine")
+    scheduler_queue: str | None = Field(None, description="SC [option,scheduler,queue] (the Slurm partition)")
+    scheduler_options: list[str] = Field(default_factory=list, description="SC [option,scheduler,options], "
+                                         "passed as they are")
+    liberty_cache: bool = Field(True, description="reuse SC's Yosys Liberty preparation across jobs "
+                                                  "(orchestrator.liberty_cache); false = SC as shipped")
+    # logicdepth: OpenROAD's report_logic_depth_histogram walks every path and takes tens of minutes
+    # on the latch-memory designs (a small halut_matmul on ASAP7 sat in it for over 15 min at
+    # cts.repair_timing); the record does not use SC's logicdepth metric.
+    openroad_skip_reports: list[str] = Field(default_factory=lambda: ["logicdepth"], description="OpenROAD "
+                                             "reports every P&R step skips (SC APRTask skip_reports)")
 
 
 class Sweep(_Strict):
     """A design-space sweep: parameter points (a grid or a list) crossed with clock periods per PDK.
 
-    ``orchestrator.sweeps`` expands it into one job per (point, clock period, PDK).
+    ``orchestrator.jobs`` expands it into one job per (point, clock period, PDK).
     """
 
-    name: str  # part of job labels and build directory names (``names``)
-    design: str
-    generator: str = "halut"
-    parameters: dict[str, Any] = Field(default_factory=dict)  # fixed for every point
-    grid: dict[str, list[Any]] = Field(default_factory=dict)  # parameter -> values; every combination
-    points: list[dict[str, Any]] = Field(default_factory=list)  # or: explicit parameter sets
-    clock_period: dict[str, list[float]] = Field(default_factory=dict)  # PDK -> periods (platform unit)
-    pdks: list[str] | None = None  # default: the config's pdks
-    accuracy: dict[str, Any] | None = None  # every point's accuracy task (see DesignSpec.accuracy)
+    name: str = Field(description="sweep name: the start of every point's label and build directory")
+    design: str = Field(description="the design swept")
+    generator: str = Field("halut", description="Python package under designs/ that renders it")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="parameters shared by every point")
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="parameter -> values: every "
+                                       "combination is a point")
+    points: list[dict[str, Any]] = Field(default_factory=list, description="or: explicit parameter sets")
+    clock_period: dict[str, list[float]] = Field(default_factory=dict, description="PDK -> clock periods "
+                                                 "(platform time_unit), each crossed with every point")
+    pdks: list[str] | None = Field(None, description="PDKs of the sweep; null = config.yaml's pdks")
+    accuracy: dict[str, Any] | None = Field(None, description="every point's accuracy task (as designs[].accuracy)")
 
     @field_validator("name")
     @classmethod
@@ -213,16 +235,19 @@ class Sweep(_Strict):
 
 
 class Config(_Strict):
-    pdk_data_root: str | None = None  # lambdapdk data root; env HALUT_PDK_ROOT wins
-    pdks: list[str] = Field(min_length=1)
-    designs: list[DesignSpec] = Field(min_length=1)
-    sweeps: list[Sweep] = Field(default_factory=list)
-    flow: FlowOptions = Field(default_factory=FlowOptions)
-    paths: Paths = Field(default_factory=Paths)
+    """config.yaml: the design matrix, the sweeps and the defaults of a run."""
 
-    # Filled by the loader, not by the file.
-    root: Path = Path(".")
-    platforms: dict[str, Platform] = Field(default_factory=dict)
+    pdk_data_root: str | None = Field(None, description=f"lambdapdk data root for offline runs (relative to "
+                                                        f"config.yaml); ${PDK_ROOT_ENV} wins")
+    pdks: list[str] = Field(min_length=1, description="the PDKs of the matrix (platform names)")
+    designs: list[DesignSpec] = Field(min_length=1, description="the design matrix: every entry runs on every PDK")
+    sweeps: list[Sweep] = Field(default_factory=list, description="design-space sweeps (run --sweep NAME)")
+    flow: FlowOptions = Field(default_factory=FlowOptions, description="how jobs run")
+    paths: Paths = Field(default_factory=Paths, description="where things go")
+
+    # Filled by the loader, not by the file (``load_config`` refuses them as keys).
+    root: Path = Field(Path("."), exclude=False, description="the folder of config.yaml")
+    platforms: dict[str, Platform] = Field(default_factory=dict, description="platforms/*.yaml by name")
 
     def path(self, name: str) -> Path:
         return (self.root / getattr(self.paths, name)).resolve()
@@ -342,12 +367,9 @@ def load_platforms(platforms_dir: Path) -> dict[str, Platform]:
     return {p.stem: load_platform(p) for p in sorted(platforms_dir.glob("*.yaml"))}
 
 
-def load_config(path: str | os.PathLike[str] = "config.yaml", *, check_designs: bool = True) -> Config:
-    """Load and validate config.yaml and every platform file; raise ConfigError on the first problem.
-
-    ``check_designs=False`` skips asking each generator to validate every design entry and sweep
-    point: for a job process whose parent has already loaded the same file.
-    """
+def load_config(path: str | os.PathLike[str] = "config.yaml") -> Config:
+    """Load config.yaml and every platform file against the schema; raise ConfigError on the first
+    problem. What the design generators say of the entries is ``jobs.load_project``'s business."""
     config_path = Path(path).resolve()
     data = read_yaml_mapping(config_path)
     for reserved in ("root", "platforms"):
@@ -370,10 +392,6 @@ def load_config(path: str | os.PathLike[str] = "config.yaml", *, check_designs: 
                 raise ConfigError(
                     f"{config_path}: key 'designs[{index}].clock_period.{pdk}': unknown PDK (value: {pdk!r})"
                 )
-        if check_designs:
-            _validate_design(config_path, index, spec)
-    if check_designs:
-        _validate_sweeps(config_path, config, platforms)
     return config.model_copy(update={"root": root, "platforms": platforms})
 
 
@@ -392,47 +410,3 @@ def _check_unique_jobs(config_path: Path, config: Config) -> None:
             raise ConfigError(f"{config_path}: keys 'designs[{seen[key]}]' and 'designs[{index}]': the same job "
                               f"(design {spec.name!r}, {what}); give each a distinct 'label'")
         seen[key] = index
-
-
-def _validate_design(config_path: Path, index: int, spec: DesignSpec) -> None:
-    # Imported here: the generator is a plugin, resolved by name (ORFS: adding a design = adding files).
-    from orchestrator.designs import DesignError, validate_parameters
-
-    try:
-        parameters = validate_parameters(spec.generator, spec.name, spec.parameters)
-    except DesignError as exc:
-        raise ConfigError(f"{config_path}: key 'designs[{index}]': {exc}") from None
-    if spec.accuracy is not None:
-        from orchestrator import accuracy
-
-        try:
-            accuracy.check_point(spec.generator, parameters, accuracy.normalise(spec.generator, spec.accuracy))
-        except accuracy.AccuracyError as exc:
-            raise ConfigError(f"{config_path}: key 'designs[{index}].accuracy{exc.key}': {exc.message}") from None
-
-
-def _validate_sweeps(config_path: Path, config: Config, platforms: dict[str, Platform]) -> None:
-    from orchestrator.sweeps import SweepError, validate_sweep
-
-    seen: set[str] = set()
-    for index, sweep in enumerate(config.sweeps):
-        if sweep.name in seen:
-            raise ConfigError(f"{config_path}: key 'sweeps[{index}].name': listed twice (value: {sweep.name!r})")
-        seen.add(sweep.name)
-        try:
-            validate_sweep(sweep, default_pdks=config.pdks, known_pdks=platforms)
-        except SweepError as exc:
-            raise ConfigError(f"{config_path}: key 'sweeps[{index}]{exc.key}': {exc.message}") from None
-        _check_sweep_labels(config_path, index, sweep, config.pdks)
-
-
-def _check_sweep_labels(config_path: Path, index: int, sweep: Sweep, default_pdks: list[str]) -> None:
-    """Each sweep point's label names a build directory: it must be a safe name too."""
-    from orchestrator.names import UnsafeNameError
-    from orchestrator.sweeps import expand_sweep
-
-    for point in expand_sweep(sweep, default_pdks):
-        try:
-            check_name(point.label, "sweep point label")
-        except UnsafeNameError as exc:
-            raise ConfigError(f"{config_path}: key 'sweeps[{index}]': {exc}") from None

@@ -10,7 +10,7 @@ A generator is a Python package (``halut`` lives in ``designs/halut/``) exposing
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,7 +34,6 @@ class RenderedDesign:
     sdc_file: Path
     out_dir: Path
     clock_period: float  # in the platform time unit
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def load_generator(name: str) -> ModuleType:

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from orchestrator.config import Config, DesignSpec, FlowOptions, Platform
+from orchestrator.config import Config, FlowOptions, Platform
 from orchestrator.designs import RenderedDesign
 from orchestrator.errors import OrchestratorError, ToolError
-from orchestrator.record import SkippedStage, parameters_key
+from orchestrator.jobs import Job
+from orchestrator.record import SkippedStage
 from orchestrator.tools import Toolchain
 
 SC_JOBNAME = "job0"
@@ -26,32 +27,6 @@ SC_JOBNAME = "job0"
 
 class PdkDataError(OrchestratorError):
     """The PDK data (Liberty, LEF, ...) cannot be found."""
-
-
-@dataclass(frozen=True)
-class Job:
-    """One flow job of the matrix."""
-
-    spec: DesignSpec
-    platform: Platform
-    parameters: dict[str, Any]  # validated, with defaults filled
-    key: str | None = None  # content hash of the job's inputs (``cache.job_key``), set once rendered
-
-    @property
-    def name(self) -> str:
-        label = f"-{self.spec.label}" if self.spec.label else ""
-        return f"{self.spec.name}{label}-{self.platform.name}"
-
-    @property
-    def record_parameters(self) -> dict[str, Any]:
-        """The parameters as the job's history record stores them (the label and the accuracy task included)."""
-        from orchestrator.accuracy import label as accuracy_label
-
-        accuracy = {"accuracy": accuracy_label(self.spec.accuracy)} if self.spec.accuracy is not None else {}
-        return {**self.parameters, **({"label": self.spec.label} if self.spec.label else {}), **accuracy}
-
-    def build_dir(self, config: Config) -> Path:
-        return config.path("build_dir") / self.platform.name / f"{self.spec.name}{'-' + self.spec.label if self.spec.label else ''}-{parameters_key(self.parameters)}"
 
 
 @dataclass

@@ -1,21 +1,18 @@
-"""Job execution: each (design, PDK, parameter set) job runs in its own process.
+"""The runner: schedules the jobs of a run, each in a job process of its own (``job_process``).
 
-The parent renders each job's RTL and SDC (cheap) and computes its cache key (``cache``); an
-unchanged job reuses its previous record and never starts a process. Every other job gets its own
-build directory and its own process, which isolates SC's logging, multiprocessing and global
-state, lets ``--jobs N`` run N jobs at once, and lets Ctrl-C end a job's whole process group.
-The child writes its finished record to the history and to a result file the moment its flow
-ends; the parent writes it too (idempotent: same run id) as soon as it sees the job end, so a run
-killed later keeps every record of the jobs that finished. An interrupted job never leaves a
-partial record. While a job runs, its build directory is locked (``fsutil.DirectoryLock``): a
-second run of the same job waits for it instead of deleting its files. A job process ends when
-the orchestrator dies, however it dies: the kernel sends it SIGHUP (``PR_SET_PDEATHSIG``) and it
-ends its whole process group, its tools included.
+The parent renders each job's RTL and SDC (cheap) and asks ``cache`` whether the job is
+unchanged; an unchanged job reuses its previous record and never starts a process. Every other
+job gets its own build directory and its own process, which isolates SC's logging,
+multiprocessing and global state, lets ``--jobs N`` run N jobs at once, and lets Ctrl-C end a
+job's whole process group. The child writes its finished record to the history the moment its
+flow ends; the parent writes it too (idempotent: same run id) as soon as it sees the job end, so
+a run killed later keeps every record of the jobs that finished. An interrupted job never leaves
+a partial record. While a job runs, its build directory is locked (``fsutil.DirectoryLock``): a
+second run of the same job waits for it instead of deleting its files.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import queue
@@ -26,34 +23,25 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from orchestrator.config import PDK_ROOT_ENV, Config, DesignSpec, FlowOptions, load_config
-from orchestrator.designs import RenderedDesign
+from orchestrator import cache, designs, history as history_mod, metrics
+from orchestrator.config import PDK_ROOT_ENV, Config
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import DirectoryLock, LockBusy, atomic_write_json, check_writable_dir
-from orchestrator.flow import Job
-from orchestrator.record import RunRecord, TimingScenario
-from orchestrator.sc_manifest import Manifest
-from orchestrator.tools import Toolchain, ToolStatus
+from orchestrator.job_process import LOG_FILE, PARENT_PID_ENV, REQUEST_FILE, RESULT_FILE, JobRequest
+from orchestrator.jobs import Job
+from orchestrator.record import RunRecord
+from orchestrator.tools import Toolchain
 
 # SC's console lines look like "| INFO     | job0 | synthesis | 0 | ..."
 _STEP_LINE = re.compile(r"\|\s*job\d+\s*\|\s*([A-Za-z0-9_.]+)\s*\|\s*\d+\s*\|")
 
-REQUEST_FILE = "orchestrator-request.json"
-RESULT_FILE = "orchestrator-result.json"
-LOG_FILE = "orchestrator-job.log"
-
 # How long a stopped job gets to end its tools (SC turns SIGTERM into its own cancel) before SIGKILL.
 TERMINATE_GRACE_S = 10.0
-
-# The orchestrator's pid, handed to its job processes: one whose parent is already someone else
-# when it starts (the orchestrator died in between) ends at once.
-PARENT_PID_ENV = "HALUT_ORCHESTRATOR_PID"
 
 
 @dataclass
@@ -103,38 +91,6 @@ class Progress:
     notes: dict[str, str] = field(default_factory=dict)  # job name -> why it runs (cache miss reason)
 
 
-def _toolchain_to_json(toolchain: Toolchain) -> dict:
-    return {name: status.__dict__ for name, status in toolchain.tools.items()}
-
-
-def _toolchain_from_json(data: dict) -> Toolchain:
-    return Toolchain({name: ToolStatus(**fields) for name, fields in data.items()})
-
-
-def _rendered_to_json(rendered: RenderedDesign) -> dict[str, Any]:
-    return {
-        "design": rendered.design,
-        "top": rendered.top,
-        "parameters": rendered.parameters,
-        "rtl_files": [str(p) for p in rendered.rtl_files],
-        "sdc_file": str(rendered.sdc_file),
-        "out_dir": str(rendered.out_dir),
-        "clock_period": rendered.clock_period,
-    }
-
-
-def _rendered_from_json(data: dict[str, Any]) -> RenderedDesign:
-    return RenderedDesign(
-        design=data["design"],
-        top=data["top"],
-        parameters=data["parameters"],
-        rtl_files=[Path(p) for p in data["rtl_files"]],
-        sdc_file=Path(data["sdc_file"]),
-        out_dir=Path(data["out_dir"]),
-        clock_period=data["clock_period"],
-    )
-
-
 def default_parallel_jobs() -> int:
     """Cores this process may use (the affinity mask, not the machine's count)."""
     try:
@@ -145,7 +101,6 @@ def default_parallel_jobs() -> int:
 
 def run_jobs(
     config: Config,
-    config_path: Path,
     jobs: Sequence[Job],
     toolchain: Toolchain,
     *,
@@ -161,16 +116,13 @@ def run_jobs(
     """Run ``jobs`` with at most ``max_parallel`` processes at once; one outcome per job, in order.
 
     Unchanged jobs (same cache key as a reusable history record) are not run unless ``force``.
-    ``child_command`` replaces ``python -m orchestrator.runner`` (it gets the request file as
+    ``child_command`` replaces ``python -m orchestrator.job_process`` (it gets the request file as
     its last argument, or ``--stdin`` and then the request path on stdin when it is started ahead
     of its job: ``prestart``). Ctrl-C raises ``Interrupted`` carrying every job's outcome.
 
     Each record is written to the history as soon as its job ends (``JobOutcome.history_path``).
     A job whose build directory another run holds waits for it (``on_message`` says so once).
     """
-    from orchestrator import cache, designs, metrics
-    from orchestrator import history as history_mod
-
     history_dir = config.path("history_dir")
     check_build_dirs_unique(config, jobs)
     # Before any job starts: a job that runs for hours and then cannot store its record is lost.
@@ -181,10 +133,9 @@ def run_jobs(
     running: list[_Running] = []
     outcomes: dict[int, JobOutcome] = {}
     progress = Progress(queued=len(pending))
-    toolchain_json = _toolchain_to_json(toolchain)
     commit = metrics.git_commit()  # once per run, not once per job
     finished: queue.Queue[_Running] = queue.Queue()
-    command = list(child_command or [sys.executable, "-m", "orchestrator.runner"])
+    command = list(child_command or [sys.executable, "-m", "orchestrator.job_process"])
     env = dict(os.environ)
     env[PARENT_PID_ENV] = str(os.getpid())
     data_root = config.resolved_pdk_data_root()
@@ -245,45 +196,21 @@ def run_jobs(
         if position in waited:  # the run that held the directory may have recorded this very job
             fresh = cache.HistoryIndex.scan(history_dir, {(job.platform.name, job.spec.name)})
             history.reusable.update(fresh.reusable)
-        # Per job name, not per build directory: a new parameter set gets a new directory.
-        last_key_file = build_dir.parent / f"{job.spec.name}{'-' + job.spec.label if job.spec.label else ''}.last-key.json"
-        previous_components = cache.read_components(last_key_file)
-        if not force:
-            previous = history.lookup(job.key)
-            if previous is not None:
-                record = cache.reuse_record(previous, job, datetime.now(timezone.utc))
-                elapsed = time.monotonic() - started
-                done(position, JobOutcome(job, record=record, cached=True, elapsed_s=elapsed,
-                                          timings={"prepare": elapsed}))
-                return False
-        if force:
-            reason = "--force"
-        elif previous_components is None:
-            reason = "first run"
-        else:
-            changed = cache.changed_components(previous_components, components)
-            reason = (", ".join(changed) + " changed") if changed else "no reusable record"
-        for path in (build_dir / cache.KEY_FILE, last_key_file):
-            atomic_write_json(path, {"job_key": job.key, "components": components})
+        decision = cache.decide(history, job, components, build_dir, force=force, now=datetime.now(timezone.utc))
+        if decision.reuse is not None:
+            elapsed = time.monotonic() - started
+            done(position, JobOutcome(job, record=decision.reuse, cached=True, elapsed_s=elapsed,
+                                      timings={"prepare": elapsed}))
+            return False
+        reason = decision.reason
         log_path = build_dir / LOG_FILE
         result_path = build_dir / RESULT_FILE
         result_path.unlink(missing_ok=True)
-        request = {
-            "config": str(config_path),
-            "flow": config.flow.model_dump(mode="json"),
-            "spec": job.spec.model_dump(mode="json"),
-            "pdk": job.platform.name,
-            "to": to,
-            "toolchain": toolchain_json,
-            "rendered": _rendered_to_json(rendered),
-            "job_key": job.key,
-            "commit": commit,
-            "result": str(result_path),
-            "log": str(log_path),
-            "history_dir": str(history_dir),
-        }
+        request = JobRequest(config=config, spec=job.spec, pdk=job.platform.name, rendered=rendered,
+                             toolchain=toolchain, to=to, job_key=job.key, commit=commit, result=result_path,
+                             log=log_path, history_dir=history_dir)
         request_path = build_dir / REQUEST_FILE
-        atomic_write_json(request_path, request)
+        atomic_write_json(request_path, request.model_dump(mode="json"))
         prepare_s = time.monotonic() - started
         log_path.write_bytes(b"")
         proc = spares.hand_over(request_path) if spares else None
@@ -577,201 +504,3 @@ def _tail(path: Path, lines: int = 1) -> str:
         return ""
     errors = [line for line in text if "ERROR" in line or "Error" in line]
     return (errors or text)[-lines:][0].strip() if (errors or text) else ""
-
-
-# ---------------------------------------------------------------- child side
-
-
-def sc_node_times(manifest: Manifest | None, nodes: list[tuple[str, str]]) -> dict[str, float]:
-    """SC's ``exetime`` (time SC counts as the tool's: the tool process plus writing its task
-    manifest) and ``tasktime`` (the whole node: plus SC's preparation, e.g. Liberty) from the job
-    manifest: summed over ``nodes`` as ``tool`` / ``sc_task``, and per step as ``tool:<step>`` /
-    ``sc_task:<step>``."""
-    if manifest is None:
-        return {}
-    times: dict[str, float] = {}
-    for name, metric in (("tool", "exetime"), ("sc_task", "tasktime")):
-        times[name] = 0.0
-        for step, index in nodes:
-            value = manifest.get("metric", metric, step=step, index=index)
-            if value is not None:
-                times[name] += float(value)
-                times[f"{name}:{step}"] = times.get(f"{name}:{step}", 0.0) + float(value)
-    return times
-
-
-def execute(request: dict) -> dict:
-    """Run one job in this process; return {"record": ..., "error": ..., "timings": ...}."""
-    from orchestrator import accuracy, flow, metrics, scheduler
-
-    began = time.monotonic()
-    config = load_config(request["config"], check_designs=False)  # the parent validated it
-    config = config.model_copy(update={"flow": FlowOptions.model_validate(request["flow"])})
-    spec = DesignSpec.model_validate(request["spec"])
-    platform = config.platform(request["pdk"])
-    toolchain = _toolchain_from_json(request["toolchain"])
-    rendered = _rendered_from_json(request["rendered"])
-    job = Job(spec=spec, platform=platform, parameters=rendered.parameters, key=request["job_key"])
-    build_dir = job.build_dir(config)
-    started = datetime.now(timezone.utc)
-    # Only this run's files: a run that fails early must not pick up an earlier run's metrics.
-    shutil.rmtree(build_dir / "sc", ignore_errors=True)
-    project = flow.build_project(config, job, rendered, toolchain, build_dir / "sc")
-    setup_liberty = flow.check_pdk_data(project, platform, config.resolved_pdk_data_root())
-    voltages = flow.scenario_voltages(project, platform)
-    voltage = platform.voltage_v if platform.voltage_v is not None else voltages[platform.setup_scenario]
-    scenarios = {
-        name: TimingScenario(libcorner=scene.libcorners[0], checks=list(scene.checks), voltage_v=voltages[name])
-        for name, scene in platform.timing_scenarios.items()
-    }
-    from orchestrator import netlist
-
-    sequential = netlist.sequential_cells(setup_liberty)  # the files check_pdk_data just resolved
-    plan = flow.plan_steps(project, toolchain, to=request.get("to"))
-    flow.apply_plan(project, plan)
-    if config.flow.scheduler == "slurm":
-        scheduler.prepare_slurm(project, build_dir)
-    accuracy_began = time.monotonic()
-    # Before the flow: a task that cannot be evaluated fails the job in seconds, not after synthesis.
-    accuracy_values = (accuracy.evaluate(spec.generator, rendered.parameters, spec.accuracy)
-                       if spec.accuracy is not None else None)
-    accuracy_s = time.monotonic() - accuracy_began
-    if config.flow.liberty_cache and config.flow.scheduler is None:
-        from orchestrator import liberty_cache
-
-        liberty_cache.install()  # the node processes SC forks from this one inherit it
-    setup_done = time.monotonic()
-
-    error = None
-    try:
-        project.run()
-    except Exception as exc:  # SC raises RuntimeError("Run failed: ...") on a failed node
-        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    run_done = time.monotonic()
-    manifest = metrics.load_job_manifest(build_dir / "sc", rendered.top, flow.SC_JOBNAME)
-    record = metrics.build_record(
-        design=spec.name,
-        top=rendered.top,
-        label=spec.label,
-        platform=platform,
-        parameters=rendered.parameters,
-        clock_period=rendered.clock_period,
-        started=started,
-        build_dir=build_dir / "sc",
-        jobname=flow.SC_JOBNAME,
-        run_nodes=plan.run_nodes,
-        skipped=plan.skipped,
-        voltage_v=voltage,
-        error=error,
-        tool_versions=toolchain.versions(),
-        commit=request.get("commit"),
-        job_key=job.key,
-        manifest=manifest,
-        timing_scenarios=scenarios,
-        sequential_cells=sequential,
-    )
-    record = scheduler.record_placement(record, metrics.job_dir(build_dir / "sc", rendered.top, flow.SC_JOBNAME),
-                                        config.flow.scheduler, plan.run_nodes)
-    record = accuracy.apply(record, spec.accuracy, accuracy_values)
-    timings = {"setup": setup_done - began, "sc_run": run_done - setup_done, "record": time.monotonic() - run_done,
-               "accuracy": accuracy_s}  # part of setup
-    timings.update(sc_node_times(manifest, plan.run_nodes))
-    return {"record": record.to_json_dict(), "error": None, "timings": timings}
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def _end_job_group(signum=None, frame=None) -> None:
-    """End this job at once: its whole process group (SC's node processes and their tools) when
-    the group is its own (the orchestrator starts each job in a new session), else itself."""
-    if os.getpgrp() == os.getpid():
-        os.killpg(os.getpgrp(), signal.SIGKILL)
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def die_with_parent(parent_pid: int | None = None) -> bool:
-    """Make this process (and its process group) end when its parent dies, however it dies.
-
-    The kernel sends SIGHUP on the parent's death (PR_SET_PDEATHSIG); the handler ends the job's
-    group. A parent that died before this call is caught by comparing ``parent_pid`` with the
-    current parent. Returns False where prctl is not available (not Linux): nothing is armed.
-    """
-    signal.signal(signal.SIGHUP, _end_job_group)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGHUP, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        armed = False
-    if parent_pid is not None and os.getppid() != parent_pid:
-        _end_job_group()
-    return armed
-
-
-def _wait_for_request() -> str:
-    """Spare mode: import what every job needs, then block until the parent names the request."""
-    import siliconcompiler  # noqa: F401  (the imports are the point: they happen before the job)
-    import siliconcompiler.targets  # noqa: F401
-    from orchestrator import flow, metrics  # noqa: F401
-
-    line = sys.stdin.readline().strip()
-    if not line:  # the parent finished without needing this process
-        os._exit(0)
-    return line
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    # The parent stops a job with SIGTERM to its process group. As an interrupt, SC runs its own
-    # cancel (ends node processes and their tools, cancels Slurm jobs) instead of vanishing.
-    signal.signal(signal.SIGTERM, _interrupt)
-    parent = os.environ.get(PARENT_PID_ENV)
-    die_with_parent(int(parent) if parent and parent.isdigit() else None)
-    prestarted = argv[0] == "--stdin"
-    try:
-        request_path = _wait_for_request() if prestarted else argv[0]
-    except KeyboardInterrupt:
-        os._exit(130)
-    request = json.loads(Path(request_path).read_text(encoding="utf-8"))
-    if prestarted:  # started before its log existed: send output there now
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        for fd in (1, 2):
-            os.dup2(log, fd)
-        os.close(log)
-    try:
-        result = execute(request)
-    except KeyboardInterrupt:
-        sys.stdout.flush()
-        os._exit(130)  # stopped: no result file, so no record
-    except OrchestratorError as exc:
-        result = {"record": None, "error": str(exc)}
-    except Exception as exc:
-        traceback.print_exc()
-        result = {"record": None, "error": f"internal error: {type(exc).__name__}: {exc}"}
-    if result.get("record") and request.get("history_dir"):
-        # The record is stored the moment the flow ends, before anything else can go wrong; the
-        # parent writes it again (a no-op: same run id) and reports a failure to store it.
-        from orchestrator import history
-
-        try:
-            history.write_record(Path(request["history_dir"]), RunRecord.model_validate(result["record"]))
-        except (OSError, OrchestratorError, ValueError) as exc:
-            print(f"record not written to the history: {exc}", file=sys.stderr)
-    atomic_write_json(request["result"], result)
-    # SC/pyosys may leave non-daemon threads or crash at interpreter teardown; the result is on disk.
-    # os._exit skips multiprocessing's clean-up, so end this process's helper children first.
-    import multiprocessing
-
-    for child in multiprocessing.active_children():
-        child.kill()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
-if __name__ == "__main__":
-    main()

@@ -11,11 +11,11 @@ import pytest
 
 from orchestrator import accuracy, cache, history
 from orchestrator.check import MetricRule, compare_metric
-from orchestrator.config import load_config
+from orchestrator.jobs import load_project
 from orchestrator.errors import ConfigError
 from orchestrator.record import Metrics, RunRecord
 from orchestrator.report import build_site, design_space
-from orchestrator.sweeps import select_jobs
+from orchestrator.jobs import select_jobs
 from tests.conftest import write_project
 from tests.test_cli import error_lines, run_cli
 
@@ -45,7 +45,7 @@ def no_pdk_root(monkeypatch):
 
 
 def test_each_point_carries_the_normalised_task_and_records_name_it(tmp_path, no_pdk_root):
-    config = load_config(halut_project(tmp_path, sweep_block()))
+    config = load_project(halut_project(tmp_path, sweep_block()))
     jobs = select_jobs(config, pdks=["nangate45"], include_matrix=False, sweeps=["acc"])
     assert [j.parameters["C"] for j in jobs] == [4, 8]
     for job in jobs:
@@ -56,7 +56,7 @@ def test_each_point_carries_the_normalised_task_and_records_name_it(tmp_path, no
 
 def test_a_point_with_a_task_is_not_the_same_job_as_the_matrix_entry_without(tmp_path, no_pdk_root):
     sweep = sweep_block(grid="{C: [4]}").replace("{M: 10, DU: 2}", "{K: 4, M: 2, DU: 1}")
-    config = load_config(halut_project(tmp_path, sweep))
+    config = load_project(halut_project(tmp_path, sweep))
     jobs = select_jobs(config, pdks=["nangate45"], sweeps=["acc"])
     assert [j.spec.accuracy is not None for j in jobs] == [False, True]
 
@@ -90,7 +90,7 @@ def test_cache_key_covers_the_task_and_the_learning_code_only_for_accuracy_jobs(
 def test_bad_accuracy_block_is_one_line_naming_file_and_key(tmp_path, no_pdk_root, sweep, expected):
     path = halut_project(tmp_path, sweep)
     with pytest.raises(ConfigError) as info:
-        load_config(path)
+        load_project(path)
     assert str(info.value).startswith(f"{path}: {expected}")
     assert "\n" not in str(info.value)
 
@@ -105,7 +105,7 @@ def test_generator_without_accuracy_plugin_is_refused(tmp_path, no_pdk_root, mon
                          "sweeps:\n  - {name: s, design: counter, generator: toygen, grid: {WIDTH: [4]}, "
                          f"accuracy: {TASK}}}\n")
     with pytest.raises(ConfigError, match=r"key 'sweeps\[0\].accuracy': generator 'toygen' cannot measure accuracy"):
-        load_config(path)
+        load_project(path)
 
 
 def test_accuracy_failure_in_the_job_is_one_line(monkeypatch):

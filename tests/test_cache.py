@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from orchestrator import cache, history
-from orchestrator.config import load_config
+from orchestrator.jobs import load_project
 from orchestrator.designs import render_design
 from orchestrator.record import Metrics, RunRecord
-from orchestrator.sweeps import select_jobs
+from orchestrator.jobs import select_jobs
 from orchestrator.tools import Toolchain, ToolStatus
 from tests.conftest import write_project
 from tests.test_cli import error_lines, run_cli
@@ -90,7 +90,7 @@ def template_project(tmp_path, monkeypatch):
 
 def job_keys(config_path: Path, tools: Toolchain | None = None, to: str | None = None) -> dict[str, str]:
     """Job name -> key, rendering each job into a fresh directory (as a new run would)."""
-    config = load_config(config_path)
+    config = load_project(config_path)
     keys = {}
     for job in select_jobs(config, pdks=list(config.pdks)):
         out = config_path.parent / "render" / uuid.uuid4().hex
@@ -186,7 +186,7 @@ def test_pdk_data_of_libraries_the_platform_does_not_use_is_ignored(template_pro
 
 def test_changed_components_name_what_changed(template_project):
     config_path, _, _ = template_project
-    config = load_config(config_path)
+    config = load_project(config_path)
     job = select_jobs(config, pdks=["nangate45"], designs=["alpha"])[0]
     rendered = render_design(config, job.spec, job.platform, config_path.parent / "r")
     old = cache.key_components(config, job, rendered, toolchain(), None)
@@ -218,7 +218,7 @@ def test_history_index_finds_the_newest_passing_or_partial_record_with_the_key(t
 
 
 def test_reused_record_is_a_new_record_marked_cached(tmp_path):
-    config = load_config(write_project(tmp_path, "pdks: [nangate45]\ndesigns: [{name: counter, generator: toygen}]\n"))
+    config = load_project(write_project(tmp_path, "pdks: [nangate45]\ndesigns: [{name: counter, generator: toygen}]\n"))
     job = select_jobs(config, pdks=["nangate45"])[0]
     previous = record("20260101T000000000000Z-counter-nangate45-00000000", key="k1")
     now = datetime(2026, 2, 1, tzinfo=timezone.utc)
@@ -277,3 +277,14 @@ def test_run_rejects_a_non_positive_jobs_count(tmp_path):
     proc = run_cli(config, "run", "--jobs", "0")
     assert proc.returncode == 2 and error_lines(proc) == ["error: --jobs: must be >= 1 (value: 0)"]
     assert "Traceback" not in proc.stderr
+
+
+def test_the_key_hashes_every_module_but_the_readers_of_records():
+    package = Path(cache.__file__).resolve().parent
+    hashed = {path.relative_to(package).as_posix() for path in cache.result_module_files()}
+    everything = {path.relative_to(package).as_posix() for path in package.rglob("*.py")}
+    readers = {name for name in everything if name.split("/")[0].removesuffix(".py")
+               in {"report", "check", "cli", "history", "progress", "orfs_import", "__main__"}}
+    assert hashed == everything - readers
+    assert {"jobs.py", "job_process.py", "runner.py", "flow.py", "metrics.py", "record.py"} <= hashed
+    assert not any(name.startswith("report/") for name in hashed)

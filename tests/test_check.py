@@ -487,10 +487,10 @@ def _import_reference(tmp_path: Path) -> list[RunRecord]:
     if importlib.util.find_spec("orchestrator.orfs_import") is None:
         pytest.skip("orchestrator.orfs_import (the ORFS importer) is not in this checkout yet")
     from orchestrator import orfs_import
-    from orchestrator.config import load_config
+    from orchestrator.jobs import load_project
     from orchestrator.history import load_records
 
-    config = load_config(REPO_ROOT / "config.yaml")
+    config = load_project(REPO_ROOT / "config.yaml")
     history_dir = tmp_path / "history"
     orfs_import.import_orfs(REFERENCE, history_dir, config.platforms)
     records = load_records(history_dir)
@@ -542,7 +542,7 @@ def like_for_like_baseline(records: list[RunRecord]) -> list[RunRecord]:
 
 
 def readme_example(tmp_path: Path, records: list[RunRecord] | None = None) -> str:
-    """The regression report shown in README.md (ASAP7, halutmatmul designs, real ORFS history)."""
+    """The regression report shown in docs/ci.md (ASAP7, halutmatmul designs, real ORFS history)."""
     records = records if records is not None else _import_reference(tmp_path)
     rules = load_baseline(REPO_ROOT / "reports" / "baseline.yaml").rules
     path = update_baseline(like_for_like_baseline(records), tmp_path / "baseline.yaml", rules=rules)
@@ -566,10 +566,11 @@ def test_real_history_at_an_unchanged_clock_still_regressed(tmp_path, reference_
 
 def test_readme_shows_the_current_rendering_of_the_real_history(tmp_path, reference_records):
     expected = readme_example(tmp_path, reference_records)
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    block = readme.split("<!-- BEGIN ci -->", 1)[1].split("<!-- END ci -->", 1)[0]
+    page = (REPO_ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    block = page.split("\n## What a regression report looks like\n", 1)[1].split("\n## ", 1)[0]
     assert expected.strip() in block, (
-        "README.md's regression report example is stale; regenerate it with\n"
+        "docs/ci.md's regression report example (section 'What a regression report looks like') is stale; "
+        "regenerate it with\n"
         "  python -c 'import sys, tempfile, pathlib; sys.path.insert(0, \"tests\"); import test_check; "
         "print(test_check.readme_example(pathlib.Path(tempfile.mkdtemp())))'"
     )

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import PDK_ROOT_ENV, load_config, load_platform
+from orchestrator.config import PDK_ROOT_ENV, load_platform
+from orchestrator.jobs import load_project
 from orchestrator.errors import ConfigError
 
 
 def test_repo_config_reproduces_reference_configurations(repo_root: Path):
-    config = load_config(repo_root / "config.yaml")
+    config = load_project(repo_root / "config.yaml")
     params = {spec.name: spec.parameters for spec in config.designs}
     def key(design):
         p = params[design]
@@ -23,7 +24,7 @@ def test_repo_config_reproduces_reference_configurations(repo_root: Path):
 
 
 def test_platform_reference_clocks_and_ge_cells(repo_root: Path):
-    config = load_config(repo_root / "config.yaml")
+    config = load_project(repo_root / "config.yaml")
     asap7, nangate45 = config.platform("asap7"), config.platform("nangate45")
     assert asap7.clock_period_ns == pytest.approx(1.5)
     assert asap7.target_freq_mhz == pytest.approx(666.667, abs=1e-3)
@@ -45,7 +46,7 @@ def test_platform_reference_clocks_and_ge_cells(repo_root: Path):
 def test_bad_config_key_is_named(toy_project, extra, expected):
     config_path = toy_project(extra=extra)
     with pytest.raises(ConfigError) as info:
-        load_config(config_path)
+        load_project(config_path)
     message = str(info.value)
     assert str(config_path) in message and expected in message
     assert "\n" not in message
@@ -54,13 +55,13 @@ def test_bad_config_key_is_named(toy_project, extra, expected):
 def test_unknown_pdk_in_matrix_names_value(toy_project):
     config_path = toy_project(pdks="[asap7, sky999]")
     with pytest.raises(ConfigError, match=r"key 'pdks\[1\]': unknown PDK \(value: 'sky999'"):
-        load_config(config_path)
+        load_project(config_path)
 
 
 def test_bad_design_parameter_names_parameter(toy_project):
     config_path = toy_project(width=0)
     with pytest.raises(ConfigError, match=r"designs\[0\].*parameter 'WIDTH'.*value: 0"):
-        load_config(config_path)
+        load_project(config_path)
 
 
 def test_unknown_design_is_an_error(toy_project):
@@ -68,19 +69,19 @@ def test_unknown_design_is_an_error(toy_project):
     text = config_path.read_text().replace("name: counter", "name: adder")
     config_path.write_text(text)
     with pytest.raises(ConfigError, match=r"unknown design 'adder'"):
-        load_config(config_path)
+        load_project(config_path)
 
 
 def test_invalid_yaml_reports_line(toy_project):
     config_path = toy_project()
     config_path.write_text("pdks: [asap7\ndesigns: {\n")
     with pytest.raises(ConfigError, match=r"invalid YAML \(line \d+"):
-        load_config(config_path)
+        load_project(config_path)
 
 
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
-        load_config(tmp_path / "nope.yaml")
+        load_project(tmp_path / "nope.yaml")
 
 
 def test_platform_unknown_key_is_error(tmp_path, repo_root):
@@ -112,13 +113,13 @@ def test_adding_a_platform_is_adding_a_file(toy_project):
     platforms = config_path.parent / "platforms"
     text = (platforms / "asap7.yaml").read_text().replace("name: asap7", "name: asap7_slow")
     (platforms / "asap7_slow.yaml").write_text(text.replace("clock_period: 1500", "clock_period: 3000"))
-    config = load_config(config_path)
+    config = load_project(config_path)
     assert config.platform("asap7_slow").target_freq_mhz == pytest.approx(333.333, abs=1e-3)
 
 
 def test_pdk_data_root_env_overrides_config(toy_project, monkeypatch, tmp_path):
     config_path = toy_project(data_root=tmp_path / "from-config")
     monkeypatch.delenv(PDK_ROOT_ENV, raising=False)
-    assert load_config(config_path).resolved_pdk_data_root() == (tmp_path / "from-config").resolve()
+    assert load_project(config_path).resolved_pdk_data_root() == (tmp_path / "from-config").resolve()
     monkeypatch.setenv(PDK_ROOT_ENV, str(tmp_path / "from-env"))
-    assert load_config(config_path).resolved_pdk_data_root() == (tmp_path / "from-env").resolve()
+    assert load_project(config_path).resolved_pdk_data_root() == (tmp_path / "from-env").resolve()

@@ -31,15 +31,15 @@ from tests.test_cli import history_files
 from tests.test_orfs_import import metadata_2023, metrics_2022, write_2022_run, write_2023_run
 from tests.test_parallel import alive, processes_running_in
 
-# A job process: dies with its parent like the real one (runner.die_with_parent), and, for the
+# A job process: dies with its parent like the real one (job_process.die_with_parent), and, for the
 # labels in FAKE_SLOW, starts a "tool" and runs for two minutes.
 FAKE_CHILD = textwrap.dedent('''\
     import json, os, subprocess, sys, time
     from datetime import datetime, timezone
-    from orchestrator import runner
+    from orchestrator import job_process
     from orchestrator.record import RunRecord
 
-    runner.die_with_parent(int(os.environ[runner.PARENT_PID_ENV]))
+    job_process.die_with_parent(int(os.environ[job_process.PARENT_PID_ENV]))
     if sys.argv[-1] == "--stdin":
         request = json.load(open(sys.stdin.readline().strip()))
         log = os.open(request["log"], os.O_WRONLY | os.O_APPEND)
@@ -75,15 +75,15 @@ PARENT = textwrap.dedent('''\
     import json, sys
     from pathlib import Path
     from orchestrator import runner
-    from orchestrator.config import load_config
-    from orchestrator.sweeps import select_jobs
+    from orchestrator.jobs import load_project
+    from orchestrator.jobs import select_jobs
     from orchestrator.tools import Toolchain
 
     config_path, child = Path(sys.argv[1]), sys.argv[2]
-    config = load_config(config_path)
+    config = load_project(config_path)
     jobs = select_jobs(config, pdks=["nangate45"])
     try:
-        outcomes = runner.run_jobs(config, config_path, jobs, Toolchain({}), max_parallel=2,
+        outcomes = runner.run_jobs(config, jobs, Toolchain({}), max_parallel=2,
                                    child_command=[sys.executable, child], refresh_s=0.05,
                                    on_message=lambda line: print(line, file=sys.stderr, flush=True))
     except runner.Interrupted as exc:
@@ -193,7 +193,7 @@ def test_a_job_process_whose_orchestrator_is_already_gone_ends_at_once(tmp_path)
     """The window between fork and PR_SET_PDEATHSIG: the parent pid it was given is not its parent."""
     gone = subprocess.Popen(["true"])  # an orchestrator that has already ended
     gone.wait()
-    script = f"import os; from orchestrator import runner; runner.die_with_parent({gone.pid}); print('survived')"
+    script = f"import os; from orchestrator import job_process; job_process.die_with_parent({gone.pid}); print('survived')"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=30,
                           start_new_session=True)

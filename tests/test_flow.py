@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.jobs import Job
 from orchestrator import flow, metrics
-from orchestrator.config import load_config
+from orchestrator.jobs import load_project
 from orchestrator.designs import render_design
 from orchestrator.tools import Toolchain, ToolStatus
 
@@ -34,10 +35,10 @@ def toolchain(*present: str, bridge_dir: str | None = None) -> Toolchain:
 @pytest.fixture
 def project_factory(toy_project, tmp_path):
     def make(pdk: str = "nangate45", tools: Toolchain | None = None, data_root: Path | None = None):
-        config = load_config(toy_project(data_root=data_root))
+        config = load_project(toy_project(data_root=data_root))
         spec = config.designs[0]
         platform = config.platform(pdk)
-        job = flow.Job(spec=spec, platform=platform, parameters=dict(spec.parameters))
+        job = Job(spec=spec, platform=platform, parameters=dict(spec.parameters))
         rendered = render_design(config, spec, platform, tmp_path / "inputs")
         project = flow.build_project(config, job, rendered, tools or toolchain(*ALL_TOOLS), tmp_path / "sc")
         return config, project
@@ -137,9 +138,9 @@ def test_platform_synthesis_strategy_becomes_the_yosys_task_variable(toy_project
     config_path = toy_project()
     platform_file = config_path.parent / "platforms" / "nangate45.yaml"
     platform_file.write_text(platform_file.read_text() + "synthesis_strategy: AREA3\n")
-    config = load_config(config_path)
+    config = load_project(config_path)
     spec, platform = config.designs[0], config.platform("nangate45")
-    job = flow.Job(spec=spec, platform=platform, parameters=dict(spec.parameters))
+    job = Job(spec=spec, platform=platform, parameters=dict(spec.parameters))
     rendered = render_design(config, spec, platform, tmp_path / "inputs")
     project = flow.build_project(config, job, rendered, toolchain(*ALL_TOOLS), tmp_path / "sc")
     assert project.get("tool", "yosys", "task", "syn_asic", "var", "strategy") == "AREA3"

@@ -20,14 +20,14 @@ from pathlib import Path
 import pytest
 
 from orchestrator import history, runner
-from orchestrator.config import load_config
-from orchestrator.sweeps import select_jobs
+from orchestrator.jobs import load_project
+from orchestrator.jobs import select_jobs
 from orchestrator.tools import Toolchain
 from tests.conftest import FIXTURES, write_project
 from tests.test_cli import history_files
 
 FAKE_JOB = textwrap.dedent('''\
-    """Stands in for `python -m orchestrator.runner`: SC-like step lines, a 'tool', a result file."""
+    """Stands in for `python -m orchestrator.job_process`: SC-like step lines, a 'tool', a result file."""
     import json, os, subprocess, sys, time
     from datetime import datetime, timezone
     from orchestrator.record import RunRecord
@@ -76,7 +76,7 @@ def fake_jobs(tmp_path, monkeypatch):
     def make(*labels: str):
         entries = "".join(f"  - {{name: counter, generator: toygen, label: {label}}}\n" for label in labels)
         config_path = write_project(tmp_path / "project", f"pdks: [nangate45]\ndesigns:\n{entries}")
-        config = load_config(config_path)
+        config = load_project(config_path)
         jobs = select_jobs(config, pdks=["nangate45"])
         return config, jobs, [sys.executable, str(script)], events
 
@@ -96,7 +96,7 @@ def max_overlap(events) -> int:
 
 
 def run(config, jobs, command, **kwargs):
-    return runner.run_jobs(config, config.root / "config.yaml", jobs, Toolchain({}), child_command=command,
+    return runner.run_jobs(config, jobs, Toolchain({}), child_command=command,
                            refresh_s=0.05, **kwargs)
 
 

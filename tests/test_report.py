@@ -351,10 +351,10 @@ def test_unreadable_gds_gives_a_warning_and_a_reason(tmp_path):
 
 
 def test_build_reports_from_config_uses_configured_paths(tmp_path):
-    from orchestrator.config import load_config
+    from orchestrator.jobs import load_project
     from orchestrator.report import build_reports_from_config
 
-    config = load_config(Path(__file__).resolve().parents[1] / "config.yaml").model_copy(update={"root": tmp_path})
+    config = load_project(Path(__file__).resolve().parents[1] / "config.yaml").model_copy(update={"root": tmp_path})
     for record in synthetic_records(12):
         history.write_record(config.path("history_dir"), record)
     summary = build_reports_from_config(config)

@@ -8,8 +8,10 @@ import re
 
 import pytest
 
+from orchestrator.jobs import Job
 from orchestrator import flow
-from orchestrator.config import SCHEDULERS, load_config
+from orchestrator.config import SCHEDULERS
+from orchestrator.jobs import load_project
 from orchestrator.designs import render_design
 from orchestrator.errors import ConfigError
 from tests.test_cli import error_lines, history_files, run_cli
@@ -18,9 +20,9 @@ from tests.test_sweeps import toy_config
 
 
 def build(config_path, tmp_path, pdk: str = "nangate45"):
-    config = load_config(config_path)
+    config = load_project(config_path)
     spec = config.designs[0]
-    job = flow.Job(spec=spec, platform=config.platform(pdk), parameters=dict(spec.parameters))
+    job = Job(spec=spec, platform=config.platform(pdk), parameters=dict(spec.parameters))
     rendered = render_design(config, spec, job.platform, tmp_path / "inputs")
     return flow.build_project(config, job, rendered, toolchain(*ALL_TOOLS), tmp_path / "sc")
 
@@ -49,7 +51,7 @@ def test_our_scheduler_names_are_ones_sc_schema_accepts():
 def test_unsupported_scheduler_in_config_is_one_line(tmp_path):
     config = toy_config(tmp_path, "flow: {scheduler: lsf}\n")
     with pytest.raises(ConfigError) as info:
-        load_config(config)
+        load_project(config)
     assert str(info.value) == f"{config}: key 'flow.scheduler': Input should be 'slurm' or 'docker' (value: 'lsf')"
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import load_config
+from orchestrator.jobs import load_project
 from orchestrator.errors import ConfigError
 from orchestrator.record import Metrics, RunRecord
 from orchestrator.report import build_site, design_space
-from orchestrator.sweeps import select_jobs
+from orchestrator.jobs import select_jobs
 from tests.conftest import write_project
 from tests.test_cli import error_lines, history_files, run_cli
 
@@ -48,7 +48,7 @@ def sweep_jobs(config, **kwargs):
 
 
 def test_grid_crosses_every_value_with_every_clock_period_of_each_pdk(toy_project):
-    config = load_config(toy_project(extra=GRID_SWEEP))
+    config = load_project(toy_project(extra=GRID_SWEEP))
     jobs = sweep_jobs(config)
     points = sorted((j.platform.name, j.parameters["WIDTH"], j.spec.clock_period[j.platform.name]) for j in jobs)
     assert points == [("asap7", 4, 1000), ("asap7", 4, 2000), ("asap7", 16, 1000), ("asap7", 16, 2000),
@@ -59,13 +59,13 @@ def test_grid_crosses_every_value_with_every_clock_period_of_each_pdk(toy_projec
 
 
 def test_every_point_gets_its_own_build_directory(toy_project):
-    config = load_config(toy_project(extra=GRID_SWEEP))
+    config = load_project(toy_project(extra=GRID_SWEEP))
     jobs = sweep_jobs(config)
     assert len({j.build_dir(config) for j in jobs}) == len(jobs) == 6
 
 
 def test_points_list_overrides_shared_parameters_and_names_only_swept_axes(toy_project):
-    config = load_config(toy_project(extra="""\
+    config = load_project(toy_project(extra="""\
         sweeps:
           - name: pick
             design: counter
@@ -81,7 +81,7 @@ def test_points_list_overrides_shared_parameters_and_names_only_swept_axes(toy_p
 
 
 def test_clock_only_sweep_keeps_the_platform_default_elsewhere(toy_project):
-    config = load_config(toy_project(extra="""\
+    config = load_project(toy_project(extra="""\
         sweeps:
           - name: fmax
             design: counter
@@ -94,7 +94,7 @@ def test_clock_only_sweep_keeps_the_platform_default_elsewhere(toy_project):
 
 
 def test_sweep_point_equal_to_a_matrix_entry_is_not_run_twice(toy_project):
-    config = load_config(toy_project(width=8, extra="""\
+    config = load_project(toy_project(width=8, extra="""\
         sweeps:
           - name: w
             design: counter
@@ -106,7 +106,7 @@ def test_sweep_point_equal_to_a_matrix_entry_is_not_run_twice(toy_project):
 
 
 def test_param_override_applies_to_sweeps_but_not_to_a_swept_axis(toy_project):
-    config = load_config(toy_project(extra=GRID_SWEEP))
+    config = load_project(toy_project(extra=GRID_SWEEP))
     with pytest.raises(ConfigError, match="--param: 'WIDTH' is swept by sweep 'widths'"):
         sweep_jobs(config, overrides={"WIDTH": 5})
 
@@ -130,7 +130,7 @@ def test_bad_sweep_is_one_line_naming_file_key_and_value(toy_project, block, exp
     sweep = "sweeps:\n  - name: s\n    design: counter\n    generator: toygen\n"
     config = toy_project(extra=sweep + textwrap.indent(block + "\n", "    "))
     with pytest.raises(ConfigError) as info:
-        load_config(config)
+        load_project(config)
     message = str(info.value)
     assert message.startswith(f"{config}: ") and expected in message and "\n" not in message
 
@@ -139,7 +139,7 @@ def test_duplicate_sweep_name_is_an_error(toy_project):
     sweep = "  - {name: s, design: counter, generator: toygen, grid: {WIDTH: [4]}}\n"
     config = toy_project(extra="sweeps:\n" + sweep + sweep)
     with pytest.raises(ConfigError, match=r"key 'sweeps\[1\].name': listed twice \(value: 's'\)"):
-        load_config(config)
+        load_project(config)
 
 
 def test_unknown_sweep_on_the_command_line_is_one_line_exit_2(toy_project):

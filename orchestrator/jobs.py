@@ -1,5 +1,8 @@
-"""Job expansion: the design matrix and the ``sweeps`` blocks of config.yaml -> one ``Job`` per
-(design, parameter set, clock period, PDK).
+"""Jobs: the design matrix and the ``sweeps`` blocks of config.yaml -> one ``Job`` per (design,
+parameter set, clock period, PDK), and the check that every entry is one its generator accepts.
+
+``config`` knows the schema; only a design's generator knows its parameters, so validating them
+(``load_project``) and expanding sweeps into jobs (``select_jobs``) happen here, one layer up.
 
 A sweep names one design, parameters shared by every point, and either a ``grid`` (every
 combination of the listed values) or a list of ``points``; ``clock_period`` lists periods per
@@ -23,15 +26,47 @@ record gains ``accuracy_pct`` and ``approx_error`` (see ``orchestrator.accuracy`
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from orchestrator import accuracy
-from orchestrator.config import Config, DesignSpec, Platform, Sweep
+from orchestrator.config import Config, DesignSpec, Platform, Sweep, load_config
 from orchestrator.designs import DesignError, clock_period_for, validate_parameters
 from orchestrator.errors import ConfigError, OrchestratorError
-from orchestrator.flow import Job
+from orchestrator.names import UnsafeNameError, check_name
 from orchestrator.record import parameters_key
+
+
+@dataclass(frozen=True)
+class Job:
+    """One flow job of the matrix."""
+
+    spec: DesignSpec
+    platform: Platform
+    parameters: dict[str, Any]  # validated, with defaults filled
+    key: str | None = None  # content hash of the job's inputs (``cache.job_key``), set once rendered
+
+    @property
+    def run_name(self) -> str:
+        """The design and its label ("halut_encoder", "encoder_ck.C=16"): names the job's build
+        directories and last-key file within its PDK's folder."""
+        return f"{self.spec.name}-{self.spec.label}" if self.spec.label else self.spec.name
+
+    @property
+    def name(self) -> str:
+        """``run_name`` on a PDK: what the progress lines and the CLI call the job."""
+        return f"{self.run_name}-{self.platform.name}"
+
+    @property
+    def record_parameters(self) -> dict[str, Any]:
+        """The parameters as the job's history record stores them (the label and the accuracy task included)."""
+        task = {"accuracy": accuracy.label(self.spec.accuracy)} if self.spec.accuracy is not None else {}
+        return {**self.parameters, **({"label": self.spec.label} if self.spec.label else {}), **task}
+
+    def build_dir(self, config: Config) -> Path:
+        return config.path("build_dir") / self.platform.name / f"{self.run_name}-{parameters_key(self.parameters)}"
 
 
 class SweepError(OrchestratorError):
@@ -228,3 +263,52 @@ def _validated(generator: str, design: str, parameters: dict[str, Any], what: st
         return validate_parameters(generator, design, parameters)
     except OrchestratorError as exc:
         raise ConfigError(f"{what}: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def load_project(path: str | os.PathLike[str] = "config.yaml") -> Config:
+    """``config.load_config`` plus what only the generators can say: every design entry's and
+    every sweep point's parameters (and accuracy task) are valid. What a run loads."""
+    config = load_config(path)
+    validate_project(config, Path(path).resolve())
+    return config
+
+
+def validate_project(config: Config, config_path: Path) -> None:
+    """Raise ConfigError naming ``config_path``, the key and the value for the first design entry
+    or sweep its generator refuses."""
+    for index, spec in enumerate(config.designs):
+        _validate_design(config_path, index, spec)
+    seen: set[str] = set()
+    for index, sweep in enumerate(config.sweeps):
+        if sweep.name in seen:
+            raise ConfigError(f"{config_path}: key 'sweeps[{index}].name': listed twice (value: {sweep.name!r})")
+        seen.add(sweep.name)
+        try:
+            validate_sweep(sweep, default_pdks=config.pdks, known_pdks=config.platforms)
+        except SweepError as exc:
+            raise ConfigError(f"{config_path}: key 'sweeps[{index}]{exc.key}': {exc.message}") from None
+        _check_sweep_labels(config_path, index, sweep, config.pdks)
+
+
+def _validate_design(config_path: Path, index: int, spec: DesignSpec) -> None:
+    try:
+        parameters = validate_parameters(spec.generator, spec.name, spec.parameters)
+    except DesignError as exc:
+        raise ConfigError(f"{config_path}: key 'designs[{index}]': {exc}") from None
+    if spec.accuracy is not None:
+        try:
+            accuracy.check_point(spec.generator, parameters, accuracy.normalise(spec.generator, spec.accuracy))
+        except accuracy.AccuracyError as exc:
+            raise ConfigError(f"{config_path}: key 'designs[{index}].accuracy{exc.key}': {exc.message}") from None
+
+
+def _check_sweep_labels(config_path: Path, index: int, sweep: Sweep, default_pdks: list[str]) -> None:
+    """Each sweep point's label names a build directory: it must be a safe name too."""
+    for point in expand_sweep(sweep, default_pdks):
+        try:
+            check_name(point.label, "sweep point label")
+        except UnsafeNameError as exc:
+            raise ConfigError(f"{config_path}: key 'sweeps[{index}]': {exc}") from None

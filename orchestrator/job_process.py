@@ -1,0 +1,259 @@
+"""The job process: one flow job, start to record, in a process of its own.
+
+``runner`` starts ``python -m orchestrator.job_process <request.json>`` per job (or a spare one
+ahead of time that reads the request path from stdin). The request (``JobRequest``) is one typed
+document holding everything the job needs: the validated config and its platforms, the job's
+design entry, the rendered design, the detected toolchain, the cache key and the commit. The
+child reads no ``config.yaml`` or ``platforms/*.yaml`` of its own, so a file edited while a run is
+under way cannot make a job run with settings its cache key did not hash.
+
+The child writes its finished record to the history and to a result file the moment its flow
+ends. A stopped job (SIGTERM, as SC's cancel) writes nothing; a job whose parent dies, however it
+dies, ends its whole process group (``die_with_parent``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from orchestrator import accuracy, flow, metrics, netlist, scheduler
+from orchestrator.config import Config, DesignSpec
+from orchestrator.designs import RenderedDesign
+from orchestrator.errors import OrchestratorError
+from orchestrator.fsutil import atomic_write_json
+from orchestrator.history import write_record
+from orchestrator.jobs import Job
+from orchestrator.record import RunRecord, TimingScenario
+from orchestrator.sc_manifest import Manifest
+from orchestrator.tools import Toolchain
+
+REQUEST_FILE = "orchestrator-request.json"
+RESULT_FILE = "orchestrator-result.json"
+LOG_FILE = "orchestrator-job.log"
+
+# The orchestrator's pid, handed to its job processes: one whose parent is already someone else
+# when it starts (the orchestrator died in between) ends at once.
+PARENT_PID_ENV = "HALUT_ORCHESTRATOR_PID"
+
+
+class JobRequest(BaseModel):
+    """What the parent hands one job process (written as ``REQUEST_FILE`` in the build directory)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    config: Config  # validated by the parent, platforms included (``Config.platforms``)
+    spec: DesignSpec  # the job's design entry (a sweep point's, with --param overrides applied)
+    pdk: str
+    rendered: RenderedDesign  # the RTL and SDC the key hashed, already on disk
+    toolchain: Toolchain  # as the parent detected it (the key hashed its versions)
+    to: str | None = None  # last SC step asked for
+    job_key: str
+    commit: str | None = None
+    result: Path  # where the result document goes
+    log: Path  # the job's console log
+    history_dir: Path | None = None  # the child stores its record here the moment it has one
+
+    def job(self) -> Job:
+        return Job(spec=self.spec, platform=self.config.platform(self.pdk), parameters=self.rendered.parameters,
+                   key=self.job_key)
+
+
+def sc_node_times(manifest: Manifest | None, nodes: list[tuple[str, str]]) -> dict[str, float]:
+    """SC's ``exetime`` (time SC counts as the tool's: the tool process plus writing its task
+    manifest) and ``tasktime`` (the whole node: plus SC's preparation, e.g. Liberty) from the job
+    manifest: summed over ``nodes`` as ``tool`` / ``sc_task``, and per step as ``tool:<step>`` /
+    ``sc_task:<step>``."""
+    if manifest is None:
+        return {}
+    times: dict[str, float] = {}
+    for name, metric in (("tool", "exetime"), ("sc_task", "tasktime")):
+        times[name] = 0.0
+        for step, index in nodes:
+            value = manifest.get("metric", metric, step=step, index=index)
+            if value is not None:
+                times[name] += float(value)
+                times[f"{name}:{step}"] = times.get(f"{name}:{step}", 0.0) + float(value)
+    return times
+
+
+def execute(request: JobRequest) -> dict[str, Any]:
+    """Run one job in this process; return {"record": ..., "error": ..., "timings": ...}."""
+    began = time.monotonic()
+    config = request.config
+    spec = request.spec
+    rendered = request.rendered
+    toolchain = request.toolchain
+    job = request.job()
+    platform = job.platform
+    build_dir = job.build_dir(config)
+    started = datetime.now(timezone.utc)
+    # Only this run's files: a run that fails early must not pick up an earlier run's metrics.
+    shutil.rmtree(build_dir / "sc", ignore_errors=True)
+    project = flow.build_project(config, job, rendered, toolchain, build_dir / "sc")
+    setup_liberty = flow.check_pdk_data(project, platform, config.resolved_pdk_data_root())
+    voltages = flow.scenario_voltages(project, platform)
+    voltage = platform.voltage_v if platform.voltage_v is not None else voltages[platform.setup_scenario]
+    scenarios = {
+        name: TimingScenario(libcorner=scene.libcorners[0], checks=list(scene.checks), voltage_v=voltages[name])
+        for name, scene in platform.timing_scenarios.items()
+    }
+    sequential = netlist.sequential_cells(setup_liberty)  # the files check_pdk_data just resolved
+    plan = flow.plan_steps(project, toolchain, to=request.to)
+    flow.apply_plan(project, plan)
+    if config.flow.scheduler == "slurm":
+        scheduler.prepare_slurm(project, build_dir)
+    accuracy_began = time.monotonic()
+    # Before the flow: a task that cannot be evaluated fails the job in seconds, not after synthesis.
+    accuracy_values = (accuracy.evaluate(spec.generator, rendered.parameters, spec.accuracy)
+                       if spec.accuracy is not None else None)
+    accuracy_s = time.monotonic() - accuracy_began
+    if config.flow.liberty_cache and config.flow.scheduler is None:
+        from orchestrator import liberty_cache
+
+        liberty_cache.install()  # the node processes SC forks from this one inherit it
+    setup_done = time.monotonic()
+
+    error = None
+    try:
+        project.run()
+    except Exception as exc:  # SC raises RuntimeError("Run failed: ...") on a failed node
+        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    run_done = time.monotonic()
+    manifest = metrics.load_job_manifest(build_dir / "sc", rendered.top, flow.SC_JOBNAME)
+    record = metrics.build_record(
+        design=spec.name,
+        top=rendered.top,
+        label=spec.label,
+        platform=platform,
+        parameters=rendered.parameters,
+        clock_period=rendered.clock_period,
+        started=started,
+        build_dir=build_dir / "sc",
+        jobname=flow.SC_JOBNAME,
+        run_nodes=plan.run_nodes,
+        skipped=plan.skipped,
+        voltage_v=voltage,
+        error=error,
+        tool_versions=toolchain.versions(),
+        commit=request.commit,
+        job_key=job.key,
+        manifest=manifest,
+        timing_scenarios=scenarios,
+        sequential_cells=sequential,
+    )
+    record = scheduler.record_placement(record, metrics.job_dir(build_dir / "sc", rendered.top, flow.SC_JOBNAME),
+                                        config.flow.scheduler, plan.run_nodes)
+    record = accuracy.apply(record, spec.accuracy, accuracy_values)
+    timings = {"setup": setup_done - began, "sc_run": run_done - setup_done, "record": time.monotonic() - run_done,
+               "accuracy": accuracy_s}  # part of setup
+    timings.update(sc_node_times(manifest, plan.run_nodes))
+    return {"record": record.to_json_dict(), "error": None, "timings": timings}
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _end_job_group(signum=None, frame=None) -> None:
+    """End this job at once: its whole process group (SC's node processes and their tools) when
+    the group is its own (the orchestrator starts each job in a new session), else itself."""
+    if os.getpgrp() == os.getpid():
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def die_with_parent(parent_pid: int | None = None) -> bool:
+    """Make this process (and its process group) end when its parent dies, however it dies.
+
+    The kernel sends SIGHUP on the parent's death (PR_SET_PDEATHSIG); the handler ends the job's
+    group. A parent that died before this call is caught by comparing ``parent_pid`` with the
+    current parent. Returns False where prctl is not available (not Linux): nothing is armed.
+    """
+    signal.signal(signal.SIGHUP, _end_job_group)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGHUP, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        armed = False
+    if parent_pid is not None and os.getppid() != parent_pid:
+        _end_job_group()
+    return armed
+
+
+def _wait_for_request() -> str:
+    """Spare mode: import what every job needs, then block until the parent names the request."""
+    import siliconcompiler  # noqa: F401  (the imports are the point: they happen before the job)
+    import siliconcompiler.targets  # noqa: F401
+
+    line = sys.stdin.readline().strip()
+    if not line:  # the parent finished without needing this process
+        os._exit(0)
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # The parent stops a job with SIGTERM to its process group. As an interrupt, SC runs its own
+    # cancel (ends node processes and their tools, cancels Slurm jobs) instead of vanishing.
+    signal.signal(signal.SIGTERM, _interrupt)
+    parent = os.environ.get(PARENT_PID_ENV)
+    die_with_parent(int(parent) if parent and parent.isdigit() else None)
+    prestarted = argv[0] == "--stdin"
+    try:
+        request_path = _wait_for_request() if prestarted else argv[0]
+    except KeyboardInterrupt:
+        os._exit(130)
+    raw = json.loads(Path(request_path).read_text(encoding="utf-8"))
+    if prestarted:  # started before its log existed: send output there now
+        log = os.open(raw["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        for fd in (1, 2):
+            os.dup2(log, fd)
+        os.close(log)
+    request: JobRequest | None = None
+    try:
+        request = JobRequest.model_validate(raw)
+        result = execute(request)
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        os._exit(130)  # stopped: no result file, so no record
+    except OrchestratorError as exc:
+        result = {"record": None, "error": str(exc)}
+    except Exception as exc:
+        traceback.print_exc()
+        result = {"record": None, "error": f"internal error: {type(exc).__name__}: {exc}"}
+    if result.get("record") and request is not None and request.history_dir is not None:
+        # The record is stored the moment the flow ends, before anything else can go wrong; the
+        # parent writes it again (a no-op: same run id) and reports a failure to store it.
+        try:
+            write_record(request.history_dir, RunRecord.model_validate(result["record"]))
+        except (OSError, OrchestratorError, ValueError) as exc:
+            print(f"record not written to the history: {exc}", file=sys.stderr)
+    atomic_write_json(raw["result"], result)
+    # SC/pyosys may leave non-daemon threads or crash at interpreter teardown; the result is on disk.
+    # os._exit skips multiprocessing's clean-up, so end this process's helper children first.
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.kill()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
