@@ -48,7 +48,7 @@ def _bound_names(path: list[ast.AST], var: str) -> set[str] | None:
     """The constants ``var`` can hold where the call at the end of ``path`` runs: from the nearest
     enclosing ``for var[, ...] in [<literal table>]`` or ``if var in (...)`` / ``if var == "..."``
     whose body holds the call. None when nothing binds it to literals (e.g. an f-string)."""
-    for parent, child in zip(reversed(path[:-1]), reversed(path[1:])):
+    for parent, child in zip(reversed(path[:-1]), reversed(path[1:]), strict=True):
         if isinstance(parent, ast.For) and isinstance(parent.iter, (ast.List, ast.Tuple)):
             target = parent.target
             if isinstance(target, ast.Name) and target.id == var:
