@@ -31,9 +31,10 @@ from types import ModuleType
 from typing import Any
 
 from orchestrator.errors import OrchestratorError
+from orchestrator.record import METRIC_SPECS
 
-# Metrics the evaluation yields, as they are named in ``record.Metrics``.
-ACCURACY_METRICS = ("accuracy_pct", "approx_error")
+# Metrics the evaluation yields: the registry's ``stage="accuracy"`` entries.
+ACCURACY_METRICS = tuple(spec.name for spec in METRIC_SPECS if spec.stage == "accuracy")
 
 
 class AccuracyError(OrchestratorError):

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from orchestrator.config import format_validation_error, read_yaml_mapping
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_text
-from orchestrator.history import latest_records, record_to_row
+from orchestrator.history import latest_records
 from orchestrator.record import METRIC_BETTER as RECORD_METRIC_BETTER
 from orchestrator.record import METRIC_NAMES, METRIC_UNITS, Better, RunRecord, Status, parameters_key
 
@@ -38,7 +38,7 @@ BASELINE_SCHEMA_VERSION = 1
 # bounds). WNS/TNS are <= 0 when failing, so a higher (less negative) value is better.
 METRIC_BETTER: dict[str, Better] = {
     **RECORD_METRIC_BETTER,
-    "total_runtime_s": "lower",  # sum of step wall times (history column of the same name)
+    "total_runtime_s": "lower",  # RunRecord.total_runtime_s: the steps' wall times summed
 }
 
 CHECKABLE_METRICS: tuple[str, ...] = (*METRIC_NAMES, "total_runtime_s")
@@ -198,7 +198,7 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
 
 def record_metric(record: RunRecord, metric: str) -> int | float | None:
     if metric == "total_runtime_s":
-        return record_to_row(record)["total_runtime_s"]
+        return record.total_runtime_s
     return getattr(record.metrics, metric)
 
 

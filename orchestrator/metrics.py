@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,10 @@ from orchestrator import netlist
 from orchestrator.netlist import Sequential
 from orchestrator.record import (
     INT_METRICS,
-    Metrics,
+    METRIC_SPECS,
     MetricOrigin,
+    Metrics,
+    MetricSpec,
     RunRecord,
     SkippedStage,
     StepInfo,
@@ -34,45 +35,12 @@ from orchestrator.sc_manifest import Manifest
 
 
 
-@dataclass(frozen=True)
-class ScMetric:
-    """Where one record metric comes from in SC: ``[metric,<sc_name>]`` of a node, scaled to the
-    record's unit. The names are SC 0.38's (``siliconcompiler/metrics/asic.py``); which task
-    records which name is in each tool's ``post_process`` (a test walks this table against SC)."""
+# The registry entries read from SC's ``[metric,...]`` (``MetricSpec.sc``), in declaration order.
+SC_METRICS: tuple[MetricSpec, ...] = tuple(spec for spec in METRIC_SPECS if spec.sc is not None)
 
-    sc_name: str
-    field: str
-    scale: float = 1.0  # SC unit -> record unit (SC: um^2, %, ns, Hz, mw)
-    check: str | None = None  # the SC timing check (setup/hold/power) whose scenario it is analysed at
-    pnr_only: bool = False  # meaningless before floorplan (SC's synthesis "utilization" is a guess)
-
-
-SC_METRICS: tuple[ScMetric, ...] = (
-    ScMetric("cellarea", "area_um2"),
-    ScMetric("cells", "stdcell_count"),  # replaced by OpenROAD's filler-free count after floorplan
-    ScMetric("utilization", "utilization_pct", pnr_only=True),
-    ScMetric("setupslack", "setup_slack_ns", check="setup"),  # OpenSTA and OpenROAD
-    ScMetric("setupwns", "wns_ns", check="setup"),  # OpenROAD only; derived from setupslack otherwise
-    ScMetric("setuptns", "tns_ns", check="setup"),
-    ScMetric("fmax", "fmax_mhz", 1e-6, check="setup"),
-    ScMetric("holdslack", "hold_slack_ns", check="hold"),
-    ScMetric("holdwns", "hold_wns_ns", check="hold"),
-    ScMetric("holdtns", "hold_tns_ns", check="hold"),
-    ScMetric("peakpower", "power_mw", check="power"),  # no SC 0.38 task records averagepower
-    ScMetric("leakagepower", "leakage_power_mw", check="power"),
-    ScMetric("totalarea", "die_area_um2", pnr_only=True),
-    ScMetric("drcs", "drc_count", pnr_only=True),
-    ScMetric("drvs", "drv_count", pnr_only=True),
-    ScMetric("wirelength", "wirelength_um", pnr_only=True),
-)
-
-# OpenROAD's own metrics (``reports/metrics.json`` of each OpenROAD node, the ORFS names with SC's
-# ``sc__metric__`` prefix) for figures SC does not carry into its schema: ``cells`` there counts
-# filler cells too, and core area is not an SC metric.
-OPENROAD_METRICS: dict[str, str] = {
-    "sc__metric__design__instance__count__stdcell": "stdcell_count",
-    "sc__metric__design__core__area": "core_area_um2",
-}
+# OpenROAD's own metrics (``reports/metrics.json`` of each OpenROAD node) -> record field, for
+# figures SC does not carry into its schema (``MetricSpec.openroad``).
+OPENROAD_METRICS: dict[str, str] = {spec.openroad: spec.name for spec in METRIC_SPECS if spec.openroad}
 
 # Slacks of a check -> its worst negative slack, when the tool records only the slack.
 WNS_FROM_SLACK = {"setup_slack_ns": "wns_ns", "hold_slack_ns": "hold_wns_ns"}
@@ -244,11 +212,11 @@ def build_record(
 
     metric_scenarios: dict[str, str] = {}
     for spec in SC_METRICS:
-        if spec.check is None:
+        if spec.sc.check is None:
             continue
-        names = [name for name, scenario in scenarios.items() if spec.check in scenario.checks]
+        names = [name for name, scenario in scenarios.items() if spec.sc.check in scenario.checks]
         if names:
-            for field_name in (spec.field, WNS_FROM_SLACK.get(spec.field)):
+            for field_name in (spec.name, WNS_FROM_SLACK.get(spec.name)):
                 if field_name and field_name in metrics:
                     metric_scenarios[field_name] = ",".join(names)
     if "voltage_v" in metrics and "wns_ns" in metric_scenarios and platform.voltage_v is None:
@@ -313,10 +281,10 @@ def _take_metrics(source: Manifest | None, step: str, index: str, node_dir: Path
     pre_pnr = step_origin(step) == "synthesis"
     taken: dict[str, float] = {}
     for spec in SC_METRICS:
-        value = source.get("metric", spec.sc_name, step=step, index=index)
+        value = source.get("metric", spec.sc.name, step=step, index=index)
         if value is None or (spec.pnr_only and pre_pnr):
             continue
-        taken[spec.field] = float(value) * spec.scale
+        taken[spec.name] = float(value) * spec.sc.scale
     for slack, wns in WNS_FROM_SLACK.items():
         # WNS is min(0, worst slack) by definition; OpenSTA's task records only the slack.
         if slack in taken and wns not in taken:

@@ -1,5 +1,7 @@
-"""The history record: one immutable JSON document per flow job.
+"""The history record (one immutable JSON document per flow job) and the metric registry.
 
+``METRIC_SPECS`` declares each record metric once: field, unit, better direction, display format,
+first stage, and where SiliconCompiler records it; every table about metrics derives from it.
 Every producer (SiliconCompiler runs in ``metrics``, ORFS imports in ``orfs_import``) emits a
 ``RunRecord``; every consumer (``history``, ``report``, ``check``) reads only this shape.
 Units are part of the field names; a metric that no stage produced is absent (``None``), never 0.
@@ -10,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime, timezone
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
@@ -26,54 +28,113 @@ MetricOrigin = Literal["synthesis", "floorplan", "place", "cts", "route", "finis
 
 
 Better = Literal["lower", "higher", "none"]
+# Display format, by name (``report.view.FORMATS`` maps each to its function).
+Format = Literal["area", "freq", "count", "ns", "pct", "voltage", "power", "kge", "number"]
+# Where a figure first exists: the job's configuration (clock constraint, supply), a flow stage
+# (``metrics.step_origin`` of the SC step), or the design point's ``accuracy`` task.
+Stage = Literal["config", "synthesis", "floorplan", "place", "cts", "route", "finish", "accuracy"]
+# Stages of place and route: a metric first produced by one of them is meaningless before floorplan.
+PNR_STAGES: tuple[Stage, ...] = ("floorplan", "place", "cts", "route", "finish")
+TimingCheck = Literal["setup", "hold", "power"]
+
+
+@dataclass(frozen=True)
+class ScSource:
+    """Where a metric comes from in SiliconCompiler: ``[metric,<name>]`` of a flow node, scaled to the
+    record's unit. Names are SC 0.38's (``siliconcompiler/metrics/asic.py``); which task records which
+    name is in each tool's ``post_process`` (tests/test_metric_registry.py walks both)."""
+
+    name: str
+    scale: float = 1.0  # SC unit -> record unit (SC: um^2, %, ns, Hz, mw)
+    check: TimingCheck | None = None  # the SC timing check whose scenario the value is analysed at
 
 
 @dataclass(frozen=True)
 class MetricSpec:
     """One record metric, declared once: everything else (the ``Metrics`` model, units, ``check``'s
-    physical directions, which values are post-synthesis estimates) is derived from this table."""
+    physical directions, the view's formats, which values are post-synthesis estimates, which are
+    P&R-only, where SC records them) is derived from this table."""
 
     name: str  # field name, unit suffix included
     kind: type  # float or int
     unit: str  # human-readable unit for tables and axes
     better: Better  # physical direction of an improvement ("none": an operating point)
     help: str
+    _: KW_ONLY
+    fmt: Format  # how the reports print a value
+    stage: Stage  # the earliest stage that produces it
     # A value that exists after synthesis too, where it is only an estimate of the routed design.
     estimate: bool = False
+    sc: ScSource | None = None  # the SC metric it is read from (None: computed by the orchestrator)
+    # The OpenROAD ``reports/metrics.json`` key (ORFS name, SC's ``sc__metric__`` prefix) read after
+    # floorplan, for figures SC's schema does not carry (its ``cells`` counts fillers too).
+    openroad: str | None = None
+
+    @property
+    def pnr_only(self) -> bool:
+        """Meaningless before floorplan: a value from a synthesis step (SC's cleanup guesses a
+        utilization and a die) is not taken."""
+        return self.stage in PNR_STAGES
 
 
 METRIC_SPECS: tuple[MetricSpec, ...] = (
-    MetricSpec("area_um2", float, "µm²", "lower", "std-cell instance area (fillers excluded)", estimate=True),
+    MetricSpec("area_um2", float, "µm²", "lower", "std-cell instance area (fillers excluded)",
+               fmt="area", stage="synthesis", estimate=True, sc=ScSource("cellarea")),
     MetricSpec("stdcell_count", int, "cells", "lower", "std-cell instances (fillers excluded, taps included)",
-               estimate=True),
-    MetricSpec("register_count", int, "registers", "lower", "sequential cells: flip-flops + latches", estimate=True),
-    MetricSpec("flop_count", int, "flops", "lower", "flip-flop instances (Liberty ff groups)", estimate=True),
-    MetricSpec("latch_count", int, "latches", "lower", "latch instances (Liberty latch groups)", estimate=True),
-    MetricSpec("ge", float, "GE", "lower", "gate equivalents: area_um2 / GE reference cell area", estimate=True),
-    MetricSpec("clock_period_ns", float, "ns", "lower", "the clock constraint, not the achieved period"),
-    MetricSpec("target_freq_mhz", float, "MHz", "higher", "1000 / clock_period_ns"),
+               fmt="count", stage="synthesis", estimate=True, sc=ScSource("cells"),
+               openroad="sc__metric__design__instance__count__stdcell"),
+    MetricSpec("register_count", int, "registers", "lower", "sequential cells: flip-flops + latches",
+               fmt="count", stage="synthesis", estimate=True),
+    MetricSpec("flop_count", int, "flops", "lower", "flip-flop instances (Liberty ff groups)",
+               fmt="count", stage="synthesis", estimate=True),
+    MetricSpec("latch_count", int, "latches", "lower", "latch instances (Liberty latch groups)",
+               fmt="count", stage="synthesis", estimate=True),
+    MetricSpec("ge", float, "GE", "lower", "gate equivalents: area_um2 / GE reference cell area",
+               fmt="kge", stage="synthesis", estimate=True),
+    MetricSpec("clock_period_ns", float, "ns", "lower", "the clock constraint, not the achieved period",
+               fmt="ns", stage="config"),
+    MetricSpec("target_freq_mhz", float, "MHz", "higher", "1000 / clock_period_ns",
+               fmt="freq", stage="config"),
     MetricSpec("fmax_mhz", float, "MHz", "higher", "achieved frequency at the setup sign-off scenario",
-               estimate=True),
-    MetricSpec("wns_ns", float, "ns", "higher", "setup worst negative slack (min(0, worst slack))", estimate=True),
-    MetricSpec("tns_ns", float, "ns", "higher", "setup total negative slack", estimate=True),
-    MetricSpec("setup_slack_ns", float, "ns", "higher", "setup worst slack (positive when met)", estimate=True),
-    MetricSpec("hold_slack_ns", float, "ns", "higher", "hold worst slack (positive when met)", estimate=True),
-    MetricSpec("hold_wns_ns", float, "ns", "higher", "hold worst negative slack", estimate=True),
-    MetricSpec("hold_tns_ns", float, "ns", "higher", "hold total negative slack", estimate=True),
-    MetricSpec("utilization_pct", float, "%", "none", "std-cell area / core area (after floorplan)"),
-    MetricSpec("voltage_v", float, "V", "none", "supply voltage of the setup sign-off scenario"),
+               fmt="freq", stage="synthesis", estimate=True, sc=ScSource("fmax", 1e-6, check="setup")),
+    # SC's STA task records only the slack; WNS is then min(0, slack) (metrics.WNS_FROM_SLACK).
+    MetricSpec("wns_ns", float, "ns", "higher", "setup worst negative slack (min(0, worst slack))",
+               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("setupwns", check="setup")),
+    MetricSpec("tns_ns", float, "ns", "higher", "setup total negative slack",
+               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("setuptns", check="setup")),
+    MetricSpec("setup_slack_ns", float, "ns", "higher", "setup worst slack (positive when met)",
+               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("setupslack", check="setup")),
+    MetricSpec("hold_slack_ns", float, "ns", "higher", "hold worst slack (positive when met)",
+               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("holdslack", check="hold")),
+    MetricSpec("hold_wns_ns", float, "ns", "higher", "hold worst negative slack",
+               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("holdwns", check="hold")),
+    MetricSpec("hold_tns_ns", float, "ns", "higher", "hold total negative slack",
+               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("holdtns", check="hold")),
+    MetricSpec("utilization_pct", float, "%", "none", "std-cell area / core area (after floorplan)",
+               fmt="pct", stage="floorplan", sc=ScSource("utilization")),
+    MetricSpec("voltage_v", float, "V", "none", "supply voltage of the setup sign-off scenario",
+               fmt="voltage", stage="config"),
+    # No SC 0.38 task records averagepower.
     MetricSpec("power_mw", float, "mW", "lower", "total power at the power scenario (SC peakpower)",
-               estimate=True),
-    MetricSpec("leakage_power_mw", float, "mW", "lower", "leakage power at the power scenario", estimate=True),
-    MetricSpec("die_area_um2", float, "µm²", "lower", "die area (after floorplan)"),
-    MetricSpec("core_area_um2", float, "µm²", "lower", "core (row) area (after floorplan)"),
-    MetricSpec("drc_count", int, "violations", "lower", "routing DRC violations after detailed routing"),
+               fmt="power", stage="synthesis", estimate=True, sc=ScSource("peakpower", check="power")),
+    MetricSpec("leakage_power_mw", float, "mW", "lower", "leakage power at the power scenario",
+               fmt="power", stage="synthesis", estimate=True, sc=ScSource("leakagepower", check="power")),
+    MetricSpec("die_area_um2", float, "µm²", "lower", "die area (after floorplan)",
+               fmt="area", stage="floorplan", sc=ScSource("totalarea")),
+    MetricSpec("core_area_um2", float, "µm²", "lower", "core (row) area (after floorplan)",
+               fmt="area", stage="floorplan", openroad="sc__metric__design__core__area"),
+    MetricSpec("drc_count", int, "violations", "lower", "routing DRC violations after detailed routing",
+               fmt="count", stage="route", sc=ScSource("drcs")),
     MetricSpec("drv_count", int, "violations", "lower",
-               "electrical rule violations: max slew/cap/fanout, floating/overdriven nets, antenna"),
-    MetricSpec("wirelength_um", float, "µm", "lower", "routed wire length"),
+               "electrical rule violations: max slew/cap/fanout, floating/overdriven nets, antenna",
+               fmt="count", stage="floorplan", sc=ScSource("drvs")),
+    MetricSpec("wirelength_um", float, "µm", "lower", "routed wire length",
+               fmt="number", stage="route", sc=ScSource("wirelength")),
     # Of the layer the design point runs (a sweep's ``accuracy`` task, see orchestrator.accuracy):
-    MetricSpec("accuracy_pct", float, "%", "higher", "held-out accuracy with the halut layer"),
-    MetricSpec("approx_error", float, "rel. Frobenius", "lower", "||approx - A.B||_F / ||A.B||_F on the test rows"),
+    MetricSpec("accuracy_pct", float, "%", "higher", "held-out accuracy with the halut layer",
+               fmt="number", stage="accuracy"),
+    MetricSpec("approx_error", float, "rel. Frobenius", "lower", "||approx - A.B||_F / ||A.B||_F on the test rows",
+               fmt="number", stage="accuracy"),
 )
 METRIC_SPEC: dict[str, MetricSpec] = {spec.name: spec for spec in METRIC_SPECS}
 
@@ -90,6 +151,7 @@ METRIC_UNITS: dict[str, str] = {spec.name: spec.unit for spec in METRIC_SPECS}
 METRIC_BETTER: dict[str, Better] = {spec.name: spec.better for spec in METRIC_SPECS}
 POST_SYNTHESIS_ESTIMATES: frozenset[str] = frozenset(spec.name for spec in METRIC_SPECS if spec.estimate)
 INT_METRICS: frozenset[str] = frozenset(spec.name for spec in METRIC_SPECS if spec.kind is int)
+PNR_ONLY: frozenset[str] = frozenset(spec.name for spec in METRIC_SPECS if spec.pnr_only)
 
 METRIC_NAMES: tuple[str, ...] = tuple(Metrics.model_fields)
 

@@ -88,8 +88,8 @@ def test_full_flow_reaches_gds_with_signoff_metrics(tmp_path, pdk_data_root, des
 
     manifest = Manifest.load(job / f"{design}.pkg.json")
     steps = [(s.step, "0") for s in record.steps]
-    unrecorded = [spec.sc_name for spec in SC_METRICS
-                  if all(manifest.get("metric", spec.sc_name, step=st, index=i) is None for st, i in steps)]
+    unrecorded = [spec.sc.name for spec in SC_METRICS
+                  if all(manifest.get("metric", spec.sc.name, step=st, index=i) is None for st, i in steps)]
     assert unrecorded == []
 
     # The layout: a GDS from KLayout and its render, by name.

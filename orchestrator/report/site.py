@@ -795,8 +795,7 @@ _UNITS_HTML = {metric: html.escape(METRIC_UNITS.get(metric, "")) for metric in M
 
 
 def _total_runtime(record: RunRecord) -> float | None:
-    values = [s.runtime_s for s in record.steps if s.runtime_s is not None]
-    return sum(values) if values else None
+    return record.total_runtime_s
 
 
 def _no_artifact_reason(record: RunRecord, what: str) -> str:

@@ -11,7 +11,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from orchestrator.history import latest_records
-from orchestrator.record import METRIC_NAMES, METRIC_UNITS, POST_SYNTHESIS_ESTIMATES, RunRecord, format_kge
+from orchestrator.record import (
+    METRIC_NAMES,
+    METRIC_SPECS,
+    METRIC_UNITS,
+    POST_SYNTHESIS_ESTIMATES,
+    Format,
+    RunRecord,
+    format_kge,
+)
 
 
 def _fmt_area(value: float) -> str:
@@ -47,51 +55,46 @@ def _fmt_power(value: float) -> str:
 class IndexRow:
     metric: str
     label: str  # row header of the halutmatmul summary table
-    fmt: Callable[[float], str]
+
+    @property
+    def fmt(self) -> Callable[[float], str]:
+        return _FORMATTERS[self.metric]
 
 
 # The summary table of the halutmatmul project, in its row order.
 INDEX_ROWS: tuple[IndexRow, ...] = (
-    IndexRow("area_um2", "Area [um^2]", _fmt_area),
-    IndexRow("target_freq_mhz", "Freq [MHz]", _fmt_freq),
-    IndexRow("ge", "GE", format_kge),
-    IndexRow("stdcell_count", "Std Cell [#]", _fmt_count),
-    IndexRow("voltage_v", "Voltage [V]", _fmt_voltage),
-    IndexRow("utilization_pct", "Util [%]", _fmt_pct),
-    IndexRow("tns_ns", "TNS", _fmt_ns),
+    IndexRow("area_um2", "Area [um^2]"),
+    IndexRow("target_freq_mhz", "Freq [MHz]"),
+    IndexRow("ge", "GE"),
+    IndexRow("stdcell_count", "Std Cell [#]"),
+    IndexRow("voltage_v", "Voltage [V]"),
+    IndexRow("utilization_pct", "Util [%]"),
+    IndexRow("tns_ns", "TNS"),
 )
 
 # The sign-off figures of a routed run of this flow, shown under the summary table per PDK.
 SIGNOFF_ROWS: tuple[IndexRow, ...] = (
-    IndexRow("fmax_mhz", "fmax [MHz]", _fmt_freq),
-    IndexRow("wns_ns", "Setup WNS [ns]", _fmt_ns),
-    IndexRow("tns_ns", "Setup TNS [ns]", _fmt_ns),
-    IndexRow("hold_wns_ns", "Hold WNS [ns]", _fmt_ns),
-    IndexRow("hold_tns_ns", "Hold TNS [ns]", _fmt_ns),
-    IndexRow("power_mw", "Power [mW]", _fmt_power),
-    IndexRow("leakage_power_mw", "Leakage [mW]", _fmt_power),
-    IndexRow("utilization_pct", "Util [%]", _fmt_pct),
-    IndexRow("drc_count", "DRC [#]", _fmt_count),
-    IndexRow("drv_count", "DRV [#]", _fmt_count),
-    IndexRow("flop_count", "Flops [#]", _fmt_count),
-    IndexRow("latch_count", "Latches [#]", _fmt_count),
+    IndexRow("fmax_mhz", "fmax [MHz]"),
+    IndexRow("wns_ns", "Setup WNS [ns]"),
+    IndexRow("tns_ns", "Setup TNS [ns]"),
+    IndexRow("hold_wns_ns", "Hold WNS [ns]"),
+    IndexRow("hold_tns_ns", "Hold TNS [ns]"),
+    IndexRow("power_mw", "Power [mW]"),
+    IndexRow("leakage_power_mw", "Leakage [mW]"),
+    IndexRow("utilization_pct", "Util [%]"),
+    IndexRow("drc_count", "DRC [#]"),
+    IndexRow("drv_count", "DRV [#]"),
+    IndexRow("flop_count", "Flops [#]"),
+    IndexRow("latch_count", "Latches [#]"),
 )
-
-_FORMATTERS: dict[str, Callable[[float], str]] = {row.metric: row.fmt for row in SIGNOFF_ROWS}
-_FORMATTERS.update({row.metric: row.fmt for row in INDEX_ROWS})
-_FORMATTERS.update({"register_count": _fmt_count, "wns_ns": _fmt_ns, "clock_period_ns": _fmt_ns,
-                    "setup_slack_ns": _fmt_ns, "hold_slack_ns": _fmt_ns,
-                    "fmax_mhz": _fmt_freq, "die_area_um2": _fmt_area, "core_area_um2": _fmt_area})
-
 
 def format_metric(metric: str, value: float | None) -> str:
     """Display text of one metric value ("" for None: callers show the reason instead)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    fmt = _FORMATTERS.get(metric)
-    if fmt is not None:
-        return fmt(float(value))
-    return format_number(value)
+    fmt = _FORMATTERS.get(metric, format_number)
+    # format_number keeps an int an int; the unit formats take the value as a float.
+    return format_number(value) if fmt is format_number else fmt(float(value))
 
 
 def format_number(value: float) -> str:
@@ -105,6 +108,21 @@ def format_number(value: float) -> str:
     if magnitude >= 1 or magnitude == 0:
         return f"{value:.3f}"
     return f"{value:.4g}"
+
+
+# ``MetricSpec.fmt`` name -> its function; every registry metric gets one.
+FORMATS: dict[Format, Callable[[float], str]] = {
+    "area": _fmt_area,
+    "freq": _fmt_freq,
+    "count": _fmt_count,
+    "ns": _fmt_ns,
+    "pct": _fmt_pct,
+    "voltage": _fmt_voltage,
+    "power": _fmt_power,
+    "kge": format_kge,
+    "number": format_number,
+}
+_FORMATTERS: dict[str, Callable[[float], str]] = {spec.name: FORMATS[spec.fmt] for spec in METRIC_SPECS}
 
 
 def format_runtime(seconds: float | None) -> str:
