@@ -69,6 +69,7 @@ class MetricSpec:
     # The OpenROAD ``reports/metrics.json`` key (ORFS name, SC's ``sc__metric__`` prefix) read after
     # floorplan, for figures SC's schema does not carry (its ``cells`` counts fillers too).
     openroad: str | None = None
+    signed: bool = False  # may be negative (a slack); every other metric is >= 0
 
     @property
     def pnr_only(self) -> bool:
@@ -99,17 +100,17 @@ METRIC_SPECS: tuple[MetricSpec, ...] = (
                fmt="freq", stage="synthesis", estimate=True, sc=ScSource("fmax", 1e-6, check="setup")),
     # SC's STA task records only the slack; WNS is then min(0, slack) (metrics.WNS_FROM_SLACK).
     MetricSpec("wns_ns", float, "ns", "higher", "setup worst negative slack (min(0, worst slack))",
-               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("setupwns", check="setup")),
+               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("setupwns", check="setup"), signed=True),
     MetricSpec("tns_ns", float, "ns", "higher", "setup total negative slack",
-               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("setuptns", check="setup")),
+               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("setuptns", check="setup"), signed=True),
     MetricSpec("setup_slack_ns", float, "ns", "higher", "setup worst slack (positive when met)",
-               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("setupslack", check="setup")),
+               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("setupslack", check="setup"), signed=True),
     MetricSpec("hold_slack_ns", float, "ns", "higher", "hold worst slack (positive when met)",
-               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("holdslack", check="hold")),
+               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("holdslack", check="hold"), signed=True),
     MetricSpec("hold_wns_ns", float, "ns", "higher", "hold worst negative slack",
-               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("holdwns", check="hold")),
+               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("holdwns", check="hold"), signed=True),
     MetricSpec("hold_tns_ns", float, "ns", "higher", "hold total negative slack",
-               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("holdtns", check="hold")),
+               fmt="ns", stage="synthesis", estimate=True, sc=ScSource("holdtns", check="hold"), signed=True),
     MetricSpec("utilization_pct", float, "%", "none", "std-cell area / core area (after floorplan)",
                fmt="pct", stage="floorplan", sc=ScSource("utilization")),
     MetricSpec("voltage_v", float, "V", "none", "supply voltage of the setup sign-off scenario",
@@ -152,6 +153,7 @@ METRIC_BETTER: dict[str, Better] = {spec.name: spec.better for spec in METRIC_SP
 POST_SYNTHESIS_ESTIMATES: frozenset[str] = frozenset(spec.name for spec in METRIC_SPECS if spec.estimate)
 INT_METRICS: frozenset[str] = frozenset(spec.name for spec in METRIC_SPECS if spec.kind is int)
 PNR_ONLY: frozenset[str] = frozenset(spec.name for spec in METRIC_SPECS if spec.pnr_only)
+SIGNED_METRICS: frozenset[str] = frozenset(spec.name for spec in METRIC_SPECS if spec.signed)
 
 METRIC_NAMES: tuple[str, ...] = tuple(Metrics.model_fields)
 
