@@ -56,7 +56,7 @@ FLOW_PACKAGES = ("siliconcompiler", "lambdapdk", "pyosys")
 
 # Modules whose code decides what a record holds. report/, check, cli, history do not.
 RESULT_MODULES = ("accuracy", "cache", "config", "designs", "flow", "liberty_cache", "metrics", "record", "runner",
-                  "sc_manifest", "tools", "yosys_bridge")
+                  "sc_manifest", "tools", "yosys_bridge/__init__", "yosys_bridge/host", "yosys_bridge/shim")
 
 REUSABLE_STATUS = ("pass", "partial")
 
