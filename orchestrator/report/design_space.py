@@ -15,9 +15,10 @@ other point beats on both axes (higher frequency or C*K*M, and lower GE).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from html import escape
-from typing import Callable
+from typing import Any, Protocol
 
 from matplotlib.ticker import MaxNLocator
 
@@ -233,17 +234,28 @@ def _tick(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
 
 
-def write_pages(builder) -> int:
-    """Write the design-space pages with the site builder (``_SiteBuilder``); returns how many."""
+class PageWriter(Protocol):
+    """Writes one site page: ``rel`` (path under the site root) from ``template`` with ``context``."""
+
+    def __call__(self, rel: str, template: str, **context: Any) -> None: ...
+
+
+def write_pages(groups: Mapping[tuple[str, str], list[RunRecord]], run_href: Callable[[RunRecord, str], str],
+                write_page: PageWriter) -> int:
+    """Write the design-space pages; returns how many (design, PDK) pages.
+
+    ``groups``: (pdk, design) -> its records, oldest first; ``run_href(record, prefix)``: the link
+    to a run page from a page ``prefix`` (``"../../"``) below the site root; ``write_page``: the
+    site's page writer."""
     rows = []
-    for (pdk, design), group in sorted(builder.groups.items()):
+    for (pdk, design), group in sorted(groups.items()):
         records = latest_per_configuration(group)
         if not records:
             continue
         page = f"design-space/{slug(pdk)}/{slug(design)}.html"
         uses_ge = all(r.metrics.ge is not None for r in records)
         ylabel = "gate equivalents [GE]" if uses_ge else "std-cell area [µm²]"
-        points = [Point(r, builder.run_href(r, "../../"), label) for r, label in zip(records, point_labels(records))]
+        points = [Point(r, run_href(r, "../../"), label) for r, label in zip(records, point_labels(records))]
         plots = []
         fronts = {}
         for figure in figures(points, ylabel):
@@ -260,12 +272,12 @@ def write_pages(builder) -> int:
             "ckm": _ckm(p.record),
             "on_front": [name for name, members in fronts.items() if id(p) in members],
         } for p in points]
-        builder.write_page(page, "design_space.html", pdk=pdk, design=design, plots=plots, rows=table,
+        write_page(page, "design_space.html", pdk=pdk, design=design, plots=plots, rows=table,
                            ylabel=ylabel, has_accuracy=any(accuracy_task(p.record) for p in points),
                            has_power=any(p.record.metrics.power_mw is not None for p in points))
         rows.append({"pdk": pdk, "design": design, "href": f"{slug(pdk)}/{slug(design)}.html",
                      "points": len(points), "runs": len(group)})
-    builder.write_page("design-space/index.html", "design_space_index.html", rows=rows)
+    write_page("design-space/index.html", "design_space_index.html", rows=rows)
     return len(rows)
 
 
