@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -63,7 +63,7 @@ KNOWN_GENERATORS: tuple[str, ...] = ("halut",)
 default generator (``DesignSpec.generator``)."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _importable_generator(name: str) -> ModuleType | None:
     try:
         return load_generator(name)

@@ -33,15 +33,17 @@ from matplotlib import dates as mdates
 
 from orchestrator import __version__
 from orchestrator.config import Platform
-from orchestrator.fsutil import current_umask, make_swap_directory, remove_swap_leftovers, swap_directory_into_place
-from orchestrator.history import to_dataframe
+from orchestrator.fsutil import (
+    current_umask,
+    make_swap_directory,
+    remove_swap_leftovers,
+    swap_directory_into_place,
+)
+from orchestrator.history import record_sort_key, to_dataframe
 from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, parameters_key
-from orchestrator.report import design_space
-from orchestrator.history import record_sort_key
+from orchestrator.report import design_space, orfs_compare, plots, trends
 from orchestrator.report import layout as layout_mod
 from orchestrator.report.layout import FileLink, ImageLink, RunAssets
-from orchestrator.report import orfs_compare, plots, trends
-from orchestrator.report.workers import PARALLEL_WORK_THRESHOLD, Workers
 from orchestrator.report.view import (
     IndexTable,
     build_index_tables,
@@ -54,6 +56,7 @@ from orchestrator.report.view import (
     short_reason,
     slug,
 )
+from orchestrator.report.workers import PARALLEL_WORK_THRESHOLD, Workers
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
