@@ -46,6 +46,7 @@ from orchestrator.config import load_config
 from orchestrator.jobs import load_project
 from orchestrator.record import METRIC_UNITS, RunRecord
 from orchestrator.jobs import select_jobs
+from tests.orfs_reference import find_reference
 
 SMALL_DESIGNS = {name: "{C: 4, K: 4, M: 2, DU: 1, dtype: int8, mem_style: latch}" for name in HALUT_DESIGNS}
 PRESETS = {"reference": HALUT_DESIGNS, "small": SMALL_DESIGNS}
@@ -187,7 +188,7 @@ def main() -> int:
     args = parser.parse_args()
 
     entries = {name: PRESETS[args.params][name] for name in args.design}
-    archive = orfs_import.find_reference(REPO_ROOT)
+    archive = find_reference(REPO_ROOT)
     if args.history is not None:
         return report_history(args.history, archive)
     with project(entries, args.pdk, keep=args.keep) as config_path:

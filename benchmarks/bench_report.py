@@ -23,9 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestrator import history
-from orchestrator.report import build_site, write_tables
-from orchestrator.report.synthetic import synthetic_records
+# The repository root: the synthetic history is a test helper (tests/synthetic_history.py), not
+# part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from orchestrator import history  # noqa: E402
+from orchestrator.report import build_site, write_tables  # noqa: E402
+from tests.synthetic_history import synthetic_records  # noqa: E402
 
 TARGET_S = 10.0
 

@@ -5,12 +5,22 @@ A generator is a Python package (``halut`` lives in ``designs/halut/``) exposing
 * ``DESIGNS``: names of the designs it can render;
 * ``validate_params(design, params) -> dict`` raising ``ValueError`` naming the bad parameter;
 * ``render(design, params, out_dir) -> Rendered`` with ``.top`` and ``.files`` (compile order).
+
+and optionally hooks that generic consumers ask (``generator_hooks``), each answering None for a
+case it does not cover; code that asks works without them:
+
+* ``size_axis(parameters) -> (name, axis label, value) | None``: the design-space report's size
+  axis of a configuration (halut: C·K·M);
+* ``orfs_design_parameters(orfs_design) -> (design, parameters) | None``: an ORFS design name of
+  this generator's designs (halut: ``halut_encoder_4`` is ``halut_encoder`` with ``EncUnits=4``).
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -45,6 +55,33 @@ def load_generator(name: str) -> ModuleType:
         if not hasattr(module, attr):
             raise DesignError(f"generator '{name}' lacks '{attr}'")
     return module
+
+
+KNOWN_GENERATORS: tuple[str, ...] = ("halut",)
+"""The generators asked about a run record, which does not name its generator: a design entry's
+default generator (``DesignSpec.generator``)."""
+
+
+@cache
+def _importable_generator(name: str) -> ModuleType | None:
+    try:
+        return load_generator(name)
+    except DesignError:
+        return None
+
+
+def generator_hooks(hook: str, design: str | None = None,
+                    generators: Iterable[str] | None = None) -> list[Callable[..., Any]]:
+    """The optional hook ``hook`` of each generator that has it, in ``generators`` order (default
+    ``KNOWN_GENERATORS``); with ``design``, only of the generators that render that design (list
+    it in ``DESIGNS``). A generator that cannot be imported has no hooks."""
+    found = []
+    for name in KNOWN_GENERATORS if generators is None else generators:
+        module = _importable_generator(name)
+        function = getattr(module, hook, None) if module is not None else None
+        if callable(function) and (design is None or design in module.DESIGNS):
+            found.append(function)
+    return found
 
 
 def validate_parameters(generator: str, design: str, parameters: dict[str, Any]) -> dict[str, Any]:

@@ -1,11 +1,17 @@
 """Crash-safe file writes (a reader sees the old file or the new one, never half of either),
-write-permission checks, and the per-job build directory lock."""
+the atomic directory swap (a reader sees the old tree or the new one), write-permission checks,
+and the per-job build directory lock."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
 import fcntl
 import json
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -154,3 +160,78 @@ class DirectoryLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+# ---- atomic directory swap ------------------------------------------------------------------
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange_directories(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux renameat2 RENAME_EXCHANGE); False when unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    try:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def swap_directory_into_place(built: Path, target: Path) -> None:
+    """Make the directory ``built`` the new ``target``; a reader sees the old tree or the new one,
+    never a mix. ``built`` must be a sibling of ``target`` (same file system), e.g. from
+    ``make_swap_directory``."""
+    if not target.exists():
+        os.rename(built, target)
+        return
+    if exchange_directories(built, target):
+        shutil.rmtree(built, ignore_errors=True)  # now holds the old tree
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    os.rename(target, old)
+    os.rename(built, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)")
+
+
+def remove_swap_leftovers(target: Path) -> None:
+    """Delete the temp/old siblings of ``target`` left by builds that crashed (their process is gone)."""
+    if not target.parent.is_dir():
+        return
+    for entry in target.parent.iterdir():
+        match = _LEFTOVER.match(entry.name)
+        if not match or match.group("name") != target.name or not entry.is_dir():
+            continue
+        pid = int(match.group("pid"))
+        if pid == os.getpid() or _alive(pid):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def make_swap_directory(target: Path) -> Path:
+    """A new empty sibling of ``target`` to build into and then swap into place. Its name
+    (``.<target>.tmp-<pid>-...``) is what ``remove_swap_leftovers`` recognises after a crash."""
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))

@@ -37,8 +37,9 @@ ORFS key                                       field                conversion
 platform file's ``time_unit`` when a file lacks it.
 
 Design names: ORFS's uniquifying suffix is dropped (``halut_decoder__2864165611389228789`` ->
-``halut_decoder``); ``halut_encoder_<N>`` (the N-encoder wrapper) -> ``halut_encoder`` with
-``{"EncUnits": N}`` (the RTL parameter). ``parameters["orfs_design"]`` keeps the ORFS name without the
+``halut_decoder``); a generator's ``orfs_design_parameters`` hook maps the rest (halut:
+``halut_encoder_<N>``, the N-encoder wrapper, -> ``halut_encoder`` with ``{"EncUnits": N}``, the
+RTL parameter); without a hook that answers, the name is the design. ``parameters["orfs_design"]`` keeps the ORFS name without the
 uniquifying suffix; ``top`` keeps it whole.
 
 Status: ``pass`` = a metrics file with finish metrics; ``partial`` = a metrics file that stops
@@ -68,14 +69,11 @@ from typing import Any, Callable, Literal
 from pydantic import ValidationError
 
 from orchestrator.config import TIME_UNIT_NS, Platform, read_text_file
+from orchestrator.designs import generator_hooks
 from orchestrator.errors import OrchestratorError
 from orchestrator.history import HistoryError, implausible_metric, in_the_future, write_record
 from orchestrator.names import UnsafeNameError, check_name
 from orchestrator.record import MetricOrigin, Metrics, RunRecord, StepInfo, make_run_id
-
-# Where the halutmatmul ORFS report archive is looked up (tests, CLI defaults).
-REFERENCE_ENV = "HALUT_ORFS_REFERENCE"
-REFERENCE_RELATIVE = Path("..") / "shared" / "reference" / "halutmatmul-openroad-reports"
 
 # ORFS metric stages (the prefix of every metric key) in flow order.
 ORFS_STAGES: tuple[str, ...] = (
@@ -157,7 +155,6 @@ IMAGE_SUFFIXES = (".png", ".webp", ".jpg", ".jpeg", ".gif", ".svg")
 _TIMESTAMP_DIR = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[-_T ](\d{2})[-:](\d{2})[-:](\d{2})$")
 _STEP_LOG_NAME = re.compile(r"^\d+_(?:\d+_)?[A-Za-z][A-Za-z0-9_]*$")
 _UNIQUIFY_SUFFIX = re.compile(r"__\d+$")
-_ENCODER_UNITS = re.compile(r"^(halut_encoder)_(\d+)$")
 _TIME_UNIT = re.compile(r"^\s*(\d*\.?\d+(?:[eE][-+]?\d+)?)?\s*(fs|ps|ns|us|ms|s)\s*$")
 _RUNTIME_DAYS = re.compile(r"^\s*(\d+)\s+days?,\s*(.*)$")
 _NOT_A_NUMBER = {"", "n/a", "na", "err", "error", "none", "null", "nan", "-"}
@@ -335,10 +332,12 @@ def design_from_orfs_name(orfs_design: str) -> tuple[str, dict[str, Any]]:
     """ORFS design name -> (logical design, parameters), see the module docstring."""
     base = _UNIQUIFY_SUFFIX.sub("", orfs_design)
     parameters: dict[str, Any] = {}
-    match = _ENCODER_UNITS.match(base)
-    if match:
-        base = match.group(1)
-        parameters["EncUnits"] = int(match.group(2))
+    for hook in generator_hooks("orfs_design_parameters"):
+        answer = hook(base)
+        if answer is not None:
+            base, found = answer
+            parameters.update(found)
+            break
     # Without the per-run uniquifying suffix: it would make every run its own parameter set and
     # split the history trends. The full name stays in the record's ``top``.
     parameters["orfs_design"] = _UNIQUIFY_SUFFIX.sub("", orfs_design)
@@ -509,13 +508,6 @@ def discover_runs(path: Path) -> list[OrfsRun]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
     runs.sort(key=lambda r: str(r.path))
     return runs
-
-
-def find_reference(repo_root: Path) -> Path | None:
-    """The halutmatmul ORFS archive: $HALUT_ORFS_REFERENCE, else ../shared/reference/... beside the repo."""
-    value = os.environ.get(REFERENCE_ENV)
-    candidate = Path(value) if value else Path(repo_root) / REFERENCE_RELATIVE
-    return candidate.resolve() if candidate.is_dir() else None
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,12 +16,9 @@ import pytest
 from orchestrator.config import load_platforms
 from orchestrator.history import iter_record_files, load_records
 from orchestrator.orfs_import import (
-    REFERENCE_ENV,
-    REFERENCE_RELATIVE,
     OrfsImportError,
     design_from_orfs_name,
     discover_runs,
-    find_reference,
     import_orfs,
     parse_clocks,
     parse_runtime_s,
@@ -29,6 +26,7 @@ from orchestrator.orfs_import import (
     parse_time_unit_ns,
     run_to_record,
 )
+from tests.orfs_reference import REFERENCE_ENV, REFERENCE_RELATIVE, find_reference
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

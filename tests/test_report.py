@@ -22,12 +22,12 @@ from orchestrator.report import (
     write_tables,
 )
 from orchestrator.report import site as site_mod
-from orchestrator.report.synthetic import (
+from orchestrator.report.view import build_index_tables, format_metric, slug
+from tests.synthetic_history import (
     HOSTILE_TEXT,
     showcase_records,
     synthetic_records,
 )
-from orchestrator.report.view import build_index_tables, format_metric, slug
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -76,7 +76,7 @@ def test_every_reference_run_has_a_page_and_failures_say_why(imported):
 
 def test_our_runs_are_compared_with_the_orfs_run_of_the_same_design_pdk_and_clock(imported, tmp_path):
     from orchestrator.report.orfs_compare import compare_with_orfs
-    from orchestrator.report.synthetic import routed_record
+    from tests.synthetic_history import routed_record
 
     records, _, _ = imported
     ours = routed_record(tmp_path / "n45", clock_period_ns=3.0)

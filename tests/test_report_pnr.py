@@ -13,8 +13,8 @@ import pytest
 
 from orchestrator.record import Metrics, RunRecord
 from orchestrator.report import build_site, orfs_compare, plots, trends
-from orchestrator.report.synthetic import ROUTED_DECODER_METRICS, routed_record, synthesis_timing_record
 from orchestrator.report.view import slug
+from tests.synthetic_history import ROUTED_DECODER_METRICS, routed_record, synthesis_timing_record
 
 T0 = datetime(2026, 12, 1, 22, 44, 44, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ import pytest
 
 from orchestrator import history
 from orchestrator.report import build_reports
-from orchestrator.report.synthetic import HOSTILE_TEXT, showcase_records
 from orchestrator.report.view import INDEX_ROWS, format_metric
+from tests.synthetic_history import HOSTILE_TEXT, showcase_records
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -203,7 +203,7 @@ def orfs_site(tmp_path_factory):
     (6 ns), one at a clock ORFS never ran (3 ns in ``latest/``)."""
     from orchestrator.config import load_platforms
     from orchestrator.orfs_import import import_orfs
-    from orchestrator.report.synthetic import routed_record
+    from tests.synthetic_history import routed_record
 
     root = tmp_path_factory.mktemp("vs-orfs")
     platforms = load_platforms(Path(__file__).resolve().parents[1] / "platforms")

@@ -50,7 +50,7 @@ endmodule
 
 def run_bridge(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "orchestrator.yosys_bridge", *args],
+        [sys.executable, "-m", "orchestrator.yosys_bridge.shim", *args],
         cwd=cwd, input=stdin, capture_output=True, text=True, timeout=300,
     )
 

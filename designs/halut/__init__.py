@@ -8,10 +8,13 @@ Public API (used by the orchestrator's render stage and by the tests):
 * ``expected_storage_bits(design, params)`` - memory sizes for netlist sanity checks;
 * ``golden`` - the numpy golden model;
 * ``learn`` - MADDNESS learning of thresholds and LUTs in the RTL's formats;
-* ``accuracy`` - the orchestrator's accuracy plug-in (a layer of a classifier on real data).
+* ``accuracy`` - the orchestrator's accuracy plug-in (a layer of a classifier on real data);
+* ``size_axis(parameters)``, ``orfs_design_parameters(orfs_design)`` - optional generator hooks of
+  the design-space report and the ORFS import (``hooks``).
 """
 
 from . import accuracy, golden, learn
+from .hooks import orfs_design_parameters, size_axis
 from .params import (
     DESIGNS,
     ParameterError,
@@ -29,7 +32,9 @@ __all__ = [
     "expected_storage_bits",
     "golden",
     "learn",
+    "orfs_design_parameters",
     "parameter_schema",
     "render",
+    "size_axis",
     "validate_params",
 ]

@@ -1,6 +1,7 @@
 """Design-space pages: per (design, PDK), every configuration that was run (parameter set and clock
 period, e.g. the points of a sweep), as scatter plots of GE (or area) against target frequency,
-achieved fmax and C*K*M, with the Pareto front highlighted and each point linked to its run page.
+achieved fmax and the size axis the design's generator defines (its ``size_axis`` hook; halut:
+C*K*M), with the Pareto front highlighted and each point linked to its run page.
 Points measured on an accuracy task (a sweep's ``accuracy`` block) also get GE, and power when STA
 ran, against held-out accuracy: one pair of plots per task, since accuracies on different tasks
 do not compare.
@@ -10,17 +11,19 @@ do not compare.
 
 A configuration is shown once, with its newest run that has an area figure (a nightly re-run of
 the same configuration would otherwise stack identical points). The Pareto front: points no
-other point beats on both axes (higher frequency or C*K*M, and lower GE).
+other point beats on both axes (higher frequency or size, and lower GE).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from html import escape
-from typing import Callable
+from typing import Any, Protocol
 
 from matplotlib.ticker import MaxNLocator
 
+from orchestrator.designs import generator_hooks
 from orchestrator.record import RunRecord
 from orchestrator.report.view import format_metric, slug
 
@@ -48,18 +51,40 @@ class Axis:
     value: Callable[[RunRecord], float | None]
 
 
-def _ckm(record: RunRecord) -> float | None:
-    values = [record.parameters.get(name) for name in ("C", "K", "M")]
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return float(values[0] * values[1] * values[2])
-    return None
-
-
-AXES = (
+FREQUENCY_AXES = (
     Axis("target frequency", "target frequency [MHz]", lambda r: r.metrics.target_freq_mhz),
     Axis("fmax", "achieved fmax [MHz]", lambda r: r.metrics.fmax_mhz),
-    Axis("C·K·M", "C·K·M (codebooks × prototypes × outputs)", _ckm),
 )
+
+
+def size_axis(records: list[RunRecord]) -> Axis | None:
+    """The size axis the design's generator defines (its ``size_axis`` hook, halut: C·K·M), named
+    by the first record it has a value for; None without such a generator or value."""
+    if not records:
+        return None
+    hooks = generator_hooks("size_axis", design=records[0].design)
+    if not hooks:
+        return None
+    hook = hooks[0]
+    for record in records:
+        answer = hook(record.parameters)
+        if answer is not None:
+            name, label = answer[0], answer[1]
+            break
+    else:
+        return None
+
+    def value(record: RunRecord) -> float | None:
+        answer = hook(record.parameters)
+        return float(answer[2]) if answer is not None and answer[0] == name else None
+
+    return Axis(name, label, value)
+
+
+def hardware_axes(records: list[RunRecord]) -> list[Axis]:
+    """The x axes of the GE (or area) plots: target frequency, fmax, and the size axis if any."""
+    size = size_axis(records)
+    return list(FREQUENCY_AXES) + ([size] if size is not None else [])
 
 
 def _accuracy(record: RunRecord) -> float | None:
@@ -96,7 +121,8 @@ class Figure:
 def figures(points: list[Point], ylabel: str) -> list[Figure]:
     """Every plot of a page: GE (or area) vs each hardware axis, then per accuracy task GE and
     power (when any point has it) vs accuracy."""
-    out = [Figure(axis.name, axis, _ge_or_area, ylabel, points) for axis in AXES]
+    axes = hardware_axes([p.record for p in points])
+    out = [Figure(axis.name, axis, _ge_or_area, ylabel, points) for axis in axes]
     for task in sorted({t for t in map(lambda p: accuracy_task(p.record), points) if t is not None}):
         members = [p for p in points if accuracy_task(p.record) == task]
         axis = Axis(f"accuracy on {task}", f"held-out accuracy [%] on {task}", _accuracy)
@@ -233,17 +259,30 @@ def _tick(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
 
 
-def write_pages(builder) -> int:
-    """Write the design-space pages with the site builder (``_SiteBuilder``); returns how many."""
+class PageWriter(Protocol):
+    """Writes one site page: ``rel`` (path under the site root) from ``template`` with ``context``."""
+
+    def __call__(self, rel: str, template: str, **context: Any) -> None: ...
+
+
+def write_pages(groups: Mapping[tuple[str, str], list[RunRecord]], run_href: Callable[[RunRecord, str], str],
+                write_page: PageWriter) -> int:
+    """Write the design-space pages; returns how many (design, PDK) pages.
+
+    ``groups``: (pdk, design) -> its records, oldest first; ``run_href(record, prefix)``: the link
+    to a run page from a page ``prefix`` (``"../../"``) below the site root; ``write_page``: the
+    site's page writer."""
     rows = []
-    for (pdk, design), group in sorted(builder.groups.items()):
+    size_axes: list[str] = []  # the size axes of the pages, for the index's lead
+    for (pdk, design), group in sorted(groups.items()):
         records = latest_per_configuration(group)
         if not records:
             continue
         page = f"design-space/{slug(pdk)}/{slug(design)}.html"
         uses_ge = all(r.metrics.ge is not None for r in records)
         ylabel = "gate equivalents [GE]" if uses_ge else "std-cell area [µm²]"
-        points = [Point(r, builder.run_href(r, "../../"), label) for r, label in zip(records, point_labels(records))]
+        points = [Point(r, run_href(r, "../../"), label) for r, label in zip(records, point_labels(records))]
+        size = size_axis(records)
         plots = []
         fronts = {}
         for figure in figures(points, ylabel):
@@ -257,15 +296,18 @@ def write_pages(builder) -> int:
             "values": {name: format_metric(name, getattr(p.record.metrics, name))
                        for name in ("target_freq_mhz", "fmax_mhz", "ge", "area_um2", "stdcell_count",
                                     "power_mw", "accuracy_pct", "approx_error")},
-            "ckm": _ckm(p.record),
+            "size": size.value(p.record) if size is not None else None,
             "on_front": [name for name, members in fronts.items() if id(p) in members],
         } for p in points]
-        builder.write_page(page, "design_space.html", pdk=pdk, design=design, plots=plots, rows=table,
-                           ylabel=ylabel, has_accuracy=any(accuracy_task(p.record) for p in points),
-                           has_power=any(p.record.metrics.power_mw is not None for p in points))
+        write_page(page, "design_space.html", pdk=pdk, design=design, plots=plots, rows=table,
+                   ylabel=ylabel, size_axis=size.name if size is not None else None,
+                   has_accuracy=any(accuracy_task(p.record) for p in points),
+                   has_power=any(p.record.metrics.power_mw is not None for p in points))
         rows.append({"pdk": pdk, "design": design, "href": f"{slug(pdk)}/{slug(design)}.html",
                      "points": len(points), "runs": len(group)})
-    builder.write_page("design-space/index.html", "design_space_index.html", rows=rows)
+        if size is not None and size.name not in size_axes:
+            size_axes.append(size.name)
+    write_page("design-space/index.html", "design_space_index.html", rows=rows, size_axes=size_axes)
     return len(rows)
 
 

@@ -16,23 +16,15 @@ Layout of the site::
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import errno
 import html
-import multiprocessing
 import os
-import re
 import shutil
-import stat
-import tempfile
 import time
-import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -41,13 +33,17 @@ from matplotlib import dates as mdates
 
 from orchestrator import __version__
 from orchestrator.config import Platform
-from orchestrator.fsutil import current_umask
-from orchestrator.history import to_dataframe
+from orchestrator.fsutil import (
+    current_umask,
+    make_swap_directory,
+    remove_swap_leftovers,
+    swap_directory_into_place,
+)
+from orchestrator.history import record_sort_key, to_dataframe
 from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, parameters_key
-from orchestrator.report import design_space
-from orchestrator.history import record_sort_key
+from orchestrator.report import design_space, orfs_compare, plots, trends
 from orchestrator.report import layout as layout_mod
-from orchestrator.report import orfs_compare, plots, trends
+from orchestrator.report.layout import FileLink, ImageLink, RunAssets
 from orchestrator.report.view import (
     IndexTable,
     build_index_tables,
@@ -60,6 +56,7 @@ from orchestrator.report.view import (
     short_reason,
     slug,
 )
+from orchestrator.report.workers import PARALLEL_WORK_THRESHOLD, Workers
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -73,31 +70,10 @@ INLINE_TEXT_LIMIT_BYTES = 2 * 1024 * 1024
 CONTENT_SECURITY_POLICY = ("default-src 'self' file:; script-src 'none'; object-src 'none'; "
                            "frame-src 'none'; base-uri 'none'; form-action 'none'; "
                            "style-src 'self' file: 'unsafe-inline'; img-src 'self' file: data:")
-# Imported files a browser would run or render as a document: their copy gets a ".txt" name (served
-# and opened as plain text) and their viewer page shows them escaped.
-_ACTIVE_SUFFIXES = {".html", ".htm", ".xhtml", ".shtml", ".svg", ".svgz", ".xml", ".xsl", ".js", ".mjs",
-                    ".pdf", ".swf"}
-# Below this much work (see _work_units), doing it in-process beats forking workers.
-PARALLEL_WORK_THRESHOLD = 2000
-# Metrics of the cross-design comparison plot per PDK.
 # Metric of the cross-design trend per PDK (first one any run has).
 CROSS_DESIGN_TREND_METRICS = ("ge", "area_um2")
+# Metrics of the cross-design comparison plot per PDK.
 COMPARISON_METRICS = ("area_um2", "ge", "stdcell_count", "target_freq_mhz", "tns_ns", "utilization_pct")
-
-_TEXT_SUFFIXES = {".log", ".txt", ".rpt", ".json", ".sdc", ".v", ".sv", ".tcl", ".yaml", ".yml", ".csv", ".md",
-                  ".def", ".lef", ".lib", ".out", ".err", ".cfg", ".ys", ""}
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"}
-# Image keys that are a drawing of the final GDS (KLayout): the record's own "layout" (written in
-# write.gds) and the site's render of a GDS that came without images.
-_LAYOUT_RENDER_KEYS = ("layout", "layout (GDS render)")
-# What each of SC's / the record's image names shows (run page captions).
-IMAGE_TITLES = {
-    "layout": "final GDS, rendered with KLayout (write.gds)",
-    "layout (GDS render)": "final GDS, rendered with KLayout by the report",
-    "placement": "placement (OpenROAD)",
-    "clocks": "clock tree (OpenROAD)",
-    "routing": "routing (OpenROAD)",
-}
 
 
 @dataclass
@@ -121,32 +97,6 @@ class SiteSummary:
     index_assets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
 
-@dataclass
-class FileLink:
-    label: str
-    href: str | None  # relative to the run page; None when the file is missing
-    viewer: str | None  # inline text viewer page, when the file is text
-    note: str = ""
-
-
-@dataclass
-class ImageLink:
-    key: str
-    href: str | None
-    note: str = ""
-
-
-@dataclass
-class RunAssets:
-    images: list[ImageLink] = field(default_factory=list)
-    files: list[FileLink] = field(default_factory=list)
-    gds_href: str | None = None
-    gds_note: str = ""
-    placement: str | None = None  # image picked for the index "clock tree / placement" row
-    routing: str | None = None  # image picked for the index "routing" row (or the GDS render)
-    routing_is_render: bool = False
-
-
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
@@ -165,25 +115,6 @@ def _environment() -> Environment:
 
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else ""
-
-
-def _index_preference(key: str, wanted: str) -> int | None:
-    lowered = key.lower()
-    if wanted == "placement":
-        if "cts" in lowered or "clock" in lowered:
-            return 0
-        if "place" in lowered:
-            return 1
-        return None
-    if "rout" in lowered:
-        return 0
-    return None
-
-
-def _pick(images: list[ImageLink], wanted: str) -> str | None:
-    ranked = [(rank, i, img.href) for i, img in enumerate(images)
-              if img.href and (rank := _index_preference(img.key, wanted)) is not None]
-    return min(ranked)[2] if ranked else None
 
 
 class _SiteBuilder:
@@ -251,13 +182,13 @@ class _SiteBuilder:
             self._write_run_pages(self.records[share::shares], neighbours)
 
         workers = plots.plot_workers() if self._work_units(plot_jobs) >= PARALLEL_WORK_THRESHOLD else 1
-        with _Workers(worker_share, workers):
+        with Workers(worker_share, workers):
             # Meanwhile, here: the pages that need the whole history.
             self._write_data(frame)
             self._write_pdk_pages(plot_pages)
             self._write_index(tables)
             self._write_orfs_comparison()
-            design_space.write_pages(self)  # design-space/ pages, see design_space.py
+            design_space.write_pages(self.groups, self.run_href, self.write_page)  # design-space/ pages
         # Pages the workers wrote (their counters are not shared).
         if workers > 1:
             self.summary.pages += len(self.records) + len(group_keys)
@@ -400,10 +331,10 @@ class _SiteBuilder:
     # ---- run artefacts -------------------------------------------------------------------
     def _collect_assets(self) -> None:
         for record in self.records:
-            if record.images or record.gds or record.logs or record.reports or any(s.log for s in record.steps):
+            if layout_mod.has_artifacts(record):
                 self.assets[id(record)] = self._run_assets(record)
             else:
-                self.assets[id(record)] = RunAssets(gds_note=_no_artifact_reason(record, "GDS"))
+                self.assets[id(record)] = RunAssets(gds_note=layout_mod.no_artifact_reason(record, "GDS"))
 
     def _run_assets(self, record: RunRecord) -> RunAssets:
         run_dir = self.root / "runs" / self.run_slug[id(record)]
@@ -424,25 +355,25 @@ class _SiteBuilder:
             if source is None:
                 assets.images.append(ImageLink(key=key, href=None, note=f"image file missing: {path}"))
                 continue
-            refused = _refuse_artifact(record, source)
-            if refused is None and source.suffix.lower() in _ACTIVE_SUFFIXES:
+            refused = layout_mod.refuse_artifact(record, source)
+            if refused is None and source.suffix.lower() in layout_mod.ACTIVE_SUFFIXES:
                 refused = "an SVG image can carry scripts"
             if refused:
                 assets.images.append(ImageLink(key=key, href=None, note=f"image not copied: {refused}"))
                 continue
-            suffix = source.suffix.lower() if source.suffix.lower() in _IMAGE_SUFFIXES else ".png"
+            suffix = source.suffix.lower() if source.suffix.lower() in layout_mod.IMAGE_SUFFIXES else ".png"
             rel = f"img/{unique(slug(key) + suffix)}"
             layout_mod.link_or_copy(source, run_dir / rel)
             self.summary.images_copied += 1
             assets.images.append(ImageLink(key=key, href=rel))
 
         gds = layout_mod.resolve_artifact(record, record.gds)
-        refused_gds = _refuse_artifact(record, gds) if gds is not None else None
+        refused_gds = layout_mod.refuse_artifact(record, gds) if gds is not None else None
         if refused_gds:
             assets.gds_note = f"GDS not copied: {refused_gds}"
             gds = None
         elif gds is not None:
-            rel = unique(_safe_file_name(gds.name))
+            rel = unique(layout_mod.safe_file_name(gds.name))
             layout_mod.link_or_copy(gds, run_dir / rel)
             assets.gds_href = rel
             if not any(img.href for img in assets.images):
@@ -452,29 +383,16 @@ class _SiteBuilder:
         elif record.gds:
             assets.gds_note = f"GDS file missing: {record.gds}"
         else:
-            assets.gds_note = _no_artifact_reason(record, "GDS")
+            assets.gds_note = layout_mod.no_artifact_reason(record, "GDS")
 
-        assets.placement = _pick(assets.images, "placement")
-        assets.routing = _pick(assets.images, "routing")
+        assets.placement = layout_mod.pick_image(assets.images, "placement")
+        assets.routing = layout_mod.pick_image(assets.images, "routing")
         if assets.routing is None:
-            rendered = [img.href for img in assets.images if img.key in _LAYOUT_RENDER_KEYS and img.href]
+            rendered = [img.href for img in assets.images if img.key in layout_mod.LAYOUT_RENDER_KEYS and img.href]
             if rendered:
                 assets.routing, assets.routing_is_render = rendered[0], True
 
-        file_entries: list[tuple[str, str]] = []
-        seen_paths: set[str] = set()
-        for step, path in record.logs.items():
-            file_entries.append((f"log: {step}", path))
-            seen_paths.add(path)
-        for step in record.steps:
-            if step.log and step.log not in seen_paths:
-                file_entries.append((f"log: {step.step}", step.log))
-                seen_paths.add(step.log)
-        for path in record.reports:
-            if path not in seen_paths:
-                file_entries.append((f"report: {Path(path).name}", path))
-                seen_paths.add(path)
-        for index, (label, path) in enumerate(file_entries, start=1):
+        for index, (label, path) in enumerate(layout_mod.run_files(record), start=1):
             assets.files.append(self._copy_file(record, label, path, run_dir, f"{index:02d}"))
         return assets
 
@@ -499,18 +417,18 @@ class _SiteBuilder:
         source = layout_mod.resolve_artifact(record, path)
         if source is None:
             return FileLink(label=label, href=None, viewer=None, note=f"file missing: {path}")
-        refused = _refuse_artifact(record, source)
+        refused = layout_mod.refuse_artifact(record, source)
         if refused:
             self.summary.warnings.append(f"{record.run_id}: {path}: not copied: {refused}")
             return FileLink(label=label, href=None, viewer=None, note=f"not copied: {refused}")
-        name = f"{prefix}-{_safe_file_name(source.name)}"
-        active = source.suffix.lower() in _ACTIVE_SUFFIXES
+        name = f"{prefix}-{layout_mod.safe_file_name(source.name)}"
+        active = source.suffix.lower() in layout_mod.ACTIVE_SUFFIXES
         if active:
             name += ".txt"  # a document or script from elsewhere is published as plain text only
         layout_mod.link_or_copy(source, run_dir / "files" / name)
         self.summary.files_copied += 1
         viewer = None
-        if active or source.suffix.lower() in _TEXT_SUFFIXES or source.suffix.lower().startswith(".log"):
+        if active or source.suffix.lower() in layout_mod.TEXT_SUFFIXES or source.suffix.lower().startswith(".log"):
             text, truncated = _read_text(source)
             if text is not None:
                 viewer_rel = f"files/{name}.html"
@@ -532,7 +450,7 @@ class _SiteBuilder:
                 f"runs/{name}.html", "run.html", mkdir=False,
                 record=record,
                 metric_rows=_metric_rows_html(record),
-                image_titles=IMAGE_TITLES,
+                image_titles=layout_mod.IMAGE_TITLES,
                 steps=record.steps,
                 total_runtime=_total_runtime(record),
                 assets=self.assets[id(record)],
@@ -632,12 +550,12 @@ class _SiteBuilder:
                         if href:
                             column_view[kind] = base + href
                         else:
-                            column_view[f"{kind}_note"] = _image_reason(record, assets, kind)
+                            column_view[f"{kind}_note"] = layout_mod.image_reason(record, assets, kind)
                     column_view["routing_is_render"] = assets.routing_is_render
                     if assets.gds_href:
                         column_view["gds"] = base + assets.gds_href
                     else:
-                        column_view["gds_note"] = assets.gds_note or _no_artifact_reason(record, "GDS")
+                        column_view["gds_note"] = assets.gds_note or layout_mod.no_artifact_reason(record, "GDS")
                 else:
                     for kind in ("placement", "routing", "gds"):
                         column_view[f"{kind}_note"] = column.note or "no run"
@@ -694,61 +612,6 @@ class _SiteBuilder:
                         metric_labels={m: metric_label(m) for m in orfs_compare.COMPARED_METRICS})
 
 
-class _Workers:
-    """Run ``work(share, shares)`` in ``count`` forked processes while the ``with`` body runs here.
-
-    fork (not spawn) so workers share the built state without pickling 10 000 records. A worker
-    that fails sends its traceback back and the build fails with it.
-    """
-
-    def __init__(self, work, count: int) -> None:
-        self.work = work
-        self.count = count
-        self.processes: list = []
-
-    def __enter__(self) -> Self:
-        # A daemonic process may not have children (e.g. when called from a multiprocessing pool).
-        if (self.count <= 1 or "fork" not in multiprocessing.get_all_start_methods()
-                or multiprocessing.current_process().daemon):
-            self.work(0, 1)
-            return self
-        context = multiprocessing.get_context("fork")
-        for share in range(self.count):
-            receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_worker_main, args=(self.work, share, self.count, sender), daemon=True)
-            process.start()
-            sender.close()
-            self.processes.append((process, receiver))
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        failures = []
-        for process, receiver in self.processes:
-            if exc_type is not None:
-                process.terminate()
-            try:
-                message = receiver.recv() if exc_type is None else None
-            except EOFError:
-                message = "worker died without a report"
-            process.join()
-            receiver.close()
-            if exc_type is None and (message is not None or process.exitcode != 0):
-                failures.append(message or f"worker exit code {process.exitcode}")
-        if failures and exc_type is None:
-            raise RuntimeError(f"site build worker failed: {failures[0]}")
-
-
-def _worker_main(work, share: int, shares: int, sender) -> None:
-    try:
-        work(share, shares)
-    except BaseException:  # noqa: BLE001 - reported to the parent, which raises
-        sender.send(traceback.format_exc())
-        sender.close()
-        os._exit(1)
-    sender.send(None)
-    sender.close()
-
-
 def _date_numbers(records: list[RunRecord]) -> np.ndarray:
     """Matplotlib date numbers of the run start times (one vectorised conversion, not one per run)."""
     stamps = np.array([r.timestamp.replace(tzinfo=None) for r in records], dtype="datetime64[us]")
@@ -798,66 +661,6 @@ def _total_runtime(record: RunRecord) -> float | None:
     return record.total_runtime_s
 
 
-def _no_artifact_reason(record: RunRecord, what: str) -> str:
-    if record.skipped_stages:
-        return f"no P&R: {short_reason(record.skipped_stages[0].reason)}"
-    if record.status != "pass" and record.reason:
-        return f"{record.status}: {short_reason(record.reason)}"
-    if record.post_synthesis:
-        return "no P&R (synthesis only)"
-    return f"no {what} recorded for this run"
-
-
-def _image_reason(record: RunRecord, assets: RunAssets, kind: str) -> str:
-    missing = [img.note for img in assets.images if img.href is None and img.note]
-    if missing:
-        return missing[0]
-    if kind == "placement" and assets.routing_is_render:
-        return "no placement image (GDS render shown below)"
-    if assets.images:
-        return f"no {kind} image among this run's images"
-    return _no_artifact_reason(record, "layout image")
-
-
-_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def _safe_file_name(name: str) -> str:
-    cleaned = _FILE_UNSAFE.sub("_", name).lstrip(".") or "file"
-    return cleaned
-
-
-def _artifact_roots(record: RunRecord) -> list[Path]:
-    """The folders a record's files may come from: its build directory, or the imported run folder."""
-    roots = []
-    for root in (record.build_dir, record.source_path):
-        if root:
-            path = Path(root)
-            roots.append((path.parent if path.is_file() else path).resolve())
-    return roots
-
-
-def _refuse_artifact(record: RunRecord, source: Path) -> str | None:
-    """Why ``source`` must not be published (None: it may). Only regular files that are, once every
-    symlink is resolved, inside the record's own folder: a symlink in an imported archive
-    (``passwd.txt -> /etc/passwd``) or an absolute path in a record is never followed."""
-    try:
-        real = source.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return "cannot be resolved"
-    roots = _artifact_roots(record)
-    if roots and not any(real.is_relative_to(root) for root in roots):
-        return f"it is outside the run folder (resolves to {real})"
-    if not roots and source.is_symlink():  # a record without a folder names its files directly
-        return f"it is a symbolic link (to {real})"
-    try:
-        if not stat.S_ISREG(os.stat(real).st_mode):
-            return "not a regular file"
-    except OSError as exc:
-        return f"cannot be read: {exc.strerror or exc}"
-    return None
-
-
 def _read_text(path: Path) -> tuple[str | None, bool]:
     """File text for the inline viewer (None when binary), and whether it was truncated."""
     with open(path, "rb") as handle:
@@ -867,73 +670,6 @@ def _read_text(path: Path) -> tuple[str | None, bool]:
     if b"\x00" in data[:8192]:
         return None, False
     return data.decode("utf-8", errors="replace"), truncated
-
-
-# ---- atomic swap --------------------------------------------------------------------------
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two directories (Linux renameat2 RENAME_EXCHANGE); False when unsupported."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return False
-    try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    if result == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.ENOTSUP):
-        return False
-    raise OSError(err, os.strerror(err), str(b))
-
-
-def _swap_into_place(built: Path, target: Path) -> None:
-    """Make ``built`` the new ``target``; a reader sees the old site or the new one, never a mix."""
-    if not target.exists():
-        os.rename(built, target)
-        return
-    if _exchange(built, target):
-        shutil.rmtree(built, ignore_errors=True)  # now holds the old site
-        return
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    os.rename(target, old)
-    os.rename(built, target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)")
-
-
-def _remove_leftovers(target: Path) -> None:
-    """Delete temp/old site dirs left by builds that crashed (their process is gone)."""
-    if not target.parent.is_dir():
-        return
-    for entry in target.parent.iterdir():
-        match = _LEFTOVER.match(entry.name)
-        if not match or match.group("name") != target.name or not entry.is_dir():
-            continue
-        pid = int(match.group("pid"))
-        if pid == os.getpid() or _alive(pid):
-            continue
-        shutil.rmtree(entry, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def build_site(records: Iterable[RunRecord], out_dir: Path, *, platforms: dict[str, Platform] | None = None,
@@ -946,15 +682,15 @@ def build_site(records: Iterable[RunRecord], out_dir: Path, *, platforms: dict[s
     started = time.perf_counter()
     target = Path(out_dir).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(target)
-    building = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+    remove_swap_leftovers(target)
+    building = make_swap_directory(target)
     summary = SiteSummary(out_dir=target, index=target / "index.html")
     try:
         _SiteBuilder(list(records), building, platforms, cache_dir, summary).build()
         shutil.rmtree(building / ".render", ignore_errors=True)
         # mkdtemp makes it 0700; like every other folder, it gets what the umask allows (a static host reads it)
         os.chmod(building, 0o777 & ~current_umask())
-        _swap_into_place(building, target)
+        swap_directory_into_place(building, target)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise

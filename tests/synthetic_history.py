@@ -1,4 +1,5 @@
-"""Deterministic synthetic history for the report tests and ``benchmarks/bench_report.py``.
+"""Deterministic synthetic history for the report tests and ``benchmarks/bench_report.py``
+(imported as ``tests.synthetic_history``, with the repository root on ``sys.path``).
 
 The numbers are plausible (ASAP7/NanGate45 sized) but invented; they never enter real reports.
 """

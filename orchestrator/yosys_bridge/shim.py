@@ -1,39 +1,19 @@
-"""A ``yosys`` executable for SiliconCompiler built from PyPI pyosys and Python's own Tcl.
+"""The ``yosys`` replacement program: PyPI pyosys' libyosys driven from Python's own Tcl.
 
 SiliconCompiler's Yosys tasks run ``yosys --version`` and ``yosys [-C] -c <script>.tcl`` and
 require Yosys >= 0.48 with Tcl support. PyPI ``pyosys`` ships a native libyosys (0.70) but no Tcl
 interpreter, so this module drives libyosys from ``tkinter.Tcl()`` with the same Tcl API Yosys
 itself provides (``yosys`` command, ``yosys -import``, ``rtlil::*`` helpers, result scratchpads).
-The flow only puts it on SC's tool path when no suitable native yosys is installed.
-
-Public API (stable; orchestrator/flow.py and orchestrator/tools.py rely on it). Importing this
-module never loads libyosys, so it is safe in the orchestrator process:
+It runs as its own process (the shim ``orchestrator.yosys_bridge.host.install_shim`` writes, the
+console script ``halut-yosys``, or ``python -m orchestrator.yosys_bridge.shim``); the orchestrator
+process never imports it. Importing it does not load libyosys; ``main`` does.
 
 ``main(argv: list[str] | None = None) -> int``
-    The ``yosys`` command line (console script ``halut-yosys``; also
-    ``python -m orchestrator.yosys_bridge``). Supported: ``-V``/``--version``, ``-c script.tcl``,
+    The ``yosys`` command line. Supported: ``-V``/``--version``, ``-c script.tcl``,
     ``-C`` (Tcl shell after the script), ``-p "cmd; cmd"``, ``-s script.ys``, positional input
     files, ``-h``. Once libyosys is loaded the process ends with ``os._exit`` after flushing
     Tcl, Python and libyosys output (pyosys can crash in interpreter teardown), so call it in
     a subprocess. Exit status: 0 on success, 1 on any error (``ERROR: ...`` line), 2 on usage.
-``bridge_version() -> str``
-    The Yosys version the bridge reports, short form (``"0.70"``): what SC records as
-    ``toolversion``. Read from pyosys' package metadata; does not load libyosys.
-``install_shim(directory: Path) -> Path``
-    Writes an executable ``yosys`` (a ``#!/bin/sh`` script running this module with the
-    current interpreter) into ``directory`` atomically and returns its path. Idempotent and safe
-    when several processes install into the same directory.
-``find_native_yosys(path_env: str | None = None, timeout: float = 60.0) -> NativeYosys | None``
-    The first ``yosys`` on PATH (or ``path_env``) that is not a bridge shim, as
-    ``NativeYosys(path, version, has_tcl)`` (a tuple); ``.suitable`` tells whether SC can use it
-    (version >= ``MIN_NATIVE_VERSION`` and runs a Tcl script via ``-c``). None if there is none.
-``sc_yosys_tool_dir(shim_dir: Path) -> Path | None``
-    The decision in one call: None when a suitable native yosys exists (leave SC alone), else
-    installs the shim into ``shim_dir`` and returns that directory.
-``configure_project(project, tool_dir: Path) -> list[str]``
-    Sets SC's per-task tool path key ``('tool', 'yosys', 'task', <task>, 'path')`` to
-    ``tool_dir`` for every yosys task of the project's flows (SC prepends it to PATH when it
-    resolves and runs the ``yosys`` executable). Returns the task names it set.
 
 Not supported: the logging switches of the real driver (``-q``, ``-l``, ``-L``, ...; rejected
 with one error line, SC does not pass them), Verific and the ``tcl`` pass. Tcl ``exit`` always
@@ -51,28 +31,16 @@ import ctypes
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Sequence
 
-from orchestrator.fsutil import atomic_write_text
-
-MIN_NATIVE_VERSION = (0, 48)
-"""SiliconCompiler 0.38's YosysTask requires yosys >= 0.48."""
-
-SHIM_MARKER = "halut-yosys-bridge-shim"
-"""Written into every shim so find_native_yosys() never mistakes a shim for a native yosys."""
+from orchestrator.yosys_bridge.host import TOOL_TIMES_ENV
 
 # The message native Yosys gives a Tcl script when a command fails (tclapi.cc); kept identical
 # so logs read the same whichever yosys ran.
 COMMAND_ERROR_MESSAGE = "Yosys command produced an error"
-
-TOOL_TIMES_ENV = "HALUT_TOOL_TIMES"
-"""When set (benchmarks set it), each bridge process appends one JSON line with its wall-clock
-interval, from process start (the shim's exec) to exit, to the file it names."""
 
 _USAGE = """\
 usage: yosys [-V|--version] [-C] [-c script.tcl] [-s script.ys] [-p "cmds"] [file ...]
@@ -89,152 +57,6 @@ Tcl-capable yosys for SiliconCompiler, built from pyosys (libyosys) and Python's
 
 class BridgeUsageError(Exception):
     """Bad command line; the message is one line naming the option."""
-
-
-# --------------------------------------------------------------------------------------------
-# Version helpers (no libyosys)
-# --------------------------------------------------------------------------------------------
-
-def parse_yosys_version(text: str) -> tuple[int, int, int] | None:
-    """(major, minor, dev-commits) from ``Yosys 0.48+5 (git sha1 ...)`` or ``0.48``."""
-    match = re.search(r"(\d+)\.(\d+)(?:[+-](\d+))?", text)
-    if not match:
-        return None
-    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
-
-
-def bridge_version() -> str:
-    """The short Yosys version the bridge reports to SC (e.g. ``"0.70"``)."""
-    from importlib.metadata import version
-
-    return version("pyosys")
-
-
-# --------------------------------------------------------------------------------------------
-# Shim and native-yosys detection (no libyosys)
-# --------------------------------------------------------------------------------------------
-
-def _package_parent() -> Path:
-    # The directory holding the ``orchestrator`` package this module was loaded from, so the
-    # shim runs the same code even when the package is used from a checkout without install.
-    return Path(__file__).resolve().parent.parent
-
-
-def _shim_text() -> str:
-    bootstrap = (
-        "import sys; sys.path.insert(0, {parent}); "
-        "from orchestrator.yosys_bridge import main; sys.exit(main())"
-    ).format(parent=json.dumps(str(_package_parent())))
-    # sh single quotes cannot contain a single quote; paths with one are rejected below.
-    return (
-        "#!/bin/sh\n"
-        f"# {SHIM_MARKER}: Tcl-capable yosys for SiliconCompiler over pyosys (libyosys).\n"
-        "# Written by orchestrator.yosys_bridge.install_shim(); do not edit.\n"
-        f"exec '{sys.executable}' -c '{bootstrap}' \"$@\"\n"
-    )
-
-
-def install_shim(directory: Path) -> Path:
-    """Write an executable ``yosys`` shim into ``directory`` and return its path."""
-    directory = Path(directory)
-    for text in (sys.executable, str(_package_parent())):
-        if "'" in text:
-            raise ValueError(f"cannot write yosys shim: path contains a single quote: {text}")
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / "yosys"
-    text = _shim_text()
-    try:
-        if target.read_text(encoding="utf-8") == text and os.access(target, os.X_OK):
-            return target
-    except (OSError, UnicodeDecodeError):
-        pass
-    # Mode set before the rename: another process may exec the shim the moment it appears.
-    return atomic_write_text(target, text, mode=0o755)
-
-
-def is_shim(path: Path) -> bool:
-    """True if ``path`` is a bridge shim (or any file carrying the shim marker)."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(512)
-    except OSError:
-        return False
-    return SHIM_MARKER.encode() in head
-
-
-class NativeYosys(NamedTuple):
-    """A yosys binary found on PATH."""
-
-    path: Path
-    version: str
-    has_tcl: bool
-
-    @property
-    def suitable(self) -> bool:
-        """SC 0.38 can run it: version >= MIN_NATIVE_VERSION and Tcl scripts work."""
-        parsed = parse_yosys_version(self.version)
-        return bool(parsed and parsed[:2] >= MIN_NATIVE_VERSION and self.has_tcl)
-
-
-def _probe_native(exe: Path, timeout: float) -> NativeYosys:
-    try:
-        proc = subprocess.run([str(exe), "-V"], stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=timeout)
-        words = proc.stdout.split()
-        version = words[1] if proc.returncode == 0 and len(words) > 1 else ""
-    except (OSError, subprocess.SubprocessError):
-        version = ""
-    # Run exactly what SC runs (-c with a Tcl script): a yosys built without Tcl rejects -c.
-    has_tcl = False
-    if version:
-        with tempfile.TemporaryDirectory(prefix="halut-yosys-probe.") as tmp:
-            script = Path(tmp) / "probe.tcl"
-            script.write_text('puts "HALUT_TCL_[expr {6 * 7}]"\n', encoding="utf-8")
-            try:
-                proc = subprocess.run([str(exe), "-c", str(script)], stdin=subprocess.DEVNULL,
-                                      capture_output=True, text=True, timeout=timeout, cwd=tmp)
-                has_tcl = proc.returncode == 0 and "HALUT_TCL_42" in proc.stdout
-            except (OSError, subprocess.SubprocessError):
-                has_tcl = False
-    return NativeYosys(exe, version, has_tcl)
-
-
-def find_native_yosys(path_env: str | None = None, timeout: float = 60.0) -> NativeYosys | None:
-    """The first non-shim ``yosys`` on PATH (or ``path_env``) with its version and Tcl support."""
-    search = os.environ.get("PATH", os.defpath) if path_env is None else path_env
-    seen: set[Path] = set()
-    for entry in search.split(os.pathsep):
-        candidate = Path(entry or ".") / "yosys"
-        if not (candidate.is_file() and os.access(candidate, os.X_OK)):
-            continue
-        resolved = candidate.resolve()
-        if resolved in seen or is_shim(candidate):
-            continue
-        seen.add(resolved)
-        return _probe_native(candidate, timeout)
-    return None
-
-
-def sc_yosys_tool_dir(shim_dir: Path) -> Path | None:
-    """None if a suitable native yosys exists; else install the shim and return its directory."""
-    native = find_native_yosys()
-    if native is not None and native.suitable:
-        return None
-    install_shim(shim_dir)
-    return Path(shim_dir)
-
-
-def configure_project(project: Any, tool_dir: Path) -> list[str]:
-    """Point every yosys task of ``project``'s flows at ``tool_dir`` via SC's tool path key."""
-    tasks: set[str] = set()
-    for flow_name in project.getkeys("flowgraph"):
-        for step in project.getkeys("flowgraph", flow_name):
-            for index in project.getkeys("flowgraph", flow_name, step):
-                if project.get("flowgraph", flow_name, step, index, "tool") == "yosys":
-                    tasks.add(project.get("flowgraph", flow_name, step, index, "task"))
-    for task in sorted(tasks):
-        project.set("tool", "yosys", "task", task, "path", str(Path(tool_dir).resolve()))
-    return sorted(tasks)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,19 @@
+"""Where the halutmatmul ORFS reference archive is, for the tests and the benchmarks (imported as
+``tests.orfs_reference`` with the repository root on ``sys.path``). The archive is never part of
+the repository: ``.ci/run`` exports ``$HALUT_ORFS_REFERENCE``; a developer checkout finds it in
+``../shared`` beside the checkout."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REFERENCE_ENV = "HALUT_ORFS_REFERENCE"
+REFERENCE_RELATIVE = Path("..") / "shared" / "reference" / "halutmatmul-openroad-reports"
+
+
+def find_reference(repo_root: Path) -> Path | None:
+    """The halutmatmul ORFS archive: $HALUT_ORFS_REFERENCE, else ../shared/reference/... beside the repo."""
+    value = os.environ.get(REFERENCE_ENV)
+    candidate = Path(value) if value else Path(repo_root) / REFERENCE_RELATIVE
+    return candidate.resolve() if candidate.is_dir() else None
