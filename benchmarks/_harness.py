@@ -16,18 +16,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOYGEN = REPO_ROOT / "tests" / "fixtures"
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(TOYGEN))
 
-from orchestrator import runner, tools  # noqa: E402
-from orchestrator.jobs import load_project  # noqa: E402
-from orchestrator.jobs import select_jobs  # noqa: E402
+from orchestrator import runner, tools
+from orchestrator.jobs import load_project, select_jobs
 
 # A killed benchmark stops its job processes the way Ctrl-C does.
 signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -43,9 +43,8 @@ from _harness import HALUT_DESIGNS, REPO_ROOT, project
 
 from orchestrator import history, orfs_import, runner, tools
 from orchestrator.config import load_config
-from orchestrator.jobs import load_project
+from orchestrator.jobs import load_project, select_jobs
 from orchestrator.record import METRIC_UNITS, RunRecord
-from orchestrator.jobs import select_jobs
 from tests.orfs_reference import find_reference
 
 SMALL_DESIGNS = {name: "{C: 4, K: 4, M: 2, DU: 1, dtype: int8, mem_style: latch}" for name in HALUT_DESIGNS}

@@ -78,7 +78,7 @@ def main() -> int:
                     outcomes, _ = run_api(config, max_parallel=1, force=True)
                 finally:
                     del os.environ[TOOL_TIMES_ENV]
-                for outcome, kind in zip(outcomes, ("cold process", "pre-started process")):
+                for outcome, kind in zip(outcomes, ("cold process", "pre-started process"), strict=False):
                     report(outcome, kind, times_file, pdk)
     return 0
 

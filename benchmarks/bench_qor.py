@@ -198,8 +198,9 @@ def quiet_stdout():
 def hierarchy_breakdown(design: str, params: dict, liberty: tuple[str, ...]) -> list[tuple[str, int, int, float, float]]:
     """(module, instances in the design, cells of one instance, area of one instance, of which
     latches and flops) per module, from a Yosys synthesis that keeps the hierarchy."""
-    import halut
     from pyosys import libyosys as ys
+
+    import halut
 
     with tempfile.TemporaryDirectory() as tmp, quiet_stdout():
         rendered = halut.render(design, params, Path(tmp) / "rtl")

@@ -21,10 +21,9 @@ from pathlib import Path
 
 from _harness import design_entries, pct, project, run_api
 
-from orchestrator import flow, job_process, metrics, runner, tools
-from orchestrator.jobs import load_project
+from orchestrator import flow, job_process, metrics, tools
 from orchestrator.designs import render_design
-from orchestrator.jobs import select_jobs
+from orchestrator.jobs import load_project, select_jobs
 
 
 def liberty_prep_alone(config_path: Path, pdk: str) -> tuple[float, int]:

@@ -40,15 +40,14 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from _harness import HALUT_DESIGNS, REPO_ROOT, TOYGEN, pct, project
 
 from orchestrator import designs, runner, tools
-from orchestrator.jobs import load_project
+from orchestrator.jobs import load_project, select_jobs
 from orchestrator.sc_manifest import Manifest
-from orchestrator.jobs import select_jobs
 from orchestrator.yosys_bridge import TOOL_TIMES_ENV
 
 SMALL_DESIGNS = {name: "{C: 4, K: 4, M: 2, DU: 1, dtype: int8, mem_style: latch}" for name in HALUT_DESIGNS}
@@ -135,7 +134,7 @@ def timed(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> tupl
 def _epoch(text: str | None) -> float | None:
     if not text:
         return None
-    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc).timestamp()
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC).timestamp()
 
 
 def in_process_tool_intervals(build_root: Path, start: float, end: float) -> list[tuple[float, float]]:
@@ -239,7 +238,7 @@ def main() -> int:
                 ("orchestrator", "cold", orchestrator, orchestrator_env, root / "build"),
                 ("orchestrator", "unchanged", orchestrator, orchestrator_env, root / "build")]
         results = {}
-        for name, (side, kind, command, run_env, build_root) in zip(RUNS, runs):
+        for name, (side, kind, command, run_env, build_root) in zip(RUNS, runs, strict=True):
             if name not in args.runs:
                 continue
             load = os.getloadavg()[0]

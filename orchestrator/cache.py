@@ -32,11 +32,12 @@ import hashlib
 import importlib.metadata
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from orchestrator import __version__, accuracy
 from orchestrator.config import Config
@@ -92,7 +93,7 @@ def tool_identity(toolchain: Toolchain) -> dict[str, Any]:
     return {"tools": tools, "packages": package_versions()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _package_versions() -> tuple[tuple[str, str | None], ...]:
     versions = []
     for name in FLOW_PACKAGES:
@@ -118,7 +119,7 @@ def result_module_files() -> list[Path]:
     return files
 
 
-@lru_cache(maxsize=None)
+@cache
 def orchestrator_identity() -> dict[str, str]:
     package_dir = Path(__file__).resolve().parent
     digest = hashlib.sha256()
@@ -225,7 +226,7 @@ class HistoryIndex:
     runtime_s: dict[tuple[str, str, str], tuple[datetime, float]] = field(default_factory=dict)
 
     @classmethod
-    def scan(cls, history_dir: Path, pairs: Iterable[tuple[str, str]]) -> "HistoryIndex":
+    def scan(cls, history_dir: Path, pairs: Iterable[tuple[str, str]]) -> HistoryIndex:
         index = cls()
         for pdk, design in sorted(set(pairs)):
             folder = Path(history_dir) / pdk / design

@@ -72,12 +72,12 @@ class MetricRule(BaseModel):
     max: float | None = None
 
     @model_validator(mode="after")
-    def _ordered_bounds(self) -> "MetricRule":
+    def _ordered_bounds(self) -> MetricRule:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         return self
 
-    def merged(self, override: "MetricRule | None") -> "MetricRule":
+    def merged(self, override: MetricRule | None) -> MetricRule:
         if override is None:
             return self
         return self.model_copy(update={name: getattr(override, name) for name in override.model_fields_set})
@@ -496,7 +496,7 @@ def render_table_text(result: CheckResult) -> str:
     if len(table) > 1:
         widths = [max(len(r[i]) for r in table) for i in range(len(_HEADERS) - 1)]
         for index, cells in enumerate(table):
-            head = "  ".join(cell.ljust(width) for cell, width in zip(cells, widths))
+            head = "  ".join(cell.ljust(width) for cell, width in zip(cells[:-1], widths, strict=True))
             lines.append(f"{head}  {cells[-1]}".rstrip())
             if index == 0:
                 lines.append("  ".join("-" * w for w in widths) + "  " + "-" * len(_HEADERS[-1]))

@@ -98,7 +98,7 @@ class Platform(_Strict):
         return check_name(value, "platform name")
 
     @model_validator(mode="after")
-    def _checks_covered(self) -> "Platform":
+    def _checks_covered(self) -> Platform:
         for check in ("setup", "hold", "power"):
             where = [name for name, sc in self.timing_scenarios.items() if check in sc.checks]
             if not where:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import gzip
 import importlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from orchestrator.config import Config, FlowOptions, Platform
 from orchestrator.designs import RenderedDesign

@@ -155,7 +155,7 @@ class DirectoryLock:
         if fd is not None:
             os.close(fd)  # closing the last descriptor drops the flock
 
-    def __enter__(self) -> "DirectoryLock":
+    def __enter__(self) -> DirectoryLock:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -12,9 +12,10 @@ import logging
 import math
 import os
 import stat
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -64,7 +65,7 @@ def implausible_metric(name: str, value: float | None) -> str | None:
 
 
 def in_the_future(timestamp: datetime) -> bool:
-    return timestamp > datetime.now(timezone.utc) + FUTURE_TOLERANCE
+    return timestamp > datetime.now(UTC) + FUTURE_TOLERANCE
 
 
 def implausible_reason(record: RunRecord) -> str | None:

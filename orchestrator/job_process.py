@@ -22,7 +22,7 @@ import signal
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ def execute(request: JobRequest) -> dict[str, Any]:
     job = request.job()
     platform = job.platform
     build_dir = job.build_dir(config)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     # Only this run's files: a run that fails early must not pick up an earlier run's metrics.
     shutil.rmtree(build_dir / "sc", ignore_errors=True)
     project = flow.build_project(config, job, rendered, toolchain, build_dir / "sc")

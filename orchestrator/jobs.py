@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from orchestrator import accuracy
 from orchestrator.config import Config, DesignSpec, Platform, Sweep, load_config
@@ -106,7 +107,7 @@ def parameter_points(sweep: Sweep) -> list[dict[str, Any]]:
     """The swept parameter values of each point, in a stable order (grid: last axis fastest)."""
     if sweep.grid:
         axes = list(sweep.grid)
-        return [dict(zip(axes, combo)) for combo in itertools.product(*(sweep.grid[a] for a in axes))]
+        return [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*(sweep.grid[a] for a in axes))]
     if sweep.points:
         return [dict(point) for point in sweep.points]
     return [{}]

@@ -22,8 +22,8 @@ import inspect
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from orchestrator.fsutil import atomic_write_text, user_cache_dir
 

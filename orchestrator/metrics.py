@@ -15,9 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__
+from orchestrator import __version__, netlist
 from orchestrator.config import Platform
-from orchestrator import netlist
 from orchestrator.netlist import Sequential
 from orchestrator.record import (
     INT_METRICS,
@@ -32,8 +31,6 @@ from orchestrator.record import (
     make_run_id,
 )
 from orchestrator.sc_manifest import Manifest
-
-
 
 # The registry entries read from SC's ``[metric,...]`` (``MetricSpec.sc``), in declaration order.
 SC_METRICS: tuple[MetricSpec, ...] = tuple(spec for spec in METRIC_SPECS if spec.sc is not None)
@@ -79,7 +76,10 @@ def node_manifest(build_dir: Path, top: str, jobname: str, step: str, index: str
     return Manifest.load(job_dir(build_dir, top, jobname) / step / index / "outputs" / f"{top}.pkg.json")
 
 
-def git_commit(repo_dir: Path = Path(__file__).resolve().parent) -> str | None:
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def git_commit(repo_dir: Path = _PACKAGE_DIR) -> str | None:
     """Commit of the orchestrator's own checkout ("-dirty" when it has local changes)."""
     try:
         out = subprocess.run(

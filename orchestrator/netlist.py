@@ -13,9 +13,10 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 from orchestrator.fsutil import atomic_write_json, user_cache_dir
 

@@ -61,10 +61,11 @@ import math
 import os
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -314,7 +315,7 @@ def parse_generate_date(text: Any) -> datetime | None:
             stamp = datetime.strptime(text.strip(), fmt)
         except ValueError:
             continue
-        return stamp.replace(tzinfo=timezone.utc)
+        return stamp.replace(tzinfo=UTC)
     return None
 
 
@@ -323,7 +324,7 @@ def folder_timestamp(name: str) -> datetime | None:
     if not match:
         return None
     try:
-        return datetime(*(int(g) for g in match.groups()), tzinfo=timezone.utc)
+        return datetime(*(int(g) for g in match.groups()), tzinfo=UTC)
     except ValueError:
         return None
 
@@ -584,7 +585,7 @@ def _source_identity(run: OrfsRun, data: dict[str, Any], pdk: str) -> str:
 def _newest_mtime(run: OrfsRun) -> datetime:
     files = [*run.metrics_files, *run.step_logs, *run.reports]
     times = [f.stat().st_mtime for f in files if f.exists()] or [run.path.stat().st_mtime]
-    return datetime.fromtimestamp(max(times), tz=timezone.utc)
+    return datetime.fromtimestamp(max(times), tz=UTC)
 
 
 @dataclass
@@ -925,7 +926,7 @@ def import_orfs(
                 best[record.run_id] = record
 
     summary = ImportSummary()
-    for done, (run, record) in enumerate(zip(runs, built), start=1):
+    for done, (run, record) in enumerate(zip(runs, built, strict=True), start=1):
         if isinstance(record, str):
             outcome = RunOutcome(path=run.path, run_id=None, status="error", reason=record, action="not_imported")
         else:

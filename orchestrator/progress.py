@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import TYPE_CHECKING, Iterable
-
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from orchestrator.record import RunRecord, format_kge
 
@@ -125,9 +125,9 @@ def format_ge(ge: float | None) -> str:
 def _table(headers: list[str], rows: Iterable[list[str]]) -> str:
     rows = list(rows)
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(c.rjust(w) if i > 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    body = ["  ".join(c.rjust(w) if i > 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
     return "\n".join([line, sep, *body])
 
 

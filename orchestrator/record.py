@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from dataclasses import KW_ONLY, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
@@ -240,8 +240,8 @@ class RunRecord(BaseModel):
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
     @property
     def post_synthesis(self) -> bool:
@@ -273,7 +273,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 def make_run_id(design: str, pdk: str, parameters: dict[str, Any], timestamp: datetime, salt: str = "") -> str:
     """Run id: sortable by time, unique per (design, pdk, parameters, time, salt)."""
-    stamp = timestamp.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = timestamp.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     digest = hashlib.sha256(
         f"{design}|{pdk}|{parameters_key(parameters)}|{stamp}|{salt}".encode()
     ).hexdigest()[:8]

@@ -23,12 +23,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from orchestrator import cache, designs, history as history_mod, metrics
+from orchestrator import cache, designs, metrics
+from orchestrator import history as history_mod
 from orchestrator.config import PDK_ROOT_ENV, Config
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import DirectoryLock, LockBusy, atomic_write_json, check_writable_dir
@@ -196,7 +198,7 @@ def run_jobs(
         if position in waited:  # the run that held the directory may have recorded this very job
             fresh = cache.HistoryIndex.scan(history_dir, {(job.platform.name, job.spec.name)})
             history.reusable.update(fresh.reusable)
-        decision = cache.decide(history, job, components, build_dir, force=force, now=datetime.now(timezone.utc))
+        decision = cache.decide(history, job, components, build_dir, force=force, now=datetime.now(UTC))
         if decision.reuse is not None:
             elapsed = time.monotonic() - started
             done(position, JobOutcome(job, record=decision.reuse, cached=True, elapsed_s=elapsed,

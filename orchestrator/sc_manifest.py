@@ -23,7 +23,7 @@ class Manifest:
         self.data = data
 
     @classmethod
-    def load(cls, path: str | Path) -> "Manifest | None":
+    def load(cls, path: str | Path) -> Manifest | None:
         """The manifest at ``path``, or None when it is missing or cut short (a killed run)."""
         try:
             with open(path, encoding="utf-8") as handle:

@@ -5,17 +5,16 @@ design-space page plotting GE and power against accuracy."""
 from __future__ import annotations
 
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from orchestrator import accuracy, cache, history
 from orchestrator.check import MetricRule, compare_metric
-from orchestrator.jobs import load_project
 from orchestrator.errors import ConfigError
+from orchestrator.jobs import load_project, select_jobs
 from orchestrator.record import Metrics, RunRecord
 from orchestrator.report import build_site, design_space
-from orchestrator.jobs import select_jobs
 from tests.conftest import write_project
 from tests.test_cli import error_lines, run_cli
 
@@ -184,7 +183,7 @@ def acc_record(run_id: str, *, C: int, K: int, ge: float, acc: float, err: float
     return RunRecord(
         run_id=run_id, design="halut_matmul", pdk="asap7", status="partial",
         parameters={"C": C, "K": K, "M": 10, "accuracy": task, "label": f"acc.C={C},K={K}"},
-        timestamp=datetime(2026, 3, 1, tzinfo=timezone.utc) + timedelta(minutes=C + K),
+        timestamp=datetime(2026, 3, 1, tzinfo=UTC) + timedelta(minutes=C + K),
         metrics=Metrics(area_um2=ge * 0.087, ge=ge, clock_period_ns=1.0, target_freq_mhz=1000.0,
                         accuracy_pct=acc, approx_error=err, power_mw=power),
         metrics_origin="synthesis")

@@ -6,16 +6,15 @@ from __future__ import annotations
 import os
 import textwrap
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from orchestrator import cache, history
-from orchestrator.jobs import load_project
 from orchestrator.designs import render_design
+from orchestrator.jobs import load_project, select_jobs
 from orchestrator.record import Metrics, RunRecord
-from orchestrator.jobs import select_jobs
 from orchestrator.tools import Toolchain, ToolStatus
 from tests.conftest import write_project
 from tests.test_cli import error_lines, run_cli
@@ -201,7 +200,7 @@ def test_changed_components_name_what_changed(template_project):
 def record(run_id: str, *, key: str | None, status: str = "pass", minutes: int = 0, source: str = "siliconcompiler",
            area: float = 10.0) -> RunRecord:
     return RunRecord(run_id=run_id, design="alpha", pdk="nangate45", source=source, parameters={"WIDTH": 8},
-                     timestamp=datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=minutes),
+                     timestamp=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes),
                      status=status, job_key=key, metrics=Metrics(area_um2=area))
 
 
@@ -221,7 +220,7 @@ def test_reused_record_is_a_new_record_marked_cached(tmp_path):
     config = load_project(write_project(tmp_path, "pdks: [nangate45]\ndesigns: [{name: counter, generator: toygen}]\n"))
     job = select_jobs(config, pdks=["nangate45"])[0]
     previous = record("20260101T000000000000Z-counter-nangate45-00000000", key="k1")
-    now = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 2, 1, tzinfo=UTC)
     reused = cache.reuse_record(previous, job, now)
     assert reused.cached and not previous.cached
     assert reused.run_id != previous.run_id and reused.run_id.startswith("20260201T")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # .ci/run exports HALUT_ORFS_REFERENCE; developer machines keep the archive in ../shared beside the checkout.
 REFERENCE = Path(os.environ.get("HALUT_ORFS_REFERENCE")
                  or REPO_ROOT.parent / "shared" / "reference" / "halutmatmul-openroad-reports")
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 HALUT_DESIGNS = ["halut_encoder", "halut_decoder", "halut_matmul"]
 FULL_FLOW = ("syn", "floorplan", "place", "cts", "route", "write_gds")
 
@@ -59,7 +59,7 @@ def make_record(
         reason=None if status == "pass" else "route: detailed routing failed",
         stage_reached=stages[-1] if stages else None,
         metrics=Metrics(**metrics),
-        steps=[StepInfo(step=s, runtime_s=t) for s, t in zip(stages, runtimes)],
+        steps=[StepInfo(step=s, runtime_s=t) for s, t in zip(stages, runtimes, strict=True)],
     )
 
 
@@ -487,8 +487,8 @@ def _import_reference(tmp_path: Path) -> list[RunRecord]:
     if importlib.util.find_spec("orchestrator.orfs_import") is None:
         pytest.skip("orchestrator.orfs_import (the ORFS importer) is not in this checkout yet")
     from orchestrator import orfs_import
-    from orchestrator.jobs import load_project
     from orchestrator.history import load_records
+    from orchestrator.jobs import load_project
 
     config = load_project(REPO_ROOT / "config.yaml")
     history_dir = tmp_path / "history"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.config import PDK_ROOT_ENV, load_platform
-from orchestrator.jobs import load_project
 from orchestrator.errors import ConfigError
+from orchestrator.jobs import load_project
 
 
 def test_repo_config_reproduces_reference_configurations(repo_root: Path):

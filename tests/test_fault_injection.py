@@ -18,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -584,14 +585,14 @@ def test_render_keeps_labelled_entries_of_one_design_apart(tmp_path):
 
 
 def test_a_stored_record_from_the_year_9999_is_left_out_of_the_report_instead_of_breaking_it(tmp_path):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from orchestrator.record import Metrics, RunRecord
     from orchestrator.report.api import build_reports
 
-    good = RunRecord(run_id="good", design="d", pdk="asap7", timestamp=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    good = RunRecord(run_id="good", design="d", pdk="asap7", timestamp=datetime(2024, 1, 1, tzinfo=UTC),
                      status="pass", metrics=Metrics(area_um2=10.0, ge=3.0))
-    future = good.model_copy(update={"run_id": "future", "timestamp": datetime(9999, 1, 1, tzinfo=timezone.utc)})
+    future = good.model_copy(update={"run_id": "future", "timestamp": datetime(9999, 1, 1, tzinfo=UTC)})
     huge = good.model_copy(update={"run_id": "huge", "metrics": Metrics(area_um2=1e308)})
     summary = build_reports([good, future, huge], reports_dir=tmp_path / "reports")
     assert summary.runs == 1

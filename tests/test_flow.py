@@ -7,16 +7,14 @@ the P&R half of the flow on machines without OpenROAD.
 from __future__ import annotations
 
 import json
-
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from orchestrator.jobs import Job
 from orchestrator import flow, metrics
-from orchestrator.jobs import load_project
 from orchestrator.designs import render_design
+from orchestrator.jobs import Job, load_project
 from orchestrator.tools import Toolchain, ToolStatus
 
 ALL_TOOLS = ("yosys", "pyslang", "openroad", "sta", "klayout")
@@ -286,7 +284,7 @@ def test_pnr_metrics_are_scraped_from_the_last_step_that_has_them(project_factor
 
     record = metrics.build_record(
         design="halut_decoder", top="halut_decoder", label=None, platform=platform, parameters={"C": 4},
-        clock_period=3.0, started=datetime(2026, 1, 2, tzinfo=timezone.utc), build_dir=build,
+        clock_period=3.0, started=datetime(2026, 1, 2, tzinfo=UTC), build_dir=build,
         jobname=flow.SC_JOBNAME, run_nodes=list(REAL_NODES), skipped=[], voltage_v=1.1, error=None,
         tool_versions={}, commit="abc",
         timing_scenarios={"typical": TimingScenario(libcorner="typical", checks=["setup", "hold", "power"],
@@ -327,7 +325,7 @@ def test_sta_slack_gives_wns_and_keeps_synthesis_label(project_factory, tmp_path
 
     record = metrics.build_record(
         design="halut_decoder", top="halut_decoder", label=None, platform=config.platform("asap7"), parameters={},
-        clock_period=1500, started=datetime.now(timezone.utc), build_dir=tmp_path / "sc", jobname=flow.SC_JOBNAME,
+        clock_period=1500, started=datetime.now(UTC), build_dir=tmp_path / "sc", jobname=flow.SC_JOBNAME,
         run_nodes=list(nodes), skipped=[SkippedStage(step="floorplan.init", reason="openroad not installed (x)")],
         voltage_v=0.63, error=None, tool_versions={}, commit=None,
         timing_scenarios={"slow": TimingScenario(libcorner="slow", checks=["setup"], voltage_v=0.63),
@@ -353,7 +351,7 @@ def test_synthesis_only_run_is_partial_and_labelled(project_factory, tmp_path):
 
     record = metrics.build_record(
         design="counter", top="counter", label=None, platform=platform, parameters={"WIDTH": 8},
-        clock_period=1500, started=datetime.now(timezone.utc), build_dir=build, jobname=flow.SC_JOBNAME,
+        clock_period=1500, started=datetime.now(UTC), build_dir=build, jobname=flow.SC_JOBNAME,
         run_nodes=list(nodes), skipped=[SkippedStage(step="floorplan.init", reason="openroad not installed (x)")],
         voltage_v=0.7, error=None, tool_versions={}, commit=None,
     )
@@ -373,7 +371,7 @@ def test_failed_step_makes_a_failed_record_with_log_path(project_factory, tmp_pa
     (node / "synthesis.log").write_text("ERROR: boom\n")
     record = metrics.build_record(
         design="counter", top="counter", label=None, platform=config.platform("nangate45"),
-        parameters={}, clock_period=3.0, started=datetime.now(timezone.utc), build_dir=build,
+        parameters={}, clock_period=3.0, started=datetime.now(UTC), build_dir=build,
         jobname=flow.SC_JOBNAME, run_nodes=[("elaborate", "0"), ("synthesis", "0")], skipped=[],
         voltage_v=None, error="Run failed: synthesis/0 failed", tool_versions={}, commit=None,
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import halut
-
 from orchestrator import designs
 from orchestrator.orfs_import import design_from_orfs_name
 from orchestrator.record import Metrics, RunRecord

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from orchestrator.record import Metrics, RunRecord, make_run_id
 
 
 def make_record(design="halut_encoder", pdk="asap7", minutes=0, status="pass", area=100.0, salt="") -> RunRecord:
-    ts = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=minutes)
+    ts = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)
     params = {"C": 32}
     return RunRecord(
         run_id=make_run_id(design, pdk, params, ts, salt=salt), design=design, pdk=pdk, parameters=params,

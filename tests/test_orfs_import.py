@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -201,7 +201,7 @@ def test_metadata_json_dict_maps_finish_metrics_with_units(tmp_path, platforms):
     assert m.ge == pytest.approx(24667.5 / 0.798)
     assert m.voltage_v == pytest.approx(1.1) and record.metric_steps["voltage_v"] == "platform"
     assert record.metric_steps["area_um2"] == "finish" and record.metric_steps["clock_period_ns"] == "constraints"
-    assert record.timestamp == datetime(2023, 12, 10, 17, 47, tzinfo=timezone.utc)
+    assert record.timestamp == datetime(2023, 12, 10, 17, 47, tzinfo=UTC)
     assert record.tool_versions["openroad"].startswith("353633e0")
     runtimes = {s.step: s.runtime_s for s in record.steps}
     assert runtimes["detailedroute"] == pytest.approx(238.5) and runtimes["synth"] == pytest.approx(17.71)
@@ -342,7 +342,7 @@ def test_truncated_metrics_file_fails_with_reason_and_import_continues(tmp_path,
     assert record.metrics_origin == "synthesis" and record.metrics.area_um2 == pytest.approx(19082.042)
     assert record.metrics.utilization_pct is None and record.metrics.wns_ns is None
     assert record.metrics.clock_period_ns is None
-    assert record.timestamp == datetime(2023, 9, 18, 14, 19, 59, tzinfo=timezone.utc)
+    assert record.timestamp == datetime(2023, 9, 18, 14, 19, 59, tzinfo=UTC)
 
 
 def test_a_truncated_copy_does_not_matter_when_the_other_copy_reads(tmp_path, platforms):
@@ -373,7 +373,7 @@ def test_folder_with_one_step_log_is_a_floorplan_crash(tmp_path, platforms):
     assert [(s.step, s.status) for s in record.steps] == [("floorplan", "success"), ("floorplan_io", "error")]
     assert record.metrics.wns_ns == pytest.approx(-1.85439) and record.metric_steps["wns_ns"] == "floorplan"
     assert record.metrics.area_um2 is None and record.metrics.clock_period_ns is None
-    assert record.timestamp == datetime(2022, 9, 17, 22, 19, 28, tzinfo=timezone.utc)
+    assert record.timestamp == datetime(2022, 9, 17, 22, 19, 28, tzinfo=UTC)
 
 
 def test_run_without_metrics_fails_and_keeps_only_the_synthesis_estimate(tmp_path, platforms):
@@ -507,7 +507,7 @@ def test_reimport_adds_nothing(tmp_path, platforms):
 def test_timestamp_comes_from_the_folder_name_when_files_carry_none(tmp_path, platforms):
     data = metrics_2022(run__flow__generate_date=None)
     run = write_2022_run(tmp_path / "asap7" / "2022-08-29-20-11-17" / "halut_decoder", data)
-    assert record_for(run, platforms).timestamp == datetime(2022, 8, 29, 20, 11, 17, tzinfo=timezone.utc)
+    assert record_for(run, platforms).timestamp == datetime(2022, 8, 29, 20, 11, 17, tzinfo=UTC)
 
 
 def test_run_id_does_not_depend_on_where_the_archive_lives(tmp_path, platforms):

@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator import history, runner
-from orchestrator.jobs import load_project
-from orchestrator.jobs import select_jobs
+from orchestrator.jobs import load_project, select_jobs
 from orchestrator.tools import Toolchain
 from tests.conftest import FIXTURES, write_project
 from tests.test_cli import history_files

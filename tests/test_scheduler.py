@@ -8,12 +8,11 @@ import re
 
 import pytest
 
-from orchestrator.jobs import Job
 from orchestrator import flow
 from orchestrator.config import SCHEDULERS
-from orchestrator.jobs import load_project
 from orchestrator.designs import render_design
 from orchestrator.errors import ConfigError
+from orchestrator.jobs import Job, load_project
 from tests.test_cli import error_lines, history_files, run_cli
 from tests.test_flow import ALL_TOOLS, toolchain
 from tests.test_sweeps import toy_config

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from orchestrator.jobs import load_project
 from orchestrator.errors import ConfigError
+from orchestrator.jobs import load_project, select_jobs
 from orchestrator.record import Metrics, RunRecord
 from orchestrator.report import build_site, design_space
-from orchestrator.jobs import select_jobs
 from tests.conftest import write_project
 from tests.test_cli import error_lines, history_files, run_cli
 
@@ -158,7 +157,7 @@ def space_record(run_id: str, *, C: int, period_ns: float, ge: float, minutes: i
     return RunRecord(
         run_id=run_id, design="halut_encoder", pdk="nangate45", status=status,
         parameters={"C": C, "K": 16, "M": 4, "label": f"ck.C={C},period={period_ns:g}"},
-        timestamp=datetime(2026, 3, 1, tzinfo=timezone.utc) + timedelta(minutes=minutes),
+        timestamp=datetime(2026, 3, 1, tzinfo=UTC) + timedelta(minutes=minutes),
         metrics=Metrics(area_um2=ge * 0.798, ge=ge, clock_period_ns=period_ns, target_freq_mhz=1000 / period_ns,
                         fmax_mhz=fmax),
         metrics_origin="synthesis")

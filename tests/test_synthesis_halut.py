@@ -13,8 +13,8 @@ import pytest
 
 import halut
 from orchestrator import history
-from tests.test_cli import run_cli
 from tests.conftest import write_design_project
+from tests.test_cli import run_cli
 
 # Liberty latch cells (D latches, either enable polarity) per library.
 LATCH_CELL = {"nangate45": re.compile(r"^\s*(DLH|DLL)_X\d+\s", re.M),

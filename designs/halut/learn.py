@@ -128,7 +128,7 @@ def learn_tree(sub: np.ndarray, columns: np.ndarray, levels: int) -> Tree:
         _, j, splits = best
         split_dims[level] = columns[j]
         children = []
-        for b, (rows, split) in enumerate(zip(buckets, splits)):
+        for b, (rows, split) in enumerate(zip(buckets, splits, strict=True)):
             thresholds[(1 << level) - 1 + b] = split.threshold
             right = sub[rows, j] > split.threshold
             children += [rows[~right], rows[right]]

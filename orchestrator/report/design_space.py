@@ -156,7 +156,7 @@ def point_labels(records: list[RunRecord]) -> list[str]:
     names = sorted({name for p in params for name in p})
     differing = [n for n in names if len({repr(p.get(n)) for p in params}) > 1]
     labels = []
-    for record, p in zip(records, params):
+    for record, p in zip(records, params, strict=True):
         parts = [f"{n}={p.get(n)}" for n in differing]
         if record.metrics.clock_period_ns is not None:
             parts.append(f"{record.metrics.clock_period_ns:g} ns")
@@ -281,7 +281,7 @@ def write_pages(groups: Mapping[tuple[str, str], list[RunRecord]], run_href: Cal
         page = f"design-space/{slug(pdk)}/{slug(design)}.html"
         uses_ge = all(r.metrics.ge is not None for r in records)
         ylabel = "gate equivalents [GE]" if uses_ge else "std-cell area [µm²]"
-        points = [Point(r, run_href(r, "../../"), label) for r, label in zip(records, point_labels(records))]
+        points = [Point(r, run_href(r, "../../"), label) for r, label in zip(records, point_labels(records), strict=True)]
         size = size_axis(records)
         plots = []
         fronts = {}

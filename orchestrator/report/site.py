@@ -481,7 +481,7 @@ class _SiteBuilder:
                         for m in metrics
                     )),
                 )
-                for r, key in zip(reversed(group), reversed(keys))  # newest first
+                for r, key in zip(reversed(group), reversed(keys), strict=True)  # newest first
             ]
             rel_dir = f"history/{slug(pdk)}/{slug(design)}"
             (self.root / rel_dir).mkdir(parents=True, exist_ok=True)

@@ -83,9 +83,9 @@ def _package_parent() -> Path:
 
 def _shim_text() -> str:
     bootstrap = (
-        "import sys; sys.path.insert(0, {parent}); "
+        f"import sys; sys.path.insert(0, {json.dumps(str(_package_parent()))}); "
         "from orchestrator.yosys_bridge.shim import main; sys.exit(main())"
-    ).format(parent=json.dumps(str(_package_parent())))
+    )
     # sh single quotes cannot contain a single quote; paths with one are rejected below.
     return (
         "#!/bin/sh\n"

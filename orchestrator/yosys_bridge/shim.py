@@ -33,8 +33,9 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from orchestrator.yosys_bridge.host import TOOL_TIMES_ENV
 

@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+
 from halut import golden
 
 POS_ZERO, NEG_ZERO = 0x0000, 0x8000
@@ -134,7 +135,7 @@ def test_fp32_add_is_correctly_rounded_including_subnormals():
     b[1000:2000] = (a[1000:2000] ^ np.uint32(0x80000000)) + rng.integers(-2, 3, 1000).astype(np.uint32)
     sums = golden.fp32_add_bits(a, b)
     checked = 0
-    for x, y, s in zip(a.tolist(), b.tolist(), sums.tolist()):
+    for x, y, s in zip(a.tolist(), b.tolist(), sums.tolist(), strict=True):
         fx, fy = np.uint32(x).view(np.float32), np.uint32(y).view(np.float32)
         if not (np.isfinite(fx) and np.isfinite(fy)):
             continue

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import halut
 import numpy as np
 import pytest
+
+import halut
 from halut import accuracy, learn
 
 DIGITS_OUTPUT = {"dataset": "digits", "layer": "output", "seed": 0}

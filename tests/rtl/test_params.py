@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import halut
 import pytest
+
+import halut
 
 REFERENCE = {
     "halut_encoder": dict(C=32, K=16, M=4, DU=2, dtype="int8", mem_style="latch"),

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import subprocess
 
-import halut
 import pytest
+
+import halut
 
 # Parameter sets for the static checks: every design renders each of them.
 VARIANTS = {
@@ -47,7 +48,7 @@ def test_rendering_is_byte_identical_for_the_same_parameters(tmp_path, design):
     first = halut.render(design, {"C": 8, "dtype": "fp16"}, tmp_path / "a")
     second = halut.render(design, {"dtype": "fp16", "C": 8}, tmp_path / "b")
     assert [f.name for f in first.files] == [f.name for f in second.files]
-    for a, b in zip(first.files, second.files):
+    for a, b in zip(first.files, second.files, strict=True):
         assert a.read_bytes() == b.read_bytes()
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import halut
 import pytest
+
+import halut
 
 BOTH = ("icarus", "verilator")
 

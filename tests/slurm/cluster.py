@@ -220,7 +220,7 @@ class Cluster:
         return subprocess.run([which(argv[0]), *argv[1:]], check=False, capture_output=True, text=True,
                               env=self.client_env(), timeout=timeout)
 
-    def start(self, timeout: float = 60) -> "Cluster":
+    def start(self, timeout: float = 60) -> Cluster:
         reason = unavailable_reason()
         if reason:
             raise RuntimeError(reason)
@@ -257,7 +257,7 @@ class Cluster:
     def jobs(self) -> list[dict[str, str]]:
         """The cluster's queue now (pending and running jobs): id, name, state."""
         out = self._run("squeue", "--noheader", "--format", "%i|%j|%T").stdout
-        return [dict(zip(("id", "name", "state"), line.split("|", 2))) for line in out.splitlines() if line]
+        return [dict(zip(("id", "name", "state"), line.split("|", 2), strict=False)) for line in out.splitlines() if line]
 
     def completed_jobs(self) -> list[dict[str, str]]:
         """Every job that ended, from jobcomp/filetxt: its fields (JobId, Name, JobState, NodeList, ...)."""
@@ -299,7 +299,7 @@ class Cluster:
             pid_file.unlink()
 
     @classmethod
-    def attach(cls, root: Path) -> "Cluster":
+    def attach(cls, root: Path) -> Cluster:
         """The cluster started earlier in ``root`` (by ``start`` in another process)."""
         root = Path(root).resolve()
         pids = json.loads((root / "run" / "pids.json").read_text(encoding="utf-8"))

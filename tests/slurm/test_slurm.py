@@ -153,7 +153,7 @@ def test_more_jobs_than_cores_queue_on_the_cluster(slurm_env, slurm_cluster, tmp
     nodes = sum(len(slurm_steps(r)) for r in records)
     assert nodes >= 6 and len(jobs) == nodes and all(j["JobState"] == "COMPLETED" for j in jobs)
     intervals = sorted((datetime.fromisoformat(j["StartTime"]), datetime.fromisoformat(j["EndTime"])) for j in jobs)
-    assert all(later[0] >= earlier[1] for earlier, later in zip(intervals, intervals[1:])), intervals
+    assert all(later[0] >= earlier[1] for earlier, later in zip(intervals, intervals[1:], strict=False)), intervals
     assert {s.ran_on["job_id"] for r in records for s in slurm_steps(r)} == {j["JobId"] for j in jobs}
 
 

@@ -4,9 +4,10 @@ model. Pure Python: the cocotb benches run them, and they need no simulator to b
 from __future__ import annotations
 
 import numpy as np
+from tb_common import Plan, bubbles, random_fp16, random_lut, split_values
+
 from halut import golden
 from halut.render import template_context
-from tb_common import Plan, bubbles, random_fp16, random_lut, split_values
 
 
 def _shuffled(rng: np.random.Generator, items: list) -> list:

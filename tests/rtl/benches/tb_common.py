@@ -20,6 +20,7 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
+
 from halut import golden
 
 CLOCK_PERIOD_NS = 10

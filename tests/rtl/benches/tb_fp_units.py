@@ -5,8 +5,9 @@ over all 65536 inputs, the fp32 adder and the fp16 comparator over random and co
 import cocotb
 import numpy as np
 from cocotb.triggers import Timer
-from halut import golden
 from tb_common import load_config, random_fp16
+
+from halut import golden
 
 FP32_CORNERS = [
     0x00000000, 0x80000000, 0x00000001, 0x80000001, 0x007FFFFF, 0x807FFFFF, 0x00800000, 0x80800000,
@@ -46,7 +47,7 @@ def fp32_operands(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndar
 async def fp16_to_fp32_matches_golden_for_all_inputs(dut):
     inputs = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
     want = golden.fp16_to_fp32_bits(inputs)
-    for h, w in zip(inputs.tolist(), want.tolist()):
+    for h, w in zip(inputs.tolist(), want.tolist(), strict=True):
         dut.conv_a_i.value = h
         await Timer(1, unit="ns")
         got = dut.conv_y_o.value.to_unsigned()
@@ -59,7 +60,7 @@ async def fp32_add_matches_numpy_float32(dut):
     rng = np.random.default_rng(cfg["seed"])
     a, b = fp32_operands(rng, cfg["vectors"])
     want = golden.fp32_add_bits(a, b)
-    for x, y, w in zip(a.tolist(), b.tolist(), want.tolist()):
+    for x, y, w in zip(a.tolist(), b.tolist(), want.tolist(), strict=True):
         dut.add_a_i.value = x
         dut.add_b_i.value = y
         await Timer(1, unit="ns")
@@ -79,7 +80,7 @@ async def fp16_gt_matches_numpy_float16(dut):
     b = np.where(pick < 0.2, a, b)  # equal
     b = np.where((pick >= 0.2) & (pick < 0.3), a ^ np.uint16(0x8000), b)  # sign-flipped twin
     want = golden.fp16_gt(a, b)
-    for x, y, w in zip(a.tolist(), b.tolist(), want.tolist()):
+    for x, y, w in zip(a.tolist(), b.tolist(), want.tolist(), strict=True):
         dut.gt_a_i.value = x
         dut.gt_b_i.value = y
         await Timer(1, unit="ns")

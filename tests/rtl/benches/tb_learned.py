@@ -6,9 +6,10 @@ result_o, per row and column, for the pytest side to score."""
 import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge
-from halut.render import template_context
 from plans import matmul_plan_for
 from tb_common import load_config, read_bits, run_plan, start_clock
+
+from halut.render import template_context
 
 
 async def _collect(dut, ctx, results, seen):
