@@ -195,7 +195,8 @@ def quiet_stdout():
         os.close(saved)
 
 
-def hierarchy_breakdown(design: str, params: dict, liberty: tuple[str, ...]) -> list[tuple[str, int, int, float, float]]:
+def hierarchy_breakdown(design: str, params: dict,
+                        liberty: tuple[str, ...]) -> list[tuple[str, int, int, float, float]]:
     """(module, instances in the design, cells of one instance, area of one instance, of which
     latches and flops) per module, from a Yosys synthesis that keeps the hierarchy."""
     from pyosys import libyosys as ys
@@ -223,7 +224,8 @@ def hierarchy_breakdown(design: str, params: dict, liberty: tuple[str, ...]) -> 
         return cell if cell in modules else ("\\" + cell if "\\" + cell in modules else None)
 
     def submodules(name: str) -> list[tuple[str, int]]:
-        return [(module_key(cell), int(n)) for cell, n in modules[name]["num_cells_by_type"].items() if module_key(cell)]
+        return [(module_key(cell), int(n)) for cell, n in modules[name]["num_cells_by_type"].items()
+                if module_key(cell)]
 
     instances: dict[str, int] = {}
 
@@ -262,7 +264,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pdk", nargs="+", default=["nangate45", "asap7"])
     parser.add_argument("--design", nargs="+", default=list(HALUT_DESIGNS), choices=list(HALUT_DESIGNS))
-    parser.add_argument("--hier", action="store_true", help="also print the per-block breakdown (Yosys, hierarchy kept)")
+    parser.add_argument("--hier", action="store_true",
+                        help="also print the per-block breakdown (Yosys, hierarchy kept)")
     parser.add_argument("--json", type=Path, help="write the figures to this file as well")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project (netlists, reports)")
     parser.add_argument("--platform-setting", action="append", default=[], metavar="PDK:KEY=VALUE",
@@ -312,7 +315,8 @@ def main() -> int:
             ref = reference_stat(root, pdk, design, classes) if root else None
             if ref is not None:
                 stat, path = ref
-                row["reference"] = {**asdict(stat), "file": str(path), "area_by_class_um2": area_by_class(stat.by_type, cells)}
+                row["reference"] = {**asdict(stat), "file": str(path),
+                                    "area_by_class_um2": area_by_class(stat.by_type, cells)}
                 same = data_latches(stat.by_type, classes) == reference_storage_latches(design, record.parameters)
                 row["comparison"] = "same parameters" if same else "different RTL"
             results.append(row)

@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"build site (warm)  {warm_s:7.2f} s  (cpu {warm_cpu:.2f} s)  plots from cache")
         print(f"write tables       {tables_s:7.2f} s  summary.md + history.csv")
         print(f"load + cold site   {total:7.2f} s  target < {TARGET_S:.0f} s: {'OK' if total < TARGET_S else 'MISSED'}")
-        print(f"machine load       {os.getloadavg()[0]:.2f} (1-min load average; > {os.cpu_count()} means shared cores)")
+        print(f"machine load       {os.getloadavg()[0]:.2f} "
+              f"(1-min load average; > {os.cpu_count()} means shared cores)")
         if args.keep:
             print(f"site: {site_dir / 'index.html'}")
         return 0 if total < TARGET_S else 1

@@ -187,7 +187,8 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
             for metric, value in entry.metrics.items():
                 _check_metric_name(path, f"{prefix}.metrics.{metric}", metric)
                 if not math.isfinite(value):
-                    raise BaselineError(f"{path}: key '{prefix}.metrics.{metric}': not a finite number (value: {value!r})")
+                    raise BaselineError(f"{path}: key '{prefix}.metrics.{metric}': not a finite number "
+                                        f"(value: {value!r})")
             _check_rules(path, f"{prefix}.rules", entry.rules)
     return baseline
 

@@ -109,16 +109,31 @@ def settings_page() -> str:
     return "\n".join(lines)
 
 
+def _source_text(spec) -> str:
+    """Where the orchestrator reads a metric: SC's metric (its check's scenario), OpenROAD's
+    metrics.json key, or its own computation."""
+    parts = []
+    if spec.sc is not None:
+        scenario = f" at the {spec.sc.check} scenario" if spec.sc.check else ""
+        parts.append(f"SC `{spec.sc.name}`{scenario}")
+    if spec.openroad is not None:
+        parts.append(f"OpenROAD `{spec.openroad}`")
+    return "; ".join(parts) or "computed by the orchestrator"
+
+
 def metrics_page() -> str:
     lines = [GENERATED_NOTE.format(source="record.METRIC_SPECS"), "",
              "# Metrics reference", "",
              "Every metric of a history record (`RunRecord.metrics`), as the registry in `orchestrator/record.py`",
-             "declares it. A metric no stage produced is absent (null), never 0. *estimate*: after synthesis the",
-             "value is an estimate of the routed design; later stages replace it. Adding one: [extending.md](extending.md).",
-             "", "| metric | type | unit | better | estimate | description |", "|---|---|---|---|---|---|"]
+             "declares it. A metric no stage produced is absent (null), never 0. *stage*: the earliest stage that",
+             "produces it; *estimate*: after synthesis the value is an estimate of the routed design, later stages",
+             "replace it; *signed*: may be negative. Adding one: [extending.md](extending.md#a-metric).", "",
+             "| metric | type | unit | better | stage | estimate | signed | source | description |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for spec in METRIC_SPECS:
-        lines.append(f"| `{spec.name}` | {spec.kind.__name__} | {_cell(spec.unit)} | {spec.better} | "
-                     f"{'yes' if spec.estimate else ''} | {_cell(spec.help)} |")
+        lines.append(f"| `{spec.name}` | {spec.kind.__name__} | {_cell(spec.unit)} | {spec.better} | {spec.stage} | "
+                     f"{'yes' if spec.estimate else ''} | {'yes' if spec.signed else ''} | "
+                     f"{_cell(_source_text(spec))} | {_cell(spec.help)} |")
     lines.append("")
     return "\n".join(lines)
 

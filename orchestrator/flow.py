@@ -281,7 +281,9 @@ def plan_steps(project, toolchain: Toolchain, to: str | None = None) -> StepPlan
         status = toolchain.for_sc_tool(sc_tool)
         upstream = [n for n in inputs(step, index) if n not in runnable]
         if status is not None and not status.found:
-            reason = f"{status.missing_reason} ({status.install_hint})" if status.install_hint else status.missing_reason
+            reason = status.missing_reason
+            if status.install_hint:
+                reason = f"{reason} ({status.install_hint})"
             blocked_by[(step, index)] = reason
             skipped.append(SkippedStage(step=step, reason=reason))
         elif upstream:

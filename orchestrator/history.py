@@ -40,7 +40,8 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 # Largest plausible magnitude per metric: a value beyond it is a corrupt or hand-made file (and
 # overflows derived figures, axes and date conversions). Metrics not listed must be below 1e15;
-# only the registry's signed metrics (slacks, WNS, TNS) may be negative. A die of 1 m^2 (1e12 um^2) or 1 THz is no real run.
+# only the registry's signed metrics (slacks, WNS, TNS) may be negative. A die of 1 m^2
+# (1e12 um^2) or 1 THz is no real run.
 PLAUSIBLE_LIMIT: dict[str, float] = {
     "area_um2": 1e12, "die_area_um2": 1e12, "core_area_um2": 1e12, "ge": 1e13, "stdcell_count": 1e12,
     "register_count": 1e12, "clock_period_ns": 1e9, "target_freq_mhz": 1e6, "fmax_mhz": 1e6,

@@ -39,8 +39,8 @@ platform file's ``time_unit`` when a file lacks it.
 Design names: ORFS's uniquifying suffix is dropped (``halut_decoder__2864165611389228789`` ->
 ``halut_decoder``); a generator's ``orfs_design_parameters`` hook maps the rest (halut:
 ``halut_encoder_<N>``, the N-encoder wrapper, -> ``halut_encoder`` with ``{"EncUnits": N}``, the
-RTL parameter); without a hook that answers, the name is the design. ``parameters["orfs_design"]`` keeps the ORFS name without the
-uniquifying suffix; ``top`` keeps it whole.
+RTL parameter); without a hook that answers, the name is the design. ``parameters["orfs_design"]``
+keeps the ORFS name without the uniquifying suffix; ``top`` keeps it whole.
 
 Status: ``pass`` = a metrics file with finish metrics; ``partial`` = a metrics file that stops
 before finish; ``fail`` = no (readable) metrics file -- a crashed stage, a truncated file, a
@@ -413,7 +413,8 @@ def _children(directory: Path) -> list[Path]:
 
 def _variant_dirs(root: Path) -> list[Path]:
     """``root/<platform>/<design>/<variant>/`` folders (the 2022 flow's logs/ and reports/)."""
-    return [v for p in _children(root) if p.is_dir() for d in _children(p) if d.is_dir() for v in _children(d) if v.is_dir()]
+    return [v for p in _children(root) if p.is_dir() for d in _children(p) if d.is_dir()
+            for v in _children(d) if v.is_dir()]
 
 
 def _looks_like_run(directory: Path, names: set[str]) -> bool:

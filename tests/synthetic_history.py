@@ -81,7 +81,8 @@ HOSTILE_TEXT = "<script>window.__halut_xss = 1</script>"
 def showcase_records(build_root: Path, *, count: int = 24, gds: Path | None = None) -> list[RunRecord]:
     """A small history that exercises every page element: trends, a run with logs, reports and
     layout images on disk (written under ``build_root``), a design whose only run is
-    synthesis-only (P&R skipped), a failing design, hostile text, and (given ``gds``) a run whose layout must be rendered.
+    synthesis-only (P&R skipped), a failing design, hostile text, and (given ``gds``) a run whose
+    layout must be rendered.
     """
     records = synthetic_records(count)
     rng = random.Random(7)
@@ -235,9 +236,11 @@ def synthesis_timing_record(build_root: Path, *, timestamp: datetime | None = No
     openroad = "openroad not installed (install OpenROAD >= 24Q3-2011)"
     done = [s for s in full.steps if s.step in ("elaborate", "synthesis", "synthesis.timing")]
     return full.model_copy(update={
-        "run_id": full.run_id + "-sta", "status": "partial", "reason": "stopped after synthesis.timing: openroad not installed",
+        "run_id": full.run_id + "-sta", "status": "partial",
+        "reason": "stopped after synthesis.timing: openroad not installed",
         "stage_reached": "synthesis.timing", "metrics_origin": "synthesis", "metrics": Metrics(**metrics),
-        "metric_steps": {name: ("synthesis.timing" if name in estimates else full.metric_steps[name]) for name in metrics},
+        "metric_steps": {name: ("synthesis.timing" if name in estimates else full.metric_steps[name])
+                         for name in metrics},
         "metric_scenarios": {k: v for k, v in full.metric_scenarios.items() if k in metrics},
         "timing_scenarios": {"typical": TimingScenario(libcorner="typical", checks=["setup", "hold", "power"],
                                                        voltage_v=1.1)},

@@ -205,7 +205,8 @@ def record(run_id: str, *, key: str | None, status: str = "pass", minutes: int =
 
 
 def test_history_index_finds_the_newest_passing_or_partial_record_with_the_key(tmp_path):
-    for rec in (record("a", key="k1", minutes=0, area=1.0), record("b", key="k1", status="partial", minutes=5, area=2.0),
+    for rec in (record("a", key="k1", minutes=0, area=1.0),
+                record("b", key="k1", status="partial", minutes=5, area=2.0),
                 record("c", key="k1", status="fail", minutes=9, area=3.0),  # failures are re-run
                 record("d", key="k1", source="orfs", minutes=10, area=4.0),  # imports are not our jobs
                 record("e", key="k2", minutes=1, area=5.0)):

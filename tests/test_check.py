@@ -71,7 +71,8 @@ def baseline_file(tmp_path: Path, entries: dict | None = None, rules: dict | Non
     """A baseline file with the default rules (or ``rules``) and hand-written entries."""
     data = {
         "schema_version": 1,
-        "rules": rules if rules is not None else {m: r.model_dump(exclude_defaults=True) for m, r in DEFAULT_RULES.items()},
+        "rules": (rules if rules is not None
+                  else {m: r.model_dump(exclude_defaults=True) for m, r in DEFAULT_RULES.items()}),
         "baseline": entries or {},
     }
     path = tmp_path / "baseline.yaml"
@@ -512,9 +513,11 @@ def test_real_halutmatmul_history_regressions_are_flagged(tmp_path, reference_re
     assert result.exit_code == 1, render_table_text(result)
     flagged = {(row.pdk, row.design, row.metric) for row in result.regressions}
     # ASAP7 halut_decoder: TNS 0 in the first runs, -11.3 ns in the latest (clock 3000 -> 1500 ps).
-    assert any(pdk == "asap7" and "decoder" in design and metric == "tns_ns" for pdk, design, metric in flagged), flagged
+    assert any(pdk == "asap7" and "decoder" in design and metric == "tns_ns"
+               for pdk, design, metric in flagged), flagged
     # ASAP7 halut_encoder: 4432 -> 4845 um2 of cell area (+9 %).
-    assert any(pdk == "asap7" and "encoder" in design and metric == "area_um2" for pdk, design, metric in flagged), flagged
+    assert any(pdk == "asap7" and "encoder" in design and metric == "area_um2"
+               for pdk, design, metric in flagged), flagged
 
 
 def test_real_halutmatmul_history_passes_an_unchanged_recheck(tmp_path, reference_records):

@@ -33,7 +33,8 @@ def test_bad_config_is_one_line_exit_2_and_no_history(toy_project):
     config = toy_project(extra="flow: {jobs: -3}\n")
     proc = run_cli(config, "run", "--pdk", "nangate45")
     assert proc.returncode == 2
-    assert error_lines(proc) == [f"error: {config}: key 'flow.jobs': Input should be greater than or equal to 1 (value: -3)"]
+    assert error_lines(proc) == [
+        f"error: {config}: key 'flow.jobs': Input should be greater than or equal to 1 (value: -3)"]
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert history_files(config) == []
 

@@ -93,7 +93,8 @@ def test_platform_unknown_key_is_error(tmp_path, repo_root):
 
 
 def test_platform_bad_value_is_named(tmp_path, repo_root):
-    text = (repo_root / "platforms" / "asap7.yaml").read_text().replace("core_utilization_pct: 40", "core_utilization_pct: 140")
+    text = (repo_root / "platforms" / "asap7.yaml").read_text()
+    text = text.replace("core_utilization_pct: 40", "core_utilization_pct: 140")
     (tmp_path / "asap7.yaml").write_text(text)
     (tmp_path / "default.sdc.j2").write_text("")
     with pytest.raises(ConfigError, match=r"key 'core_utilization_pct'.*value: 140"):

@@ -194,7 +194,8 @@ def test_a_job_process_whose_orchestrator_is_already_gone_ends_at_once(tmp_path)
     """The window between fork and PR_SET_PDEATHSIG: the parent pid it was given is not its parent."""
     gone = subprocess.Popen(["true"])  # an orchestrator that has already ended
     gone.wait()
-    script = f"import os; from orchestrator import job_process; job_process.die_with_parent({gone.pid}); print('survived')"
+    script = (f"import os; from orchestrator import job_process; job_process.die_with_parent({gone.pid}); "
+              "print('survived')")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=30,
                           start_new_session=True)
@@ -319,7 +320,8 @@ def test_bad_names_and_periods_in_the_config_exit_2_before_anything_is_created(t
 @pytest.mark.parametrize("body, expected", [
     ("pdks: [asap7, nangate45, asap7]\ndesigns: [{name: counter, generator: toygen}]\n",
      "keys 'pdks[0]' and 'pdks[2]': PDK listed twice (value: 'asap7')"),
-    ("pdks: [asap7]\ndesigns:\n  - {name: counter, generator: toygen, label: ''}\n  - {name: counter, generator: toygen}\n",
+    ("pdks: [asap7]\ndesigns:\n  - {name: counter, generator: toygen, label: ''}\n"
+     "  - {name: counter, generator: toygen}\n",
      "keys 'designs[0]' and 'designs[1]': the same job (design 'counter', no label)"),
 ])
 def test_config_entries_that_map_to_one_job_are_refused_naming_both(tmp_path, body, expected):

@@ -183,7 +183,8 @@ def record_for(run_dir: Path, platforms):
 
 
 def test_metadata_json_dict_maps_finish_metrics_with_units(tmp_path, platforms):
-    run = write_2023_run(tmp_path / "nangate45" / "halut_decoder" / "2023-12-10-17-48-17" / "halut_decoder", metadata_2023())
+    run = write_2023_run(tmp_path / "nangate45" / "halut_decoder" / "2023-12-10-17-48-17" / "halut_decoder",
+                         metadata_2023())
     record = record_for(run, platforms)
 
     assert record.status == "pass" and record.reason is None
@@ -324,7 +325,8 @@ def test_synth_stat_total_is_the_hierarchy_top_not_a_submodule():
 
 
 def test_truncated_metrics_file_fails_with_reason_and_import_continues(tmp_path, platforms):
-    good = write_2023_run(tmp_path / "nangate45" / "halut_decoder" / "2023-09-18-14-15-51" / "halut_decoder", metadata_2023())
+    good = write_2023_run(tmp_path / "nangate45" / "halut_decoder" / "2023-09-18-14-15-51" / "halut_decoder",
+                          metadata_2023())
     bad = tmp_path / "nangate45" / "halut_decoder" / "2023-09-18-14-19-59" / "halut_decoder"
     write_2023_run(bad, None)
     text = json.dumps(metadata_2023(run__flow__uuid="another-run"), indent=2)
@@ -415,7 +417,8 @@ def test_zero_slack_gives_no_fmax(tmp_path, platforms):
 
 
 def test_unknown_platform_is_reported_not_imported(tmp_path, platforms):
-    write_2023_run(tmp_path / "sky130hd" / "gcd" / "2023-09-18-14-15-51" / "gcd", metadata_2023(run__flow__platform="sky130hd"))
+    write_2023_run(tmp_path / "sky130hd" / "gcd" / "2023-09-18-14-15-51" / "gcd",
+                   metadata_2023(run__flow__platform="sky130hd"))
     write_2023_run(tmp_path / "nangate45" / "halut_decoder" / "2023-09-18-14-15-51" / "halut_decoder", metadata_2023())
 
     summary = import_orfs(tmp_path, tmp_path / "history", platforms)
@@ -439,7 +442,8 @@ def build_archive(root: Path) -> dict[str, Path]:
             metrics_2022(run__flow__design="scm", run__flow__uuid="2d7b1c1e-0d55-4c43-9a37-1f4c5f8f3c10"),
             unit="scm",
         ),
-        "2022_design_first": write_2022_run(root / "history" / "asap7" / "2022-11-02-15-24-39" / "halut_decoder", metrics_2022()),
+        "2022_design_first": write_2022_run(root / "history" / "asap7" / "2022-11-02-15-24-39" / "halut_decoder",
+                                            metrics_2022()),
         "2022_latest": write_2022_run(root / "latest" / "asap7" / "halut_decoder", metrics_2022()),
         "2023_unit_first": write_2023_run(
             root / "history" / "nangate45" / "halut_decoder" / "2023-12-10-17-48-17" / "halut_decoder", metadata_2023()
@@ -632,7 +636,8 @@ def test_reference_has_no_zeros_where_a_metric_is_missing(reference_import):
     _summary, _history, records = reference_import
     for record in records.values():
         m = record.metrics
-        for name in ("area_um2", "stdcell_count", "ge", "utilization_pct", "power_mw", "clock_period_ns", "die_area_um2"):
+        for name in ("area_um2", "stdcell_count", "ge", "utilization_pct", "power_mw", "clock_period_ns",
+                     "die_area_um2"):
             value = getattr(m, name)
             assert value is None or value > 0, (record.source_path, name, value)
         if record.status == "fail":

@@ -45,8 +45,8 @@ def index_cells(table_html: str) -> dict[tuple[str, str, str], str]:
     for table in re.finditer(r'<table class="summary" data-pdk="([^"]*)">(.*?)</table>', table_html, re.DOTALL):
         pdk = html.unescape(table.group(1))
         for row in re.finditer(r'<tr data-metric="([^"]*)">(.*?)</tr>', table.group(2), re.DOTALL):
-            for cell in re.finditer(r'<td class="([^"]*)" data-design="([^"]*)"(?: data-value="([^"]*)")?[^>]*>(.*?)</td>',
-                                    row.group(2), re.DOTALL):
+            cell_pattern = r'<td class="([^"]*)" data-design="([^"]*)"(?: data-value="([^"]*)")?[^>]*>(.*?)</td>'
+            for cell in re.finditer(cell_pattern, row.group(2), re.DOTALL):
                 value = cell.group(3) if cell.group(3) is not None else html.unescape(cell.group(4)).strip()
                 cells[(pdk, row.group(1), html.unescape(cell.group(2)))] = value
     return cells
@@ -335,7 +335,8 @@ def test_gds_without_images_is_rendered_with_klayout_and_cached(tmp_path):
     png = tmp_path / "site" / "runs" / slug(record.run_id) / "img" / "layout-gds.png"
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a real drawing, not an empty canvas
-    assert (tmp_path / "site" / "runs" / slug(record.run_id) / "6_final.gds").stat().st_size == REFERENCE_GDS.stat().st_size
+    copied = tmp_path / "site" / "runs" / slug(record.run_id) / "6_final.gds"
+    assert copied.stat().st_size == REFERENCE_GDS.stat().st_size
     page = (tmp_path / "site" / "index.html").read_text()
     assert "rendered with KLayout" in page and "Download GDS" in page
     second = build_site([record], tmp_path / "site", cache_dir=tmp_path / "cache")

@@ -16,7 +16,8 @@ from orchestrator.report.view import INDEX_ROWS, slug
 
 REPO = Path(__file__).resolve().parents[1]
 # .ci/run exports HALUT_ORFS_REFERENCE; developer machines keep the archive in ../shared beside the checkout.
-REFERENCE = Path(os.environ.get("HALUT_ORFS_REFERENCE") or REPO.parent / "shared/reference/halutmatmul-openroad-reports")
+REFERENCE = Path(os.environ.get("HALUT_ORFS_REFERENCE")
+                 or REPO.parent / "shared/reference/halutmatmul-openroad-reports")
 
 orfs_import = pytest.importorskip("orchestrator.orfs_import", reason="orchestrator.orfs_import not available yet")
 if not REFERENCE.is_dir():

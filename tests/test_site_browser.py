@@ -31,7 +31,9 @@ if not CHROMIUM.is_file() and not shutil.which("chromium"):
 # Every local reference a page can make; checked against the file system and, for images, decoded.
 _COLLECT_REFS = """() => {
   const refs = [];
-  for (const a of document.querySelectorAll('a[href]')) refs.push(['a', a.getAttribute('href'), new URL(a.getAttribute('href'), document.baseURI).href]);  // SVG <a>: .href is not a string
+  // SVG <a>: .href is not a string, so resolve the attribute against the page
+  for (const a of document.querySelectorAll('a[href]'))
+    refs.push(['a', a.getAttribute('href'), new URL(a.getAttribute('href'), document.baseURI).href]);
   for (const i of document.querySelectorAll('img[src]')) refs.push(['img', i.getAttribute('src'), i.src]);
   for (const l of document.querySelectorAll('link[href]')) refs.push(['link', l.getAttribute('href'), l.href]);
   return refs;
@@ -218,7 +220,8 @@ def orfs_site(tmp_path_factory):
     return summary.out_dir, records, matched, unmatched
 
 
-@pytest.mark.skipif(not REFERENCE_NANGATE45.is_dir(), reason=f"ORFS reference runs not present at {REFERENCE_NANGATE45}")
+@pytest.mark.skipif(not REFERENCE_NANGATE45.is_dir(),
+                    reason=f"ORFS reference runs not present at {REFERENCE_NANGATE45}")
 def test_orfs_comparison_page_loads_cleanly_links_both_runs_and_shows_both_layouts(orfs_site, browser):
     from orchestrator.report.view import slug
 

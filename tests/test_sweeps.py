@@ -19,8 +19,8 @@ from tests.test_cli import error_lines, history_files, run_cli
 def toy_config(tmp_path: Path, extra: str = "", *, width: int = 8, pdks: str = "[asap7, nangate45]",
                data_root: Path | None = None) -> Path:
     """A toy-counter project (like the toy_project fixture) with more top-level YAML appended."""
-    return write_project(tmp_path, f"pdk_data_root: {data_root or 'null'}\npdks: {pdks}\n"
-                                   f"designs:\n  - {{name: counter, generator: toygen, parameters: {{WIDTH: {width}}}}}\n"
+    design = f"  - {{name: counter, generator: toygen, parameters: {{WIDTH: {width}}}}}\n"
+    return write_project(tmp_path, f"pdk_data_root: {data_root or 'null'}\npdks: {pdks}\ndesigns:\n{design}"
                                    + textwrap.dedent(extra))
 
 

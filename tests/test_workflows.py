@@ -45,7 +45,8 @@ def orchestrator_commands(workflow: dict) -> list[list[str]]:
     An expression stays one word, written without spaces: ``${{matrix.pdk}}``."""
     commands = []
     for step in steps(workflow):
-        script = re.sub(r"\$\{\{\s*(.*?)\s*\}\}", lambda m: "${{" + m.group(1).replace(" ", "") + "}}", step.get("run", ""))
+        script = re.sub(r"\$\{\{\s*(.*?)\s*\}\}", lambda m: "${{" + m.group(1).replace(" ", "") + "}}",
+                        step.get("run", ""))
         for line in script.splitlines():
             # Split at the shell's && (not inside quotes, e.g. a `sh -c '... && ...'` argument).
             lexer = shlex.shlex(line, posix=True, punctuation_chars=True)

@@ -87,8 +87,10 @@ def validate_task(task: Mapping[str, Any]) -> dict[str, Any]:
         if name == "ridge" and value is None:
             normalised_options[name] = None
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
-            raise TaskError(f".options.{name}", f"must be {'an integer' if kind is int else 'a number'} (value: {value!r})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                kind is int and not isinstance(value, int)):
+            what = "an integer" if kind is int else "a number"
+            raise TaskError(f".options.{name}", f"must be {what} (value: {value!r})")
         if value < (1 if kind is int else 0):
             raise TaskError(f".options.{name}", f"must be {'>= 1' if kind is int else '>= 0'} (value: {value!r})")
         normalised_options[name] = kind(value)

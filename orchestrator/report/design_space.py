@@ -281,7 +281,8 @@ def write_pages(groups: Mapping[tuple[str, str], list[RunRecord]], run_href: Cal
         page = f"design-space/{slug(pdk)}/{slug(design)}.html"
         uses_ge = all(r.metrics.ge is not None for r in records)
         ylabel = "gate equivalents [GE]" if uses_ge else "std-cell area [µm²]"
-        points = [Point(r, run_href(r, "../../"), label) for r, label in zip(records, point_labels(records), strict=True)]
+        points = [Point(r, run_href(r, "../../"), label)
+                  for r, label in zip(records, point_labels(records), strict=True)]
         size = size_axis(records)
         plots = []
         fronts = {}

@@ -105,7 +105,8 @@ def write_tables(records: Iterable[RunRecord], reports_dir: Path, *, platforms: 
     if site is not None:
         base = os.path.relpath(site.out_dir, reports_dir.resolve())
         images = {
-            key: {kind: value if kind.endswith("_note") else Path(base, value).as_posix() for kind, value in found.items()}
+            key: {kind: value if kind.endswith("_note") else Path(base, value).as_posix()
+                  for kind, value in found.items()}
             for key, found in site.index_assets.items()
         }
     signoff = build_signoff_tables(records, list(platforms) or None)

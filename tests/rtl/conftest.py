@@ -103,7 +103,8 @@ class CocotbRun:
         )
         total, failed = get_results(results)
         assert total > 0, f"{test_module}: no cocotb test ran (see {self.build_dir})"
-        assert failed == 0, f"{test_module}: {failed} of {total} cocotb tests failed (log above, build {self.build_dir})"
+        assert failed == 0, (f"{test_module}: {failed} of {total} cocotb tests failed "
+                             f"(log above, build {self.build_dir})")
 
 
 @pytest.fixture

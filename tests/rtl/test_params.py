@@ -83,8 +83,8 @@ def test_unknown_design_is_an_error():
     ("design", "params", "expected"),
     [
         ("halut_encoder", REFERENCE["halut_encoder"],
-         dict(threshold_words=480, threshold_bits=7680, lut_words=0, lut_bits=0, memory_words=480, memory_bits=7680, write_data_bits=64,
-              write_address_latches=96)),
+         dict(threshold_words=480, threshold_bits=7680, lut_words=0, lut_bits=0, memory_words=480, memory_bits=7680,
+              write_data_bits=64, write_address_latches=96)),
         ("halut_decoder", REFERENCE["halut_decoder"],
          dict(threshold_words=0, threshold_bits=0, lut_words=512, lut_bits=4096, memory_words=512, memory_bits=4096,
               write_data_bits=8, write_address_latches=48)),

@@ -99,7 +99,8 @@ def test_verilator_lint_wall_is_clean(verilator_executable, rendered_matrix, cas
 def test_icarus_compiles_without_messages(iverilog_executable, rendered_matrix, case, tmp_path):
     rendered = rendered_matrix[case]
     result = subprocess.run(
-        [str(iverilog_executable), "-g2012", "-s", rendered.top, "-o", str(tmp_path / "a.vvp"), *map(str, rendered.files)],
+        [str(iverilog_executable), "-g2012", "-s", rendered.top, "-o", str(tmp_path / "a.vvp"),
+         *map(str, rendered.files)],
         capture_output=True,
         text=True,
         check=False,

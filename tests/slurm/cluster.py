@@ -257,7 +257,8 @@ class Cluster:
     def jobs(self) -> list[dict[str, str]]:
         """The cluster's queue now (pending and running jobs): id, name, state."""
         out = self._run("squeue", "--noheader", "--format", "%i|%j|%T").stdout
-        return [dict(zip(("id", "name", "state"), line.split("|", 2), strict=False)) for line in out.splitlines() if line]
+        return [dict(zip(("id", "name", "state"), line.split("|", 2), strict=False))
+                for line in out.splitlines() if line]
 
     def completed_jobs(self) -> list[dict[str, str]]:
         """Every job that ended, from jobcomp/filetxt: its fields (JobId, Name, JobState, NodeList, ...)."""

@@ -158,7 +158,8 @@ def test_more_jobs_than_cores_queue_on_the_cluster(slurm_env, slurm_cluster, tmp
 
 
 @pytest.mark.slow
-def test_node_failing_on_the_cluster_gives_a_fail_record_with_its_log(slurm_env, slurm_cluster, tmp_path, pdk_data_root):
+def test_node_failing_on_the_cluster_gives_a_fail_record_with_its_log(slurm_env, slurm_cluster, tmp_path,
+                                                                      pdk_data_root):
     config = toy_config(tmp_path, pdks="[nangate45]", data_root=pdk_data_root)
     config.write_text(config.read_text().replace("name: counter", "name: broken_counter"))
     before = {j["JobId"] for j in slurm_cluster.completed_jobs()}
@@ -176,7 +177,8 @@ def test_node_failing_on_the_cluster_gives_a_fail_record_with_its_log(slurm_env,
 
 
 @pytest.mark.slow
-def test_node_that_cannot_start_on_the_compute_node_names_its_slurm_log(slurm_env, slurm_cluster, tmp_path, pdk_data_root):
+def test_node_that_cannot_start_on_the_compute_node_names_its_slurm_log(slurm_env, slurm_cluster, tmp_path,
+                                                                        pdk_data_root):
     # --export=NONE: the compute node gets none of this environment (PATH, PYTHONPATH), as on a
     # cluster whose nodes lack the Python environment; SC's run_node cannot even start there.
     config = toy_config(tmp_path, "flow: {scheduler_options: ['--export=NONE']}\n", pdks="[nangate45]",

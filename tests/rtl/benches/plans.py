@@ -21,7 +21,8 @@ def _threshold_writes(rng, ctx, thresholds) -> list[tuple[int, int]]:
     kw, n_cb, k = ctx["KW"], ctx["C"], ctx["K"]
     writes = [((c << kw) | node, int(thresholds[c, node])) for c in range(n_cb) for node in range(k - 1)]
     ignored = [((c << kw) | (k - 1), int(rng.integers(0, 1 << 16))) for c in range(n_cb)]
-    ignored += [((c << kw) | node, int(rng.integers(0, 1 << 16))) for c in range(n_cb, 1 << ctx["CW"]) for node in range(k)]
+    ignored += [((c << kw) | node, int(rng.integers(0, 1 << 16)))
+                for c in range(n_cb, 1 << ctx["CW"]) for node in range(k)]
     return _shuffled(rng, writes + ignored)
 
 

@@ -42,6 +42,7 @@ async def learned_layer_runs_bit_exact(dut):
     collector = cocotb.start_soon(_collect(dut, ctx, results, seen))
     checks = await run_plan(dut, plan)
     collector.cancel()
-    dut._log.info("learned layer %s: %d rows, %d cycles, %d output fields checked", cfg["params"], rows, plan.cycles, checks)
+    dut._log.info("learned layer %s: %d rows, %d cycles, %d output fields checked",
+                  cfg["params"], rows, plan.cycles, checks)
     assert seen == [rows] * ctx["M"], f"results per column: {seen}, expected {rows} each"
     np.save(cfg["out"], results)
