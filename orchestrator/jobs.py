@@ -37,7 +37,7 @@ from orchestrator.config import Config, DesignSpec, Platform, Sweep, load_config
 from orchestrator.designs import DesignError, clock_period_for, validate_parameters
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.names import UnsafeNameError, check_name
-from orchestrator.record import parameters_key
+from orchestrator.record import parameters_key, run_name
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Job:
     def run_name(self) -> str:
         """The design and its label ("halut_encoder", "encoder_ck.C=16"): names the job's build
         directories and last-key file within its PDK's folder."""
-        return f"{self.spec.name}-{self.spec.label}" if self.spec.label else self.spec.name
+        return run_name(self.spec.name, self.spec.label)
 
     @property
     def name(self) -> str:

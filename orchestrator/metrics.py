@@ -29,6 +29,7 @@ from orchestrator.record import (
     StepInfo,
     TimingScenario,
     make_run_id,
+    run_name,
 )
 from orchestrator.sc_manifest import Manifest
 
@@ -241,7 +242,7 @@ def build_record(
         reason = None
 
     return RunRecord(
-        run_id=make_run_id(design + (f"-{label}" if label else ""), platform.name, parameters, started),
+        run_id=make_run_id(run_name(design, label), platform.name, parameters, started),
         source="siliconcompiler",
         design=design,
         top=top,

@@ -271,6 +271,12 @@ def parameters_key(parameters: dict[str, Any]) -> str:
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
+def run_name(design: str, label: str | None) -> str:
+    """A design and its label as one name ("halut_encoder", "encoder_ck.C=16"): the start of run ids,
+    build directories and last-key files (``jobs.Job.run_name``)."""
+    return f"{design}-{label}" if label else design
+
+
 def make_run_id(design: str, pdk: str, parameters: dict[str, Any], timestamp: datetime, salt: str = "") -> str:
     """Run id: sortable by time, unique per (design, pdk, parameters, time, salt)."""
     stamp = timestamp.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")

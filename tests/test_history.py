@@ -81,7 +81,8 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
         json.loads(path.read_text())  # every file complete
 
 
-@pytest.mark.parametrize("metric", ["setup_slack_ns", "hold_slack_ns", "hold_wns_ns", "hold_tns_ns", "wns_ns", "tns_ns"])
+@pytest.mark.parametrize("metric", ["setup_slack_ns", "hold_slack_ns", "hold_wns_ns", "hold_tns_ns", "wns_ns",
+                                    "tns_ns"])
 def test_a_negative_slack_is_a_plausible_figure_of_a_run_that_misses_timing(metric):
     # A run that misses setup or hold has negative slacks: the report must keep it, not drop it.
     assert history.implausible_metric(metric, -0.19) is None
