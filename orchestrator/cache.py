@@ -256,6 +256,8 @@ class HistoryIndex:
             best = self.reusable.get(key)
             if best is None or (stamp, run_id) > best[:2]:
                 self.reusable[key] = (stamp, run_id, path)
+        # RunRecord.total_runtime_s on the raw JSON: the scan reads thousands of records and
+        # validates only the one a hit reuses (``lookup``).
         runtimes = [s.get("runtime_s") for s in data.get("steps", []) if s.get("runtime_s") is not None]
         if runtimes and not data.get("cached"):
             identity = (str(data.get("pdk")), str(data.get("design")), parameters_key(data.get("parameters") or {}))
