@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -41,6 +42,13 @@ def pdk_data_root() -> Path:
     if root is None:
         pytest.skip("lambdapdk data not available offline (set HALUT_PDK_ROOT to a lambdapdk data root)")
     return root
+
+
+def as_foreground_job() -> None:
+    """``preexec_fn`` of a process a test stops with SIGINT, so Ctrl-C reaches it as it reaches a
+    command typed at a terminal. A shell starts background jobs (``.ci/run &``, ``nohup ... &``)
+    with SIGINT ignored, a Python started so keeps ignoring it, and the test would see no Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def write_project(tmp_path: Path, config_text: str) -> Path:

@@ -27,7 +27,7 @@ from orchestrator import fsutil, history, runner
 from orchestrator.config import load_platforms
 from orchestrator.orfs_import import import_orfs
 from orchestrator.report.site import CONTENT_SECURITY_POLICY, build_site
-from tests.conftest import FIXTURES, REPO_ROOT, write_project
+from tests.conftest import FIXTURES, REPO_ROOT, as_foreground_job, write_project
 from tests.test_cli import history_files
 from tests.test_orfs_import import metadata_2023, metrics_2022, write_2022_run, write_2023_run
 from tests.test_parallel import alive, processes_running_in
@@ -112,7 +112,7 @@ def project(tmp_path, monkeypatch):
                    "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(FIXTURES), os.environ.get("PYTHONPATH", "")])}
             return subprocess.Popen([sys.executable, str(tmp_path / "parent.py"), str(config),
                                      str(tmp_path / "child.py")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, env=env, cwd=config.parent)
+                                    text=True, env=env, cwd=config.parent, preexec_fn=as_foreground_job)
 
         def events() -> list[list]:
             return [json.loads(line) for line in events_file.read_text().splitlines()] if events_file.exists() else []

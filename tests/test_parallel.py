@@ -22,7 +22,7 @@ import pytest
 from orchestrator import history, runner
 from orchestrator.jobs import load_project, select_jobs
 from orchestrator.tools import Toolchain
-from tests.conftest import FIXTURES, write_project
+from tests.conftest import FIXTURES, as_foreground_job, write_project
 from tests.test_cli import history_files
 
 FAKE_JOB = textwrap.dedent('''\
@@ -195,7 +195,8 @@ def test_ctrl_c_on_a_real_run_exits_130_with_a_summary_and_no_record(tmp_path, p
         """))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FIXTURES), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "--config", str(config), "run"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                            preexec_fn=as_foreground_job)
     lines = []
     try:
         for line in proc.stderr:

@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from orchestrator import history
-from tests.conftest import FIXTURES, write_project
+from tests.conftest import FIXTURES, as_foreground_job, write_project
 from tests.slurm.cluster import Cluster, _alive, missing_programs, which
 from tests.test_cli import error_lines, history_files, run_cli
 from tests.test_sweeps import toy_config
@@ -206,7 +206,7 @@ def test_ctrl_c_cancels_the_cluster_jobs(slurm_cluster, tmp_path, pdk_data_root)
            "PYTHONPATH": os.pathsep.join([str(FIXTURES), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "--config", str(config), "run",
                              "--scheduler", "slurm", "--jobs", "3"], cwd=config.parent, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_foreground_job)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
