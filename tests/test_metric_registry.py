@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import inspect
 import json
-import os
 import re
 import textwrap
 from functools import cache
@@ -29,6 +28,7 @@ from orchestrator.record import (
     Metrics,
 )
 from orchestrator.report import orfs_compare, site, view
+from tests.orfs_reference import find_reference
 
 REGISTRY = {spec.name for spec in METRIC_SPECS}
 
@@ -227,10 +227,10 @@ def test_orfs_import_maps_orfs_keys_onto_registry_fields():
 
 
 def _orfs_metric_files() -> list[Path]:
-    root = os.environ.get("HALUT_ORFS_REFERENCE")
-    if not root or not Path(root).is_dir():
-        pytest.skip("HALUT_ORFS_REFERENCE (the ORFS report archive) not set")
-    return sorted(Path(root).rglob("metadata.json"))[:5] + sorted(Path(root).rglob("metrics.json"))[:5]
+    root = find_reference(Path(__file__).resolve().parents[1])
+    if root is None:
+        pytest.skip("the ORFS report archive is not present ($HALUT_ORFS_REFERENCE or ../shared/reference)")
+    return sorted(root.rglob("metadata.json"))[:5] + sorted(root.rglob("metrics.json"))[:5]
 
 
 def test_openroad_metric_keys_are_the_ones_openroad_writes():
