@@ -307,8 +307,9 @@ def last_key_path(job: Job, build_dir: Path) -> Path:
 def decide(history: HistoryIndex, job: Job, components: dict[str, Any], build_dir: Path, *, force: bool,
            now: datetime) -> Decision:
     """A hit (an unchanged job with a reusable record, unless ``force``) or a miss with its reason.
-    A miss stores the components for the next run's comparison."""
-    key = job_key(components)
+    A miss stores the components for the next run's comparison. ``job.key`` is
+    ``job_key(components)``: the caller hashed them once, when it set it."""
+    key = job.key
     last_key_file = last_key_path(job, build_dir)
     previous_components = read_components(last_key_file)
     if not force:

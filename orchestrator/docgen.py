@@ -63,7 +63,7 @@ def type_text(annotation: typing.Any) -> str:
 
 
 _BOUNDS = ((annotated_types.Gt, "gt", "> {}"), (annotated_types.Ge, "ge", "≥ {}"), (annotated_types.Lt, "lt", "< {}"),
-           (annotated_types.Le, "le", "≤ {}"), (annotated_types.MinLen, "min_length", "at least {} entr(y/ies)"))
+           (annotated_types.Le, "le", "≤ {}"), (annotated_types.MinLen, "min_length", "at least {} entries"))
 
 
 def range_text(metadata: list) -> str:
