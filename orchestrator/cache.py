@@ -9,7 +9,8 @@ which of them changed):
 ``rtl``           every rendered RTL file (name and content, in compile order)
 ``sdc``           the rendered SDC
 ``platform``      every setting of ``platforms/<pdk>.yaml`` (the typed model)
-``flow``          the last step asked for (``--to``), synthesis parallelism, SC job name
+``flow``          the last step asked for (``--to``), synthesis parallelism, SC job name, skipped
+                  OpenROAD reports, the routing closure loop's settings
 ``tools``         found/missing and version of each flow tool (Yosys, and whether it is our pyosys
                   bridge; pyslang, OpenROAD, OpenSTA, KLayout) and of siliconcompiler, lambdapdk, pyosys
 ``pdk_data``      the lambdapdk data root and a fingerprint of the PDK's and its std-cell library's
@@ -176,7 +177,8 @@ def key_components(
         "sdc": files_digest([rendered.sdc_file], rendered.out_dir),
         "platform": _sha256(_canonical(platform.model_dump(mode="json"))),
         "flow": {"to": to, "syn_np": config.flow.syn_np, "jobname": SC_JOBNAME,
-                 "openroad_skip_reports": sorted(config.flow.openroad_skip_reports)},
+                 "openroad_skip_reports": sorted(config.flow.openroad_skip_reports),
+                 "closure": config.flow.closure.model_dump(mode="json")},
         "tools": tool_identity(toolchain),
         "pdk_data": pdk_data_identity(config.resolved_pdk_data_root(), platform.pdk, platform.stdcell_lib),
         "orchestrator": orchestrator_identity(),

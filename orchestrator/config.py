@@ -88,6 +88,25 @@ class Platform(_Strict):
     orfs_voltage_v: float | None = Field(None, gt=0, description="supply voltage of the ORFS platform's default "
                                                                  "corner, for imported ORFS runs (their metrics "
                                                                  "do not carry it)")
+    # lambdapdk's freepdk45 routes metal2-metal7 only; ORFS's nangate45 (the halutmatmul archive's
+    # platform) routes metal2-metal10. null = the PDK's own range (SC [pdk,minlayer]/[pdk,maxlayer]).
+    min_routing_layer: str | None = Field(None, description="lowest signal routing layer (SC "
+                                                            "[asic,minlayer]); null = the PDK's")
+    max_routing_layer: str | None = Field(None, description="highest signal routing layer (SC "
+                                                            "[asic,maxlayer]); null = the PDK's")
+    global_routing_adjustment: dict[str, float] = Field(
+        default_factory=dict, description="routing layer -> fraction of its global-routing capacity held "
+                                          "back (OpenROAD set_global_routing_layer_adjustment), replacing "
+                                          "the PDK's value for that layer; unnamed layers keep the PDK's")
+    # Global placement (SC's OpenROAD place.global task variables; null = SC's default).
+    gpl_timing_driven: bool | None = Field(None, description="timing-driven global placement (SC var "
+                                                             "gpl_timing_driven; null = SC's default, on)")
+    gpl_routability_driven: bool | None = Field(None, description="routability-driven global placement (SC "
+                                                                  "var gpl_routability_driven; null = SC's "
+                                                                  "default, on)")
+    gpl_cell_padding_sites: int | None = Field(None, ge=0, description="sites of padding left and right of "
+                                                                       "every cell in global placement (SC var "
+                                                                       "pad_global_place; null = the library's)")
     synthesis_strategy: SynthesisStrategy | None = Field(
         None, description="SC's named ABC script for Yosys (AREA3 = ORFS abc_area, DELAY4 = abc_speed); null = "
                           "Yosys' own ABC script timed to the clock period")
@@ -96,6 +115,14 @@ class Platform(_Strict):
     @classmethod
     def _safe_name(cls, value: str) -> str:
         return check_name(value, "platform name")
+
+    @field_validator("global_routing_adjustment")
+    @classmethod
+    def _adjustment_fraction(cls, value: dict[str, float]) -> dict[str, float]:
+        for layer, fraction in value.items():
+            if not 0.0 <= fraction < 1.0:
+                raise ValueError(f"global_routing_adjustment: layer '{layer}': must be in [0, 1) (value: {fraction!r})")
+        return value
 
     @model_validator(mode="after")
     def _checks_covered(self) -> Platform:
@@ -183,6 +210,22 @@ Scheduler = Literal["slurm", "docker"]
 SCHEDULERS: tuple[str, ...] = get_args(Scheduler)
 
 
+class ClosureOptions(_Strict):
+    """The routing closure loop: when global routing fails for congestion or detailed routing ends
+    with DRC violations, the job runs again from the floorplan with the floorplan relaxed, up to
+    ``max_attempts`` times in all (SC replays synthesis; see orchestrator.closure)."""
+
+    max_attempts: int = Field(3, ge=1, le=10, description="flow attempts in all, the first included; 1 = "
+                                                           "no closure loop")
+    core_utilization_step_pct: float = Field(5.0, gt=0, le=50, description="each retry lowers the core "
+                                                                            "utilisation by this many "
+                                                                            "percentage points")
+    placement_density_step: float = Field(0.05, ge=0, le=0.5, description="each retry lowers the global "
+                                                                          "placement density by this much")
+    min_core_utilization_pct: float = Field(10.0, gt=0, le=100, description="no retry goes below this "
+                                                                            "core utilisation")
+
+
 class FlowOptions(_Strict):
     """How jobs run (the ``flow:`` block; ``run``'s flags override it)."""
 
@@ -201,6 +244,7 @@ class FlowOptions(_Strict):
     # logicdepth: OpenROAD's report_logic_depth_histogram walks every path and takes tens of minutes
     # on the latch-memory designs (a small halut_matmul on ASAP7 sat in it for over 15 min at
     # cts.repair_timing); the record does not use SC's logicdepth metric.
+    closure: ClosureOptions = Field(default_factory=ClosureOptions, description="routing closure loop")
     openroad_skip_reports: list[str] = Field(default_factory=lambda: ["logicdepth"], description="OpenROAD "
                                              "reports every P&R step skips (SC APRTask skip_reports)")
 

@@ -155,6 +155,8 @@ def build_project(
     if hasattr(mainlib, "set_openroad_placement_density"):
         mainlib.set_openroad_placement_density(platform.placement_density)
     project.constraint.area.set_density(platform.core_utilization_pct)
+    apply_routing_settings(project, platform)
+    apply_placement_settings(project, platform)
     apply_timing_scenarios(project, platform)
     skip_openroad_reports(project, config.flow.openroad_skip_reports)
 
@@ -173,6 +175,41 @@ def build_project(
     project.option.set_quiet(True)
     apply_scheduler(project, config.flow)
     return project
+
+
+def apply_routing_settings(project, platform: Platform) -> None:
+    """The platform's routing layer range and global-routing capacity adjustments.
+
+    SC's OpenROAD scripts read the layer range from ``[asic,minlayer/maxlayer]`` (falling back to
+    the PDK's) and the per-layer adjustment from the PDK's ``globalroutingderating``, which
+    lists every layer: an override replaces that layer's entry and keeps the others.
+    """
+    project.set_asic_routinglayers(min=platform.min_routing_layer, max=platform.max_routing_layer)
+    if not platform.global_routing_adjustment:
+        return
+    pdk = project.get_library(project.get("asic", "pdk"))
+    current = dict(pdk.get("tool", "openroad", "globalroutingderating") or [])
+    unknown = sorted(set(platform.global_routing_adjustment) - set(current))
+    if unknown:
+        raise OrchestratorError(
+            f"platform '{platform.name}': global_routing_adjustment names layer '{unknown[0]}', which PDK "
+            f"'{pdk.name}' does not route (layers: {', '.join(current)})"
+        )
+    current.update(platform.global_routing_adjustment)
+    pdk.set("tool", "openroad", "globalroutingderating", list(current.items()))
+
+
+def apply_placement_settings(project, platform: Platform) -> None:
+    """The platform's global placement switches as SC OpenROAD task variables (unset = SC's)."""
+    from siliconcompiler.tools.openroad.global_placement import GlobalPlacementTask
+
+    for task in flow_tasks(project, GlobalPlacementTask):
+        if platform.gpl_timing_driven is not None:
+            task.set_openroad_gpltimingdriven(platform.gpl_timing_driven)
+        if platform.gpl_routability_driven is not None:
+            task.set_openroad_gplroutabilitydriven(platform.gpl_routability_driven)
+        if platform.gpl_cell_padding_sites is not None:
+            task.set_openroad_padglobalplace(platform.gpl_cell_padding_sites)
 
 
 def apply_timing_scenarios(project, platform: Platform) -> None:

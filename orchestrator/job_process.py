@@ -15,6 +15,7 @@ dies, ends its whole process group (``die_with_parent``).
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import json
 import os
 import shutil
@@ -28,14 +29,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from orchestrator import accuracy, flow, metrics, netlist, scheduler
+from orchestrator import accuracy, closure, flow, metrics, netlist, scheduler
 from orchestrator.config import Config, DesignSpec
 from orchestrator.designs import RenderedDesign
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_json
 from orchestrator.history import write_record
 from orchestrator.jobs import Job
-from orchestrator.record import RunRecord, TimingScenario
+from orchestrator.record import ClosureAttempt, RunRecord, TimingScenario
 from orchestrator.sc_manifest import Manifest
 from orchestrator.tools import Toolchain
 
@@ -111,9 +112,6 @@ def execute(request: JobRequest) -> dict[str, Any]:
     }
     sequential = netlist.sequential_cells(setup_liberty)  # the files check_pdk_data just resolved
     plan = flow.plan_steps(project, toolchain, to=request.to)
-    flow.apply_plan(project, plan)
-    if config.flow.scheduler == "slurm":
-        scheduler.prepare_slurm(project, build_dir)
     accuracy_began = time.monotonic()
     # Before the flow: a task that cannot be evaluated fails the job in seconds, not after synthesis.
     accuracy_values = (accuracy.evaluate(spec.generator, rendered.parameters, spec.accuracy)
@@ -125,34 +123,62 @@ def execute(request: JobRequest) -> dict[str, Any]:
         liberty_cache.install()  # the node processes SC forks from this one inherit it
     setup_done = time.monotonic()
 
-    error = None
-    try:
-        project.run()
-    except Exception as exc:  # SC raises RuntimeError("Run failed: ...") on a failed node
-        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # The routing closure loop (orchestrator.closure): attempt 1 is the platform's floorplan; a
+    # congested or DRC-dirty route runs again from the floorplan, relaxed, in the same build dir.
+    attempts: list[ClosureAttempt] = []
+    record: RunRecord | None = None
+    manifest = None
+    attempt = 1
+    floorplan = closure.floorplan(platform, config.flow.closure, attempt)
+    while floorplan is not None:
+        if attempt > 1:
+            job = dataclasses.replace(job, platform=closure.with_floorplan(platform, floorplan))
+            project = flow.build_project(config, job, rendered, toolchain, build_dir / "sc")
+            plan = flow.plan_steps(project, toolchain, to=request.to)
+            print(f"closure attempt {attempt}: core utilisation {floorplan.core_utilization_pct:g} %, "
+                  f"placement density {floorplan.placement_density:g}", flush=True)
+        flow.apply_plan(project, plan)
+        if config.flow.scheduler == "slurm":
+            scheduler.prepare_slurm(project, build_dir)
+        attempt_began = time.monotonic()
+        error = None
+        try:
+            project.run()
+        except Exception as exc:  # SC raises RuntimeError("Run failed: ...") on a failed node
+            error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        attempt_s = time.monotonic() - attempt_began
+        manifest = metrics.load_job_manifest(build_dir / "sc", rendered.top, flow.SC_JOBNAME)
+        record = metrics.build_record(
+            design=spec.name,
+            top=rendered.top,
+            label=spec.label,
+            platform=job.platform,
+            parameters=rendered.parameters,
+            clock_period=rendered.clock_period,
+            started=started,
+            build_dir=build_dir / "sc",
+            jobname=flow.SC_JOBNAME,
+            run_nodes=plan.run_nodes,
+            skipped=plan.skipped,
+            voltage_v=voltage,
+            error=error,
+            tool_versions=toolchain.versions(),
+            commit=request.commit,
+            job_key=job.key,
+            manifest=manifest,
+            timing_scenarios=scenarios,
+            sequential_cells=sequential,
+        )
+        attempts.append(closure.attempt_entry(attempt, floorplan, record, attempt_s))
+        if not closure.should_retry(attempts[-1]):
+            break
+        attempt += 1
+        floorplan = closure.floorplan(platform, config.flow.closure, attempt)
     run_done = time.monotonic()
-    manifest = metrics.load_job_manifest(build_dir / "sc", rendered.top, flow.SC_JOBNAME)
-    record = metrics.build_record(
-        design=spec.name,
-        top=rendered.top,
-        label=spec.label,
-        platform=platform,
-        parameters=rendered.parameters,
-        clock_period=rendered.clock_period,
-        started=started,
-        build_dir=build_dir / "sc",
-        jobname=flow.SC_JOBNAME,
-        run_nodes=plan.run_nodes,
-        skipped=plan.skipped,
-        voltage_v=voltage,
-        error=error,
-        tool_versions=toolchain.versions(),
-        commit=request.commit,
-        job_key=job.key,
-        manifest=manifest,
-        timing_scenarios=scenarios,
-        sequential_cells=sequential,
-    )
+    assert record is not None  # the loop runs attempt 1 at least
+    unclosed = closure.summary(attempts)
+    record = record.model_copy(update={"closure_attempts": attempts, **(
+        {"status": "fail", "reason": unclosed} if unclosed else {})})
     record = scheduler.record_placement(record, metrics.job_dir(build_dir / "sc", rendered.top, flow.SC_JOBNAME),
                                         config.flow.scheduler, plan.run_nodes)
     record = accuracy.apply(record, spec.accuracy, accuracy_values)

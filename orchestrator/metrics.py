@@ -100,6 +100,9 @@ def git_commit(repo_dir: Path = _PACKAGE_DIR) -> str | None:
     return commit + ("-dirty" if dirty else "")
 
 
+MIB = 1024.0 * 1024.0  # SC records [metric,memory] in bytes
+
+
 def build_record(
     *,
     design: str,
@@ -160,6 +163,8 @@ def build_record(
         runtime = source.get("metric", "tasktime", step=step, index=index) if source else None
         if runtime is None and source is not None:
             runtime = source.get("metric", "exetime", step=step, index=index)
+        memory = source.get("metric", "memory", step=step, index=index) if source else None
+        peak_mib = float(memory) / MIB if memory is not None else None
         version = source.get("record", "toolversion", step=step, index=index) if source else None
         if tool and version:
             versions[tool] = str(version)
@@ -181,8 +186,8 @@ def build_record(
             step_status = "pending"
         else:
             step_status = "error"
-        steps.append(StepInfo(step=step, status=step_status, tool=tool, runtime_s=runtime, log=logs.get(step),
-                              note=note))
+        steps.append(StepInfo(step=step, status=step_status, tool=tool, runtime_s=runtime,
+                              peak_memory_mib=peak_mib, log=logs.get(step), note=note))
         if step_status == "success":
             last_ok = step
             _take_metrics(source, step, index, node_dir, metrics, metric_steps)

@@ -30,6 +30,7 @@ ORFS key                                       field                conversion
 (derived)                                      ``ge``               area / ge_reference_area_um2
 (ORFS platform corner)                         ``voltage_v``        ``Platform.orfs_voltage_v``
 ``<stage>__runtime__total`` ("M:SS.ss")        ``StepInfo.runtime_s`` seconds
+``<stage>__mem__peak`` (KiB)                   ``StepInfo.peak_memory_mib`` / 1024
 =============================================  ===================  ===============================
 
 ``metric_steps`` names the ORFS stage each value came from (``"finish"``, ``"synth"``,
@@ -254,6 +255,12 @@ def parse_number(value: Any) -> float | None:
     else:
         return None
     return number if math.isfinite(number) else None
+
+
+def parse_peak_memory_mib(value: Any) -> float | None:
+    """ORFS ``<stage>__mem__peak``: the stage's peak resident set in KiB (GNU time's %M), as MiB."""
+    number = parse_number(value)
+    return number / 1024.0 if number is not None and number >= 0 else None
 
 
 def parse_runtime_s(value: Any) -> float | None:
@@ -747,6 +754,7 @@ def _steps(run: OrfsRun, loaded: _RunData) -> list[StepInfo]:
             status="success",
             tool="yosys" if stage == "synth" else "openroad",
             runtime_s=parse_runtime_s(loaded.data.get(f"{stage}__runtime__total")),
+            peak_memory_mib=parse_peak_memory_mib(loaded.data.get(f"{stage}__mem__peak")),
             log=logs.get(stage),
         )
         for stage in seen

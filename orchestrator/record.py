@@ -181,11 +181,36 @@ class StepInfo(BaseModel):
     status: Literal["success", "error", "skipped", "pending"] = "success"
     tool: str | None = None
     runtime_s: float | None = None  # wall time of the tool ("exetime") or of the stage
+    # Peak resident memory of the step's tool process (SC [metric,memory], bytes, as MiB; ORFS
+    # logs/*.json "peak_memory" as it reports it). None: not measured.
+    peak_memory_mib: float | None = Field(None, ge=0)
     log: str | None = None  # path, relative to the record's build_dir when possible
     note: str | None = None  # e.g. why SC skipped the node ("no macros to place")
     # Where the node ran: {"host": ...} on this machine; a Slurm node adds scheduler, job_id,
     # job_name, node, partition and log (see orchestrator.scheduler.record_placement).
     ran_on: dict[str, str] = Field(default_factory=dict)
+
+
+ClosureOutcome = Literal["routed", "congestion", "drc", "failed", "not_routed"]
+
+
+class ClosureAttempt(BaseModel):
+    """One flow attempt of the routing closure loop (``orchestrator.closure``): the floorplan it
+    used, how far it got and why the loop went on or stopped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempt: int = Field(ge=1)
+    core_utilization_pct: float
+    placement_density: float
+    stage_reached: str | None = None  # last SC step that completed
+    # routed: detailed routing ended with 0 DRC violations; congestion: global routing failed
+    # for congestion (GRT-0116); drc: detailed routing ended with violations; failed: another
+    # step failed (the loop stops); not_routed: the flow ended before routing (--to, a tool).
+    outcome: ClosureOutcome
+    reason: str | None = None
+    drc_count: int | None = None
+    runtime_s: float | None = None  # the attempt's SC run, wall time
 
 
 class TimingScenario(BaseModel):
@@ -220,6 +245,8 @@ class RunRecord(BaseModel):
     metric_scenarios: dict[str, str] = Field(default_factory=dict)
     timing_scenarios: dict[str, TimingScenario] = Field(default_factory=dict)
     steps: list[StepInfo] = Field(default_factory=list)
+    # The routing closure loop's attempts, in order (empty: one attempt, nothing to relax).
+    closure_attempts: list[ClosureAttempt] = Field(default_factory=list)
     skipped_stages: list[SkippedStage] = Field(default_factory=list)
     tool_versions: dict[str, str] = Field(default_factory=dict)
     orchestrator_version: str | None = None
@@ -253,6 +280,12 @@ class RunRecord(BaseModel):
         """Sum of the steps' wall times; None when no step reported one."""
         runtimes = [s.runtime_s for s in self.steps if s.runtime_s is not None]
         return sum(runtimes) if runtimes else None
+
+    @property
+    def peak_memory_mib(self) -> float | None:
+        """The largest peak memory of any step (steps run one after another in a job)."""
+        peaks = [s.peak_memory_mib for s in self.steps if s.peak_memory_mib is not None]
+        return max(peaks) if peaks else None
 
     @property
     def missing(self) -> list[str]:

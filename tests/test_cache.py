@@ -130,7 +130,7 @@ def test_changed_parameter_invalidates_only_that_designs_jobs(template_project):
 
 @pytest.mark.parametrize("setting, value", [("ge_reference_area_um2: 0.798", "ge_reference_area_um2: 0.8"),
                                             ("clock_period: 3.0", "clock_period: 2.5"),
-                                            ("core_utilization_pct: 40", "core_utilization_pct: 45"),
+                                            ("core_utilization_pct: 45", "core_utilization_pct: 50"),
                                             ("sdc_template:", "synthesis_strategy: AREA3\nsdc_template:")])
 def test_changed_platform_setting_invalidates_only_that_pdks_jobs(template_project, setting, value):
     config, _, _ = template_project
@@ -288,3 +288,12 @@ def test_the_key_hashes_every_module_but_the_readers_of_records():
     assert hashed == everything - readers
     assert {"jobs.py", "job_process.py", "runner.py", "flow.py", "metrics.py", "record.py"} <= hashed
     assert not any(name.startswith("report/") for name in hashed)
+
+
+def test_closure_loop_settings_change_the_key(template_project):
+    config_path, _, _ = template_project
+    before = job_keys(config_path)
+    text = config_path.read_text()
+    config_path.write_text(text + "flow:\n  closure: {max_attempts: 5}\n")
+    after = job_keys(config_path)
+    assert all(before[name] != after[name] for name in before)
