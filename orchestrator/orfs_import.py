@@ -22,6 +22,8 @@ ORFS key                                       field                conversion
 ``<stage>__design__instance__utilization``     ``utilization_pct``  x 100 (ORFS gives a fraction)
 ``<stage>__timing__setup__ws`` / ``__tns``     ``wns_ns``/``tns_ns`` x time unit in ns (1ps -> 1e-3)
 ``<stage>__power__total``                      ``power_mw``         x 1000 (ORFS reports watts)
+``detailedroute__route__drc_errors``           ``drc_count``        int
+``detailedroute__route__wirelength``           ``wirelength_um``    µm as is
 ``<stage>__design__die__area`` / ``core``      ``die/core_area_um2`` µm² as is
 ``constraints__clocks__details``               ``clock_period_ns``  "clk_i: 1500.0000" x time unit
 (derived)                                      ``target_freq_mhz``  1000 / clock_period_ns
@@ -707,6 +709,12 @@ def _figures(run: OrfsRun, data: dict[str, Any], pdk: str, platform: Platform, p
         found = _latest(data, suffix)
         if found:
             out.put(name, found[0] * scale, found[1])
+    # Detailed routing's own figures (after its last iteration).
+    for name, key in (("drc_count", "detailedroute__route__drc_errors"),
+                      ("wirelength_um", "detailedroute__route__wirelength")):
+        value = parse_number(data.get(key))
+        if value is not None and value >= 0:
+            out.put(name, int(round(value)) if name == "drc_count" else value, "detailedroute")
 
     period_ns: float | None = None
     if "constraints__clocks__details" in data and unit_ns is not None:

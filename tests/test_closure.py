@@ -3,6 +3,7 @@ over-full design that routes only after the floorplan is relaxed."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,25 +108,32 @@ OVERFULL = {"C": 4, "K": 4, "M": 2, "DU": 1, "dtype": "int8", "mem_style": "latc
 @pytest.mark.slow
 @pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not installed (needed for P&R)")
 def test_overfull_design_routes_after_the_loop_relaxes_it(tmp_path, pdk_data_root):
-    """A small decoder on NanGate45 squeezed to 85 % core utilisation and metal2-metal4: global
-    routing fails for congestion; the loop's second attempt (45 %) routes clean."""
+    """A small decoder on NanGate45 squeezed to 75 % core utilisation with metal2-metal6 held back
+    to a fifth to a quarter of their capacity: global routing fails for congestion (GRT-0116); the
+    loop's second attempt (40 %, density 0.5) routes clean."""
     config = write_design_project(tmp_path, pdk_data_root, "nangate45", "halut_decoder", OVERFULL)
     platform = Path(tmp_path / "platforms" / "nangate45.yaml")
     text = platform.read_text()
-    for old, new in (("core_utilization_pct: 45", "core_utilization_pct: 85"),
-                     ("placement_density: 0.60", "placement_density: 0.90"),
-                     ("max_routing_layer: metal10", "max_routing_layer: metal4")):
+    for old, new in (("core_utilization_pct: 45", "core_utilization_pct: 75"),
+                     ("placement_density: 0.60", "placement_density: 0.85"),
+                     ("max_routing_layer: metal10", "max_routing_layer: metal6")):
         assert old in text, old
         text = text.replace(old, new)
-    platform.write_text(text)
-    config.write_text(config.read_text() + "flow:\n  closure: {max_attempts: 3, core_utilization_step_pct: 40, "
-                                           "placement_density_step: 0.4}\n")
+    platform.write_text(text + "global_routing_adjustment: {metal2: 0.8, metal3: 0.8, metal4: 0.75, metal5: 0.75, "
+                               "metal6: 0.75}\n")
+    config.write_text(config.read_text() + "flow:\n  closure: {max_attempts: 3, core_utilization_step_pct: 35, "
+                                           "placement_density_step: 0.35}\n")
 
     proc = run_cli(config, "run", "--jobs", "1", timeout=3600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (rec,) = history.load_records(tmp_path / "reports" / "history")
     assert rec.status == "pass" and rec.metrics.drc_count == 0
-    first, *rest = rec.closure_attempts
-    assert first.outcome == "congestion" and first.core_utilization_pct == 85 and first.stage_reached == "cts.fillcell"
-    assert rest and rest[-1].outcome == "routed" and rest[-1].core_utilization_pct < 85
-    assert rec.metrics.utilization_pct < 85
+    first, second = rec.closure_attempts
+    assert (first.outcome, first.core_utilization_pct, first.placement_density) == ("congestion", 75, 0.85)
+    assert first.stage_reached == "cts.fillcell" and "GRT-0116" in first.reason
+    assert (second.outcome, second.core_utilization_pct, second.placement_density) == ("routed", 40, 0.5)
+    assert rec.metrics.utilization_pct < 75
+    # The retry ran floorplan and what follows again and replayed synthesis.
+    job_log = (Path(rec.build_dir).parent / "orchestrator-job.log").read_text()
+    assert re.findall(r"\| (\S+)\s+\| 0 \| Running in", job_log).count("synthesis") == 1
+    assert re.findall(r"\| (\S+)\s+\| 0 \| Running in", job_log).count("floorplan.init") == 2

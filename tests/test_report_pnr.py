@@ -252,3 +252,30 @@ def test_a_legend_of_many_configurations_covers_neither_title_nor_data(tmp_path)
     # The next plot, with one legend row, gets the full-height axes back.
     plots.draw_trend(plots.TrendPlot(path=tmp_path / "one.svg", title="t", ylabel="y", series=series[:1]))
     assert ax.get_position().height == pytest.approx(plots._TREND_RECT[3])
+
+
+def test_run_page_lists_the_closure_attempts_and_each_steps_peak_memory(routed, tmp_path):
+    from orchestrator.record import ClosureAttempt
+
+    steps = [s.model_copy(update={"peak_memory_mib": 953.4}) if s.step == "route.detailed" else s
+             for s in routed.steps]
+    attempts = [ClosureAttempt(attempt=1, core_utilization_pct=45, placement_density=0.6, stage_reached="cts.fillcell",
+                               outcome="congestion", reason="global routing failed for congestion (GRT-0116)",
+                               runtime_s=600.0),
+                ClosureAttempt(attempt=2, core_utilization_pct=40, placement_density=0.55, stage_reached="write.views",
+                               outcome="routed", drc_count=0, runtime_s=900.0)]
+    record = routed.model_copy(update={"steps": steps, "closure_attempts": attempts})
+    build_site([record], tmp_path / "site")
+    page = (tmp_path / "site" / "runs" / f"{slug(record.run_id)}.html").read_text()
+    rows = re.findall(r'<tr data-outcome="([^"]+)">(.*?)</tr>', page, re.DOTALL)
+    assert [outcome for outcome, _ in rows] == ["congestion", "routed"]
+    first = [html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", rows[0][1])]
+    assert first[:5] == ["1", "45", "0.6", "cts.fillcell", "congestion"] and "GRT-0116" in first[-1]
+    detailed = re.search(r"<tr><td>route.detailed</td>(.*?)</tr>", page).group(1)
+    assert '<td class="num">953</td>' in detailed
+
+
+def test_run_page_of_a_run_routed_at_once_has_no_closure_table(routed, tmp_path):
+    build_site([routed], tmp_path / "site")
+    page = (tmp_path / "site" / "runs" / f"{slug(routed.run_id)}.html").read_text()
+    assert "Routing closure" not in page and "Peak memory [MiB]" in page
