@@ -35,6 +35,7 @@ PATH=/work/shared/tools/opensta/bin:/work/shared/tools/openroad/bin:$PATH.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -203,6 +204,63 @@ def table(records: list[RunRecord], orfs: list[RunRecord]) -> None:
         print(f"  {'  ratio':<38}" + "".join(f"{ratio(figure(record, n), figure(ref, n), n):>12}" for n, _ in TABLE))
 
 
+# The archive's ASAP7 runs used ORFS's default CORNER=BC (the FF Liberty, 0.77 V); we sign setup off
+# at SS (0.63 V). To compare TNS like with like, the routed netlist is timed again at the
+# archive's corner with OpenSTA, from the SDF SC's write.views wrote for that corner's scenario.
+ORFS_CORNER = {"asap7": "fast"}
+_STA_NUMBER = re.compile(r"^(tns|wns) max (-?[0-9.]+)", re.MULTILINE)
+
+
+def corner_timing(record: RunRecord, platform, data_root: Path | None, scenario: str) -> dict[str, float] | None:
+    """{"tns_ns", "wns_ns"} of a routed record at ``scenario``'s library corner, or None when the
+    files, the corner or ``sta`` are not there."""
+    import shutil
+    import subprocess
+
+    import importlib
+
+    from orchestrator import flow
+
+    sta = shutil.which("sta")
+    if sta is None or record.build_dir is None or record.top is None or data_root is None:
+        return None
+    outputs = Path(record.build_dir) / record.top / "job0" / "write.views" / "0" / "outputs"
+    netlist, sdc, sdf = (outputs / f"{record.top}{suffix}" for suffix in (".vg", ".sdc", f".{scenario}.sdf"))
+    if not all(p.is_file() for p in (netlist, sdc, sdf)):
+        return None
+    module, _, name = platform.stdcell_lib_class.partition(":")
+    library = getattr(importlib.import_module(module), name)()
+    library.set_dataroot("lambdapdk", str(data_root), clobber=True)
+    corner = platform.timing_scenarios[scenario].libcorners[0]
+    reads = "\n".join(f"read_liberty {{{path}}}" for path in flow.liberty_files(library, corner))
+    script = (f"{reads}\nread_verilog {{{netlist}}}\nlink_design {record.top}\nread_sdc {{{sdc}}}\n"
+              f"read_sdf {{{sdf}}}\nreport_tns -digits 4\nreport_wns -digits 4\nexit\n")
+    proc = subprocess.run([sta, "-no_init", "-no_splash", "-exit"], input=script, capture_output=True, text=True,
+                          timeout=1800)
+    found = dict(_STA_NUMBER.findall(proc.stdout))
+    if set(found) != {"tns", "wns"}:
+        return None
+    scale = platform.to_ns(1.0)  # the SDC's (the platform's) time unit
+    return {"tns_ns": float(found["tns"]) * scale, "wns_ns": float(found["wns"]) * scale}
+
+
+def corner_table(records: list[RunRecord], orfs: list[RunRecord], platforms, data_root: Path | None) -> None:
+    rows = [r for r in records if r.pdk in ORFS_CORNER and r.status == "pass"]
+    if not rows:
+        return
+    print("\n== setup timing at the archive's corner (ORFS default CORNER=BC: FF) beside our sign-off corner ==")
+    print(f"  {'job':<28}{'our sign-off':>24}{'ours at the archive corner':>30}{'ORFS':>24}")
+    for record in sorted(rows, key=lambda r: r.design):
+        platform = platforms[record.pdk]
+        scenario = ORFS_CORNER[record.pdk]
+        at_corner = corner_timing(record, platform, data_root, scenario)
+        ref, _ = matching_orfs(orfs, record.design, record.pdk, None)
+        ours = f"TNS {fmt(record.metrics.tns_ns, 'tns_ns')} ({record.metric_scenarios.get('tns_ns', '?')})"
+        there = (f"TNS {fmt(at_corner['tns_ns'], 'tns_ns')} ({scenario})" if at_corner else "not measured")
+        theirs = f"TNS {fmt(ref.metrics.tns_ns, 'tns_ns')}" if ref is not None else "–"
+        print(f"  {record.design + '/' + record.pdk:<28}{ours:>24}{there:>30}{theirs:>24}")
+
+
 def report_history(history_dir: Path, archive: Path | None) -> int:
     """The report for records already written (job wall times are not in a record)."""
     config = load_config(REPO_ROOT / "config.yaml")
@@ -216,6 +274,7 @@ def report_history(history_dir: Path, archive: Path | None) -> int:
         report(record, None, orfs)
         newest[(record.design, record.pdk, record.metrics.clock_period_ns)] = record
     table(list(newest.values()), orfs)
+    corner_table(list(newest.values()), orfs, config.platforms, config.resolved_pdk_data_root())
     return 0
 
 
@@ -274,6 +333,8 @@ def main() -> int:
             else:
                 report(outcome.record, outcome.elapsed_s, orfs)
     table([o.record for o in outcomes if o.record is not None], orfs)
+    corner_table([o.record for o in outcomes if o.record is not None], orfs, config.platforms,
+                 config.resolved_pdk_data_root())
     failed = [o.job.name for o in outcomes if o.record is None or o.record.status != "pass"]
     print(f"\nfull flow: {len(outcomes)} jobs in {wall:.1f} s wall (--jobs {args.jobs}); "
           f"ORFS archive: {archive or 'not found'}" + (f"; not pass: {', '.join(failed)}" if failed else ""))
