@@ -214,10 +214,9 @@ _STA_NUMBER = re.compile(r"^(tns|wns) max (-?[0-9.]+)", re.MULTILINE)
 def corner_timing(record: RunRecord, platform, data_root: Path | None, scenario: str) -> dict[str, float] | None:
     """{"tns_ns", "wns_ns"} of a routed record at ``scenario``'s library corner, or None when the
     files, the corner or ``sta`` are not there."""
+    import importlib
     import shutil
     import subprocess
-
-    import importlib
 
     from orchestrator import flow
 
