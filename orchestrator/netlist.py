@@ -24,8 +24,6 @@ Sequential = Literal["ff", "latch"]
 
 _CELL = re.compile(rb"^\s*cell\s*\(\s*\"?([A-Za-z0-9_$.\[\]-]+)\"?\s*\)", re.MULTILINE)
 _SEQ_GROUP = re.compile(rb"^\s*(ff|latch|ff_bank|latch_bank)\s*\(", re.MULTILINE)
-# One instance: "<cell> <name> (" where name may be an escaped identifier ("\a/b[0] ").
-_INSTANCE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_$]*)\s+(?:\\\S+|[A-Za-z_][A-Za-z0-9_$\[\].]*)\s*\(", re.MULTILINE)
 
 # Bumped when the classification changes, so cached tables are rebuilt.
 _CLASSIFIER_VERSION = 1
@@ -84,17 +82,58 @@ class Census:
         return self.flops + self.latches
 
 
+# A module header; its name may be an escaped identifier (Yosys: "\\$paramod$<hash>\\halut_scm_bank").
+_MODULE = re.compile(r"^\s*module\s+(\\\S+|[A-Za-z_][A-Za-z0-9_$]*)", re.MULTILINE)
+_ENDMODULE = re.compile(r"^\s*endmodule\b", re.MULTILINE)
+# An instance of a module: "<cell> <name> (" with either name escaped.
+_MODULE_INSTANCE = re.compile(r"^\s*(\\\S+|[A-Za-z_][A-Za-z0-9_$]*)\s+(?:\\\S+|[A-Za-z_][A-Za-z0-9_$\[\].]*)\s*\(",
+                              re.MULTILINE)
+
+
 def census(netlist: str | Path, classes: dict[str, Sequential]) -> Census:
-    """Count the flip-flop and latch instances of a structural Verilog netlist."""
+    """Count the flip-flop and latch instances of a structural Verilog netlist, through its
+    hierarchy: a synthesized netlist keeps the modules marked keep_hierarchy (the memory banks),
+    and one module definition may be instantiated many times."""
     text = _read(netlist).decode("utf-8", errors="replace")
-    flops = latches = 0
-    for match in _INSTANCE.finditer(text):
-        kind = classes.get(match.group(1))
-        if kind == "ff":
-            flops += 1
-        elif kind == "latch":
-            latches += 1
-    return Census(flops, latches)
+    modules: dict[str, tuple[int, int, dict[str, int]]] = {}
+    for header in _MODULE.finditer(text):
+        end = _ENDMODULE.search(text, header.end())
+        body = text[header.end():end.start() if end else len(text)]
+        flops = latches = 0
+        children: dict[str, int] = {}
+        for match in _MODULE_INSTANCE.finditer(body):
+            cell = match.group(1)
+            kind = classes.get(cell)
+            if kind == "ff":
+                flops += 1
+            elif kind == "latch":
+                latches += 1
+            elif kind is None:
+                children[cell] = children.get(cell, 0) + 1
+        modules[header.group(1)] = (flops, latches, children)
+    if not modules:
+        return Census(0, 0)
+    instantiated = {child for _, _, children in modules.values() for child in children}
+    tops = [name for name in modules if name not in instantiated] or list(modules)[-1:]
+
+    totals: dict[str, tuple[int, int]] = {}
+
+    def total(name: str, depth: int = 0) -> tuple[int, int]:
+        if name in totals:
+            return totals[name]
+        if depth > 64:  # a netlist instantiating itself is not a netlist
+            raise ValueError(f"{netlist}: module hierarchy deeper than 64 levels at {name}")
+        flops, latches, children = modules[name]
+        for child, count in children.items():
+            if child in modules:
+                child_flops, child_latches = total(child, depth + 1)
+                flops += count * child_flops
+                latches += count * child_latches
+        totals[name] = (flops, latches)
+        return totals[name]
+
+    counted = [total(name) for name in tops]
+    return Census(sum(f for f, _ in counted), sum(latch for _, latch in counted))
 
 
 def step_netlist(node_dir: Path, top: str) -> Path | None:
