@@ -108,9 +108,9 @@ OVERFULL = {"C": 4, "K": 4, "M": 2, "DU": 1, "dtype": "int8", "mem_style": "latc
 @pytest.mark.slow
 @pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not installed (needed for P&R)")
 def test_overfull_design_routes_after_the_loop_relaxes_it(tmp_path, pdk_data_root):
-    """A small decoder on NanGate45 squeezed to 75 % core utilisation with metal2-metal6 held back
-    to a fifth to a quarter of their capacity: global routing fails for congestion (GRT-0116); the
-    loop's second attempt (40 %, density 0.5) routes clean."""
+    """A small decoder on NanGate45 squeezed to 75 % core utilisation with metal2-metal6 held to 30 %
+    of their capacity: global routing fails for congestion (GRT-0116); the loop's second attempt
+    (50 %, density 0.6) routes clean. Measured here: 89 s for attempt 1, 272 s for attempt 2."""
     config = write_design_project(tmp_path, pdk_data_root, "nangate45", "halut_decoder", OVERFULL)
     platform = Path(tmp_path / "platforms" / "nangate45.yaml")
     text = platform.read_text()
@@ -119,10 +119,10 @@ def test_overfull_design_routes_after_the_loop_relaxes_it(tmp_path, pdk_data_roo
                      ("max_routing_layer: metal10", "max_routing_layer: metal6")):
         assert old in text, old
         text = text.replace(old, new)
-    platform.write_text(text + "global_routing_adjustment: {metal2: 0.8, metal3: 0.8, metal4: 0.75, metal5: 0.75, "
-                               "metal6: 0.75}\n")
-    config.write_text(config.read_text() + "flow:\n  closure: {max_attempts: 3, core_utilization_step_pct: 35, "
-                                           "placement_density_step: 0.35}\n")
+    platform.write_text(text + "global_routing_adjustment: {metal2: 0.7, metal3: 0.7, metal4: 0.7, metal5: 0.7, "
+                               "metal6: 0.7}\n")
+    config.write_text(config.read_text() + "flow:\n  closure: {max_attempts: 3, core_utilization_step_pct: 25, "
+                                           "placement_density_step: 0.25}\n")
 
     proc = run_cli(config, "run", "--jobs", "1", timeout=3600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -131,7 +131,7 @@ def test_overfull_design_routes_after_the_loop_relaxes_it(tmp_path, pdk_data_roo
     first, second = rec.closure_attempts
     assert (first.outcome, first.core_utilization_pct, first.placement_density) == ("congestion", 75, 0.85)
     assert first.stage_reached == "cts.fillcell" and "GRT-0116" in first.reason
-    assert (second.outcome, second.core_utilization_pct, second.placement_density) == ("routed", 40, 0.5)
+    assert (second.outcome, second.core_utilization_pct, second.placement_density) == ("routed", 50, 0.6)
     assert rec.metrics.utilization_pct < 75
     # The retry ran floorplan and what follows again and replayed synthesis.
     job_log = (Path(rec.build_dir).parent / "orchestrator-job.log").read_text()
