@@ -40,7 +40,7 @@ def test_render_returns_top_files_in_compile_order_and_params(tmp_path):
 
 def test_int8_designs_do_not_carry_the_floating_point_adder(tmp_path):
     names = [f.name for f in halut.render("halut_decoder", {}, tmp_path).files]
-    assert names == ["halut_scm.sv", "halut_decoder.sv"]
+    assert names == ["halut_scm_bank.sv", "halut_scm.sv", "halut_decoder.sv"]
 
 
 @pytest.mark.parametrize("design", halut.DESIGNS)
