@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("designs", "accuracy"),  # generator plugins: render RTL/SDC, accuracy tasks
     ("jobs",),  # Job, selection, sweeps, the generators' validation
     ("flow", "netlist", "liberty_cache", "scheduler"),  # one SC project per job
-    ("metrics", "history"),  # SC results -> record; the record store
+    ("metrics", "history", "closure"),  # SC results -> record; the record store; routing closure reads a record
     ("cache",),  # job key, hit/miss
     ("job_process",),  # the child: one request in, one record out
     ("runner",),  # the parent: schedules job processes
