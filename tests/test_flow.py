@@ -118,7 +118,7 @@ def test_unknown_to_step_is_an_error(project_factory):
         flow.plan_steps(project, toolchain(*ALL_TOOLS), to="placement")
 
 
-@pytest.mark.parametrize("pdk, lib, density", [("asap7", "asap7sc7p5t_rvt", 40), ("nangate45", "nangate45", 40)])
+@pytest.mark.parametrize("pdk, lib, density", [("asap7", "asap7sc7p5t_rvt", 40), ("nangate45", "nangate45", 45)])
 def test_project_uses_platform_library_and_floorplan(project_factory, pdk, lib, density):
     _, project = project_factory(pdk=pdk)
     assert project.get("asic", "mainlib") == lib
