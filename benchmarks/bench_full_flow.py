@@ -25,7 +25,7 @@ Times (this machine, 2 cores): a small-preset job takes 70-140 s (halut_decoder/
 an idle machine, 22 min (halut_encoder/asap7) at a load of 10-14; the reference configurations
 are 10-60x larger (ORFS: 12 k-68 k cells) and the matrix takes hours. Needs yosys (or the
 pyosys bridge), OpenSTA, OpenROAD and KLayout on PATH, e.g.
-PATH=/work/shared/tools/opensta/bin:/work/shared/tools/openroad/bin:$PATH.
+PATH=../shared/tools/opensta/bin:../shared/tools/openroad/bin:$PATH.
 
     python benchmarks/bench_full_flow.py [--pdk asap7 nangate45] [--design halut_decoder ...]
         [--params reference|small] [--to STEP] [--jobs 1] [--keep]
