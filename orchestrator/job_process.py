@@ -128,9 +128,10 @@ def execute(request: JobRequest) -> dict[str, Any]:
     attempts: list[ClosureAttempt] = []
     record: RunRecord | None = None
     manifest = None
-    attempt = 1
-    floorplan = closure.floorplan(platform, config.flow.closure, attempt)
-    while floorplan is not None:
+    for attempt in range(1, config.flow.closure.max_attempts + 1):
+        floorplan = closure.floorplan(platform, config.flow.closure, attempt)
+        if floorplan is None:  # nothing left to relax
+            break
         if attempt > 1:
             job = dataclasses.replace(job, platform=closure.with_floorplan(platform, floorplan))
             project = flow.build_project(config, job, rendered, toolchain, build_dir / "sc")
@@ -172,8 +173,6 @@ def execute(request: JobRequest) -> dict[str, Any]:
         attempts.append(closure.attempt_entry(attempt, floorplan, record, attempt_s))
         if not closure.should_retry(attempts[-1]):
             break
-        attempt += 1
-        floorplan = closure.floorplan(platform, config.flow.closure, attempt)
     run_done = time.monotonic()
     assert record is not None  # the loop runs attempt 1 at least
     unclosed = closure.summary(attempts)
