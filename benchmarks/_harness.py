@@ -82,18 +82,22 @@ def design_yaml(name: str, parameters: str) -> str:
 
 @contextmanager
 def project(designs: dict[str, str], pdks: list[str], extra: str = "", keep: bool = False,
-            designs_yaml: str = "") -> Iterator[Path]:
+            designs_yaml: str = "", at: Path | None = None) -> Iterator[Path]:
     """A temporary project directory; yields its config.yaml. ``designs_yaml``: more design entries
-    (YAML list items), written as they are."""
-    tmp = Path(tempfile.mkdtemp(prefix="halut-bench."))
+    (YAML list items), written as they are. ``at``: a lasting project directory instead (created
+    on first use, kept; its platforms and config.yaml are written anew each time, so its build
+    folder and history stay and the cache can reuse their runs)."""
+    tmp = Path(tempfile.mkdtemp(prefix="halut-bench.")) if at is None else at
     try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp / "platforms", ignore_errors=True)
         shutil.copytree(REPO_ROOT / "platforms", tmp / "platforms")
         text = (f"pdk_data_root: {pdk_data_root()}\npdks: [{', '.join(pdks)}]\ndesigns:\n"
                 + "".join(design_yaml(n, p) for n, p in designs.items()) + designs_yaml + extra)
         (tmp / "config.yaml").write_text(text, encoding="utf-8")
         yield tmp / "config.yaml"
     finally:
-        if not keep:
+        if not keep and at is None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 

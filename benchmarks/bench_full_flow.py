@@ -194,7 +194,8 @@ def table(records: list[RunRecord], orfs: list[RunRecord]) -> None:
         clock = record.metrics.clock_period_ns
         name = f"{record.design}/{record.pdk}"
         print(f"  {name:<28}{f'{clock:g} ns':<10}" + "".join(
-            f"{fmt(figure(record, n), n):>12}" for n, _ in TABLE) + f"  {record.status}")
+            f"{fmt(figure(record, n), n):>12}" for n, _ in TABLE)
+            + f"  {record.status}" + (" (reused: an earlier run, same key)" if record.cached else ""))
         if ref is None:
             print(f"  {'  ORFS: no run':<38}")
             continue
@@ -289,6 +290,10 @@ def main() -> int:
     parser.add_argument("--to", default=None, help="last SC step (default: as far as the installed tools go)")
     parser.add_argument("--jobs", type=int, default=1, help="parallel jobs (default 1: stage times without contention)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project (build dirs, history)")
+    parser.add_argument("--project", type=Path, default=None, metavar="DIR",
+                        help="run in DIR and keep it; a later run with the same DIR takes the jobs that are "
+                             "unchanged since (same cache key) from its history instead of running them again "
+                             "(a reference matrix that does not fit one sitting finishes over several)")
     parser.add_argument("--history", type=Path, default=None, metavar="DIR",
                         help="run nothing: report the records in a history directory (e.g. of a --keep project)")
     args = parser.parse_args()
@@ -297,8 +302,8 @@ def main() -> int:
     archive = find_reference(REPO_ROOT)
     if args.history is not None:
         return report_history(args.history, archive)
-    with project(entries, args.pdk, keep=args.keep) as config_path:
-        if args.keep:
+    with project(entries, args.pdk, keep=args.keep, at=args.project) as config_path:
+        if args.keep or args.project:
             print(f"project: {config_path.parent}", file=sys.stderr)
         config = load_project(config_path)
         orfs = orfs_reference(archive, config.platforms)
@@ -321,7 +326,7 @@ def main() -> int:
         began = time.perf_counter()
         try:
             outcomes = runner.run_jobs(config, jobs, toolchain, max_parallel=args.jobs, to=args.to,
-                                       force=True, on_progress=progress)
+                                       force=args.project is None, on_progress=progress)
         except runner.Interrupted as stopped:  # Ctrl-C: report the jobs that finished
             outcomes = [o for o in stopped.outcomes if not o.interrupted]
             print(f"interrupted: {len(stopped.outcomes) - len(outcomes)} jobs not finished", file=sys.stderr)
@@ -330,7 +335,8 @@ def main() -> int:
             if outcome.record is None:
                 print(f"\n== {outcome.job.name}: no record: {outcome.error}")
             else:
-                report(outcome.record, outcome.elapsed_s, orfs)
+                # A reused record's job wall was spent in an earlier run (its node times are in it).
+                report(outcome.record, None if outcome.cached else outcome.elapsed_s, orfs)
     table([o.record for o in outcomes if o.record is not None], orfs)
     corner_table([o.record for o in outcomes if o.record is not None], orfs, config.platforms,
                  config.resolved_pdk_data_root())
