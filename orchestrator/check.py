@@ -533,6 +533,12 @@ _MD_VERDICT = {
 }
 
 
+def _md_code(text: object) -> str:
+    """``text`` as a Markdown code span, which shows it literally (no HTML, no markup); only a
+    backtick or a "|" (a table cell's end) could break out of it, so those are dropped."""
+    return "`" + "".join(c for c in " ".join(str(text).split()) if c not in "`|") + "`"
+
+
 def render_markdown(result: CheckResult) -> str:
     """GitHub-flavoured Markdown (job summary / PR comment) of the same table. Everything that comes
     from a record or a file (names, values, reasons, paths) goes through ``md_text``: a design named
@@ -541,7 +547,7 @@ def render_markdown(result: CheckResult) -> str:
     lines = [
         f"### {icon} Regression check",
         "",
-        f"{md_text(result.summary)} — baseline {md_text(result.baseline_path)}.",
+        f"{md_text(result.summary)} — baseline {_md_code(result.baseline_path)}.",
         "",
     ]
     if result.rows:
@@ -549,9 +555,7 @@ def render_markdown(result: CheckResult) -> str:
         lines.append("|" + "|".join(["---"] * 3 + ["---:"] * 3 + ["---"] * 2) + "|")
         for row in result.rows:
             verdict = _MD_VERDICT[row.verdict] + (f": {md_text(row.detail)}" if row.detail else "")
-            # A code span shows its text literally (no HTML); only a backtick or a "|" could break out.
-            code = "".join(c for c in " ".join(row.metric.split()) if c not in "`|")
-            metric = f"`{code}`" + (f" ({md_text(row.unit)})" if row.unit else "")
+            metric = _md_code(row.metric) + (f" ({md_text(row.unit)})" if row.unit else "")
             cells = [md_text(row.pdk), md_text(row.design), metric, md_text(_cell(row.baseline)),
                      md_text(_cell(row.current)), _delta(row.delta_pct), md_text(row.rule), verdict]
             lines.append("| " + " | ".join(cells) + " |")
