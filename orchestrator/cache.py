@@ -45,7 +45,7 @@ from orchestrator.config import Config
 from orchestrator.designs import RenderedDesign
 from orchestrator.flow import SC_JOBNAME
 from orchestrator.fsutil import atomic_write_json
-from orchestrator.history import read_record_data
+from orchestrator.history import HistoryError, load_record, read_record_data
 from orchestrator.jobs import Job
 from orchestrator.record import RunRecord, make_run_id, parameters_key
 from orchestrator.tools import FLOW_TOOLS, Toolchain
@@ -272,9 +272,9 @@ class HistoryIndex:
         hit = self.reusable.get(key)
         if hit is None:
             return None
-        try:
-            return RunRecord.model_validate(read_record_data(hit[2]))
-        except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
+        try:  # validated as `history` reads it: a record it would quarantine is never reused
+            return load_record(hit[2])
+        except HistoryError:
             return None
 
     def expected_runtime_s(self, job: Job) -> float | None:

@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from orchestrator.config import format_validation_error, read_yaml_mapping
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_text
-from orchestrator.history import latest_records
+from orchestrator.history import SkippedRecord, latest_records
+from orchestrator.markdown import md_text
 from orchestrator.record import METRIC_BETTER as RECORD_METRIC_BETTER
 from orchestrator.record import METRIC_NAMES, METRIC_UNITS, Better, RunRecord, Status, parameters_key
 
@@ -313,6 +314,13 @@ class DesignResult:
 class CheckResult:
     baseline_path: Path
     designs: tuple[DesignResult, ...] = field(default_factory=tuple)
+    # History files of the selection that could not be read: their (pdk, design) was judged without them.
+    skipped: tuple[SkippedRecord, ...] = field(default_factory=tuple)
+
+    @property
+    def unjudged(self) -> list[str]:
+        """One line per quarantined history file of the selection: which design/PDK it leaves unjudged."""
+        return [f"{s.pdk}/{s.design}: not judged on {s.path.name} (unreadable history record)" for s in self.skipped]
 
     @property
     def rows(self) -> list[CheckRow]:
@@ -457,9 +465,14 @@ def run_check(
     *,
     pdks: Iterable[str] | None = None,
     designs: Iterable[str] | None = None,
+    skipped: Iterable[SkippedRecord] = (),
 ) -> CheckResult:
-    """Compare the latest run of every selected (design, pdk) with the baseline file. No output."""
-    return check_against(records, load_baseline(baseline_path), Path(baseline_path), pdks=pdks, designs=designs)
+    """Compare the latest run of every selected (design, pdk) with the baseline file. No output.
+    ``skipped``: history files that could not be read (``history.read_history``); those of the
+    selection are named in the result, since their design/PDK is judged without them."""
+    result = check_against(records, load_baseline(baseline_path), Path(baseline_path), pdks=pdks, designs=designs)
+    selected = tuple(s for s in skipped if _selected(s.pdk, s.design, pdks, designs))
+    return CheckResult(result.baseline_path, result.designs, selected) if selected else result
 
 
 # --------------------------------------------------------------------------------------------
@@ -504,12 +517,9 @@ def render_table_text(result: CheckResult) -> str:
     for design in result.designs:
         for note in design.notes:
             lines.append(f"note: {design.pdk}/{design.design}: {note}")
+    lines += [f"note: {line}" for line in result.unjudged]
     lines.append(result.summary)
     return "\n".join(lines) + "\n"
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 _MD_VERDICT = {
@@ -523,27 +533,37 @@ _MD_VERDICT = {
 }
 
 
+def _md_code(text: object) -> str:
+    """``text`` as a Markdown code span, which shows it literally (no HTML, no markup); only a
+    backtick or a "|" (a table cell's end) could break out of it, so those are dropped."""
+    return "`" + "".join(c for c in " ".join(str(text).split()) if c not in "`|") + "`"
+
+
 def render_markdown(result: CheckResult) -> str:
-    """GitHub-flavoured Markdown (job summary / PR comment) of the same table."""
+    """GitHub-flavoured Markdown (job summary / PR comment) of the same table. Everything that comes
+    from a record or a file (names, values, reasons, paths) goes through ``md_text``: a design named
+    ``<img src=x onerror=...>`` is shown as text, never rendered."""
     icon = "❌" if result.exit_code else "✅"
     lines = [
         f"### {icon} Regression check",
         "",
-        f"{result.summary} — baseline `{result.baseline_path}`.",
+        f"{md_text(result.summary)} — baseline {_md_code(result.baseline_path)}.",
         "",
     ]
     if result.rows:
         lines.append("| " + " | ".join(_HEADERS) + " |")
         lines.append("|" + "|".join(["---"] * 3 + ["---:"] * 3 + ["---"] * 2) + "|")
         for row in result.rows:
-            verdict = _MD_VERDICT[row.verdict] + (f": {row.detail}" if row.detail else "")
-            cells = [row.pdk, row.design, f"`{row.metric}`" + (f" ({row.unit})" if row.unit else ""),
-                     _cell(row.baseline), _cell(row.current), _delta(row.delta_pct), row.rule, verdict]
-            lines.append("| " + " | ".join(_md_escape(c) for c in cells) + " |")
+            verdict = _MD_VERDICT[row.verdict] + (f": {md_text(row.detail)}" if row.detail else "")
+            metric = _md_code(row.metric) + (f" ({md_text(row.unit)})" if row.unit else "")
+            cells = [md_text(row.pdk), md_text(row.design), metric, md_text(_cell(row.baseline)),
+                     md_text(_cell(row.current)), _delta(row.delta_pct), md_text(row.rule), verdict]
+            lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    notes = [f"- {d.pdk}/{d.design}: {note}" for d in result.designs for note in d.notes]
+    notes = [f"- {md_text(f'{d.pdk}/{d.design}: {note}')}" for d in result.designs for note in d.notes]
+    notes += [f"- {md_text(line)}" for line in result.unjudged]
     if notes:
-        lines += ["Notes:", "", *(_md_escape(n) for n in notes), ""]
+        lines += ["Notes:", "", *notes, ""]
     return "\n".join(lines)
 
 

@@ -321,7 +321,8 @@ def cmd_history(args) -> int:
     from orchestrator.progress import format_history_table
 
     config = _load(args)
-    frame = history.load_history(config.path("history_dir"))
+    found = _read_history(config)
+    frame = history.to_dataframe(found.records)
     if args.pdk:
         frame = frame[frame["pdk"] == args.pdk]
     if args.design:
@@ -330,14 +331,28 @@ def cmd_history(args) -> int:
     return EXIT_OK
 
 
+def _read_history(config, *, judged_by_check: bool = False):
+    """The history with its bad files quarantined: one warning line per file, the rest is used."""
+    from orchestrator import history
+
+    found = history.read_history(config.path("history_dir"))
+    for skipped in found.skipped:
+        extra = (f" (check: {skipped.pdk}/{skipped.design} is judged without this file)"
+                 if judged_by_check else "")
+        print(f"warning: {skipped.message}{extra}", file=sys.stderr)
+    return found
+
+
 def cmd_import_orfs(args) -> int:
-    from orchestrator import orfs_import
+    from orchestrator import history, orfs_import
 
     config = _load(args)
     path = Path(args.path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file or directory")
     summary = orfs_import.import_orfs(path, config.path("history_dir"), config.platforms)
+    if summary.outcomes:  # the report publishes these runs' files from this folder, and only from it
+        history.remember_import_root(config.path("build_dir"), path)
     print(summary.summary_line())
     for outcome in summary.outcomes:
         if outcome.status == "error":
@@ -360,18 +375,19 @@ def cmd_report(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from orchestrator import check, history
+    from orchestrator import check
 
     config = _load(args)
     if args.markdown and not Path(args.markdown).parent.is_dir():  # never create folders for it
         raise ConfigError(f"--markdown: folder not found: {Path(args.markdown).parent} (value: {args.markdown!r})")
-    records = history.load_records(config.path("history_dir"))
+    found = _read_history(config, judged_by_check=not args.update_baseline)
+    records = found.records
     baseline = Path(args.baseline) if args.baseline else config.path("reports_dir") / "baseline.yaml"
     if args.update_baseline:
         path = check.update_baseline(records, baseline, pdks=args.pdk, designs=args.design)
         print(f"baseline written: {path}")
         return EXIT_OK
-    result = check.run_check(records, baseline, pdks=args.pdk, designs=args.design)
+    result = check.run_check(records, baseline, pdks=args.pdk, designs=args.design, skipped=found.skipped)
     print(check.render_table_text(result), end="")
     markdown = check.render_markdown(result)
     if args.markdown:

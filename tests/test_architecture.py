@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "orchestrator"
 # Lowest first. A module may import its own layer or lower ones. A package (report,
 # yosys_bridge) is one entry: its modules share its layer.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("__init__", "errors", "names", "fsutil", "sc_manifest"),  # foundation
+    ("__init__", "errors", "names", "markdown", "fsutil", "sc_manifest"),  # foundation
     ("record",),  # the record contract and the metric registry
     ("config",),  # typed schema + YAML loading
     ("tools", "yosys_bridge"),  # which flow tools exist

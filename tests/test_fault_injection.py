@@ -26,6 +26,7 @@ import pytest
 from orchestrator import fsutil, history, runner
 from orchestrator.config import load_platforms
 from orchestrator.orfs_import import import_orfs
+from orchestrator.report import ArtifactRoots
 from orchestrator.report.site import CONTENT_SECURITY_POLICY, build_site
 from tests.conftest import FIXTURES, REPO_ROOT, as_foreground_job, write_project
 from tests.test_cli import history_files
@@ -508,12 +509,13 @@ def test_imported_scripts_and_symlinks_never_reach_the_gallery(tmp_path, platfor
     history_dir = tmp_path / "history"
     import_orfs(archive, history_dir, platforms)
     site = tmp_path / "site"
-    summary = build_site(history.load_records(history_dir), site, platforms=platforms)
+    summary = build_site(history.load_records(history_dir), site, platforms=platforms,
+                         roots=ArtifactRoots(imports=(archive,)))
     files = [p for p in site.rglob("*") if p.is_file()]
     assert not any(p.is_symlink() for p in site.rglob("*"))
     contents = {p: p.read_bytes() for p in files}
     assert not [p for p, data in contents.items() if b"root:x:0:0" in data]  # the link was not followed
-    assert any("passwd.txt: not copied: it is outside the run folder" in w for w in summary.warnings)
+    assert any("passwd.txt: not published: outside the project's import folders" in w for w in summary.warnings)
     # The script arrives only as text: a .txt copy and an escaped viewer page, never as a document.
     assert not [p for p, data in contents.items() if b"<script" in data.lower() and p.suffix != ".txt"]
     copies = [p for p in files if p.name.endswith("report.html.txt")]
@@ -524,6 +526,195 @@ def test_imported_scripts_and_symlinks_never_reach_the_gallery(tmp_path, platfor
     assert pages and all(f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
                          in p.read_text().replace("&#39;", "'") for p in pages)
     assert "script-src 'none'" in CONTENT_SECURITY_POLICY
+
+
+# ------------------------------------------------------------------------ records are data
+
+SECRET = b"top-secret-9f2c: the token of this job"
+RECORD_BASE = {"schema_version": 1, "source": "siliconcompiler", "design": "counter", "pdk": "asap7",
+               "timestamp": "2024-01-01T00:00:00Z", "status": "pass", "metrics": {"area_um2": 10.0}}
+
+
+def write_raw_record(history_dir: Path, name: str, **fields) -> Path:
+    """A record file as anyone could write it: no check of what it claims."""
+    data = {**RECORD_BASE, "run_id": name, **fields}
+    path = history_dir / data["pdk"] / data["design"] / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture
+def hostile_project(tmp_path):
+    """A toy project whose history holds a good record (its log in the build folder) and a record
+    claiming ``"build_dir": "/"`` that names a secret outside the project, /etc/passwd, and a
+    symlink, a FIFO and a folder inside the build folder."""
+    config = write_project(tmp_path / "project", "pdks: [asap7]\ndesigns: [{name: counter, generator: toygen}]\n")
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_bytes(SECRET)
+    build = tmp_path / "project" / "build" / "asap7" / "counter"
+    build.mkdir(parents=True)
+    (build / "route.log").write_text("routed fine\n")
+    (build / "link.log").symlink_to(secret)
+    (build / "inner-link.log").symlink_to(build / "route.log")
+    os.mkfifo(build / "fifo.log")
+    (build / "folder.log").mkdir()
+    history_dir = tmp_path / "project" / "reports" / "history"
+    write_raw_record(history_dir, "good", build_dir=str(build), logs={"route": "route.log"})
+    hostile_paths = [str(secret), "/etc/passwd", "etc/passwd", str(build / "link.log"), str(build / "inner-link.log"),
+                     str(build / "fifo.log"), str(build / "folder.log")]
+    hostile = write_raw_record(history_dir, "hostile", timestamp="2024-01-02T00:00:00Z", build_dir="/",
+                               reports=hostile_paths, logs={"route": str(secret)},
+                               images={"routing": str(secret)}, gds=str(secret),
+                               steps=[{"step": "route", "log": str(secret)}])
+    return config, secret, hostile, hostile_paths
+
+
+def site_files(site: Path) -> list[Path]:
+    return [p for p in site.rglob("*") if p.is_file() or p.is_symlink()]
+
+
+def test_a_record_claiming_build_dir_root_puts_no_byte_of_a_host_file_into_the_site(hostile_project):
+    config, secret, hostile, hostile_paths = hostile_project
+    proc = run_cli(config, "report")
+    assert proc.returncode == 0, proc.stderr
+    site = config.parent / "reports" / "site"
+    files = site_files(site)
+    assert files and not [p for p in files if p.is_symlink()]
+    passwd = Path("/etc/passwd").read_bytes().splitlines()[0]
+    assert not [p for p in files if SECRET in p.read_bytes() or passwd in p.read_bytes()]
+    secret_inode = (secret.stat().st_dev, secret.stat().st_ino)
+    assert not [p for p in files if (p.stat().st_dev, p.stat().st_ino) == secret_inode]  # no hard link
+    # The good record's log is still published.
+    assert [p for p in files if p.name.endswith("route.log") and p.read_text() == "routed fine\n"]
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    for path in hostile_paths:  # one line per refused path, naming the record file and the path
+        assert len([w for w in warnings if f"{hostile}: {path}: not published: " in w]) == 1, (path, warnings)
+    assert len(warnings) == len(hostile_paths)  # the secret: once, though named by five fields
+    assert "outside the project's build folder (resolves to /etc/passwd)" in proc.stderr
+    assert f"link.log: not published: outside the project's build folder (resolves to {secret})" in proc.stderr
+    assert "inner-link.log: not published: a symbolic link" in proc.stderr
+    assert "fifo.log: not published: not a regular file" in proc.stderr
+    assert "folder.log: not published: not a regular file" in proc.stderr
+
+
+def test_an_imported_run_publishes_only_from_the_folder_it_was_imported_from(tmp_path):
+    config = write_project(tmp_path / "project", "pdks: [asap7]\ndesigns: [{name: counter, generator: toygen}]\n")
+    archive = tmp_path / "archive"
+    write_2022_run(archive / "asap7" / "run", metrics_2022())
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(SECRET)
+    assert run_cli(config, "import-orfs", str(archive)).returncode == 0
+    # A forged import: its own source_path is "/", its report a file outside every import folder.
+    write_raw_record(config.parent / "reports" / "history", "forged", source="orfs", source_path="/",
+                     reports=[str(secret)])
+    proc = run_cli(config, "report")
+    assert proc.returncode == 0, proc.stderr
+    files = site_files(config.parent / "reports" / "site")
+    assert [p for p in files if "/files/" in str(p)]  # the imported run's own files are published
+    assert not [p for p in files if SECRET in p.read_bytes()]
+    assert f"forged.json: {secret}: not published: outside the project's import folders" in proc.stderr
+
+
+BAD_RECORDS = {
+    "deep": "[" * 100_000 + "]" * 100_000,
+    "truncated": json.dumps({**RECORD_BASE, "run_id": "truncated"})[:40],
+    "not-json": "this is not JSON at all",
+    "unsafe-design": json.dumps({**RECORD_BASE, "run_id": "x1", "design": "<img src=x onerror=alert(1)>"}),
+    "unsafe-pdk": json.dumps({**RECORD_BASE, "run_id": "x2", "pdk": "../../etc"}),
+    "unsafe-label": json.dumps({**RECORD_BASE, "run_id": "x3", "parameters": {"label": "a/../../b"}}),
+    "unsafe-run-id": json.dumps({**RECORD_BASE, "run_id": "../../../escaped"}),
+}
+
+
+@pytest.fixture
+def quarantine_project(tmp_path):
+    """A toy project whose history holds one good record of asap7/counter and one bad file of each
+    kind next to it (and one too large), all newer than the good one."""
+    config = write_project(tmp_path, "pdks: [asap7]\ndesigns: [{name: counter, generator: toygen}]\n")
+    history_dir = tmp_path / "reports" / "history"
+    write_raw_record(history_dir, "good-run")
+    folder = history_dir / "asap7" / "counter"
+    bad = {}
+    for name, text in BAD_RECORDS.items():
+        bad[name] = folder / f"{name}.json"
+        bad[name].write_text(text)
+    bad["huge"] = folder / "huge.json"
+    with open(bad["huge"], "wb") as handle:
+        handle.write(b" " * (history.MAX_RECORD_BYTES + 1) + b"{}")
+    return config, bad
+
+
+def assert_quarantined(proc, bad: dict[str, Path]) -> list[str]:
+    assert "Traceback" not in proc.stderr and "RecursionError" not in proc.stderr, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    for name, path in bad.items():
+        assert len([w for w in warnings if w.startswith(f"warning: {path}: ")]) == 1, (name, warnings)
+    assert "nested deeper than" in proc.stderr and "larger than" in proc.stderr
+    assert "record design: not a safe name" in proc.stderr and "record parameters.label: not a safe name" in proc.stderr
+    return warnings
+
+
+def test_history_skips_each_bad_record_with_one_warning_and_shows_the_good_one(quarantine_project):
+    config, bad = quarantine_project
+    proc = run_cli(config, "history", "--all-columns")
+    assert proc.returncode == 0, proc.stderr
+    assert_quarantined(proc, bad)
+    assert "good-run" in proc.stdout and len(proc.stdout.strip().splitlines()) == 2  # the header and it
+
+
+def test_report_skips_each_bad_record_with_one_warning_and_builds_the_site(quarantine_project):
+    config, bad = quarantine_project
+    proc = run_cli(config, "report")
+    assert proc.returncode == 0, proc.stderr
+    assert_quarantined(proc, bad)
+    assert (config.parent / "reports" / "site" / "runs" / "good-run.html").is_file()
+    assert ", 1 runs," in proc.stdout
+
+
+def test_check_skips_each_bad_record_says_what_it_could_not_judge_and_judges_the_rest(quarantine_project):
+    config, bad = quarantine_project
+    assert run_cli(config, "check", "--update-baseline").returncode == 0
+    proc = run_cli(config, "check")
+    assert proc.returncode == 0, proc.stderr
+    warnings = assert_quarantined(proc, bad)
+    assert all("(check: asap7/counter is judged without this file)" in w for w in warnings)
+    assert "OK: all" in proc.stdout and "note: asap7/counter: not judged on deep.json" in proc.stdout
+
+
+def test_a_record_nested_100000_deep_does_not_stop_the_cache_scan(project):
+    config, start, events = project("a")
+    folder = config.parent / "reports" / "history" / "nangate45" / "counter"
+    folder.mkdir(parents=True)
+    (folder / "deep.json").write_text("{\"a\": " * 100_000 + "1" + "}" * 100_000)
+    proc = start()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "RecursionError" not in err, err
+    assert json.loads(out)["a"] == {"cached": False, "started": True, "status": "pass"}
+
+
+HOSTILE_NAME = "<img src=x onerror=alert(1)>"
+
+
+def test_check_markdown_and_the_step_summary_never_carry_record_text_raw(tmp_path, monkeypatch):
+    config = write_project(tmp_path, "pdks: [asap7]\ndesigns: [{name: counter, generator: toygen}]\n")
+    history_dir = tmp_path / "reports" / "history"
+    write_raw_record(history_dir, "good-run")
+    assert run_cli(config, "check", "--update-baseline").returncode == 0
+    write_raw_record(history_dir, "failed-run", timestamp="2024-01-02T00:00:00Z", status="fail",
+                     reason=f"{HOSTILE_NAME} <script>alert(2)</script>")
+    # A record of a design named like markup: quarantined, its folder named in the notes.
+    write_raw_record(history_dir, "x", design=HOSTILE_NAME)
+    markdown, summary = tmp_path / "check.md", tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    proc = run_cli(config, "check", "--markdown", str(markdown))
+    assert proc.returncode == 1, proc.stderr  # the failed run regressed
+    for text in (markdown.read_text(), summary.read_text()):
+        assert "<img" not in text and "<script" not in text
+        assert "&lt;img src=x onerror=alert(1)&gt;" in text  # shown, as text: the reason and the folder
+        assert "&lt;script&gt;alert(2)&lt;/script&gt;" in text
+        assert f"asap7/{HOSTILE_NAME}: not judged".replace("<", "&lt;").replace(">", "&gt;") in text
 
 
 # ------------------------------------------------------------------------ file modes

@@ -15,6 +15,7 @@ import pytest
 from orchestrator import history
 from orchestrator.record import Metrics, RunRecord, SkippedStage, StepInfo
 from orchestrator.report import (
+    ArtifactRoots,
     build_reports,
     build_site,
     plots,
@@ -178,7 +179,7 @@ def test_index_numbers_equal_history_latest_passing(showcase, tmp_path):
 
 
 def test_run_page_shows_units_steps_tools_and_inline_logs(showcase, tmp_path):
-    summary = build_site(showcase, tmp_path / "site")
+    summary = build_site(showcase, tmp_path / "site", roots=ArtifactRoots(build=(tmp_path / "build",)))
     record = next(r for r in showcase if r.logs)
     run_dir = tmp_path / "site" / "runs" / slug(record.run_id)
     page = (tmp_path / "site" / "runs" / f"{slug(record.run_id)}.html").read_text()
@@ -330,7 +331,8 @@ REFERENCE_GDS = REFERENCE / "latest/nangate45/fp_16_32_adder/results/6_final.gds
 @pytest.mark.skipif(not REFERENCE_GDS.is_file(), reason=f"reference GDS not present at {REFERENCE_GDS}")
 def test_gds_without_images_is_rendered_with_klayout_and_cached(tmp_path):
     record = make_record("fp_16_32_adder", "nangate45", gds=str(REFERENCE_GDS))
-    first = build_site([record], tmp_path / "site", cache_dir=tmp_path / "cache")
+    roots = ArtifactRoots(build=(REFERENCE_GDS.parent,))
+    first = build_site([record], tmp_path / "site", cache_dir=tmp_path / "cache", roots=roots)
     assert first.layouts_rendered == 1 and first.layout_cache_hits == 0, first.warnings
     png = tmp_path / "site" / "runs" / slug(record.run_id) / "img" / "layout-gds.png"
     data = png.read_bytes()
@@ -339,14 +341,15 @@ def test_gds_without_images_is_rendered_with_klayout_and_cached(tmp_path):
     assert copied.stat().st_size == REFERENCE_GDS.stat().st_size
     page = (tmp_path / "site" / "index.html").read_text()
     assert "rendered with KLayout" in page and "Download GDS" in page
-    second = build_site([record], tmp_path / "site", cache_dir=tmp_path / "cache")
+    second = build_site([record], tmp_path / "site", cache_dir=tmp_path / "cache", roots=roots)
     assert second.layouts_rendered == 0 and second.layout_cache_hits == 1
 
 
 def test_unreadable_gds_gives_a_warning_and_a_reason(tmp_path):
     bad = tmp_path / "bad.gds"
     bad.write_bytes(b"not a gds file at all")
-    summary = build_site([make_record(gds=str(bad))], tmp_path / "site", cache_dir=tmp_path / "cache")
+    summary = build_site([make_record(gds=str(bad))], tmp_path / "site", cache_dir=tmp_path / "cache",
+                         roots=ArtifactRoots(build=(tmp_path,)))
     assert len(summary.warnings) == 1 and "layout render failed" in summary.warnings[0]
     assert "render failed" in (tmp_path / "site" / "index.html").read_text()
 

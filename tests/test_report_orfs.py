@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator import history
 from orchestrator.config import load_platforms
-from orchestrator.report import build_reports
+from orchestrator.report import ArtifactRoots, build_reports
 from orchestrator.report.view import INDEX_ROWS, slug
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +30,8 @@ def imported(tmp_path_factory):
     platforms = load_platforms(REPO / "platforms")
     orfs_import.import_orfs(REFERENCE, root / "history", platforms)
     records = history.load_records(root / "history")
-    summary = build_reports(records, reports_dir=root / "reports", platforms=platforms, cache_dir=root / "cache")
+    summary = build_reports(records, reports_dir=root / "reports", platforms=platforms, cache_dir=root / "cache",
+                            roots=ArtifactRoots(imports=(REFERENCE,)))
     return records, summary, root / "reports"
 
 

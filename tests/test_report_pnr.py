@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from orchestrator.record import Metrics, RunRecord
-from orchestrator.report import build_site, orfs_compare, plots, trends
+from orchestrator.report import ArtifactRoots, build_site, orfs_compare, plots, trends
 from orchestrator.report.view import slug
 from tests.synthetic_history import ROUTED_DECODER_METRICS, routed_record, synthesis_timing_record
 
@@ -55,7 +55,7 @@ def routed(tmp_path):
 
 
 def test_index_shows_our_klayout_layout_and_the_post_route_figures(routed, tmp_path):
-    build_site([routed], tmp_path / "site")
+    build_site([routed], tmp_path / "site", roots=ArtifactRoots(build=(tmp_path / "build",)))
     page = (tmp_path / "site" / "index.html").read_text()
     run = slug(routed.run_id)
     image = tmp_path / "site" / "runs" / run / "img" / "layout.png"
@@ -103,7 +103,7 @@ def test_imported_runs_get_no_post_route_table_of_this_flow(tmp_path):
 
 
 def test_run_page_names_the_scenario_of_each_timing_figure_and_the_images(routed, tmp_path):
-    build_site([routed], tmp_path / "site")
+    build_site([routed], tmp_path / "site", roots=ArtifactRoots(build=(tmp_path / "build",)))
     page = (tmp_path / "site" / "runs" / f"{slug(routed.run_id)}.html").read_text()
     rows = dict(re.findall(r'<tr data-metric="([^"]+)">(.*?)</tr>', page))
     assert rows["wns_ns"].endswith("<td>write.views</td><td>typical</td>")
@@ -188,7 +188,8 @@ def test_comparison_matches_same_design_pdk_and_clock_and_says_when_orfs_has_no_
     assert rows[("nangate45", 2.5)].note == "no ORFS run at 2.5 ns (ORFS ran halut_decoder on nangate45 at 3, 6 ns)"
     assert rows[("asap7", 3.0)].note == "no ORFS run of halut_decoder on asap7"
 
-    build_site([ours_25, newer, failed, ours, older, other_clock], tmp_path / "site")
+    build_site([ours_25, newer, failed, ours, older, other_clock], tmp_path / "site",
+               roots=ArtifactRoots(build=(tmp_path,)))
     page = (tmp_path / "site" / "vs-orfs.html").read_text()
     row = re.search(r'<tr data-design="halut_decoder" data-clock="3.0">(.*?)</tr>', page, re.DOTALL).group(1)
     for record in (ours, newer):  # linked to both runs, and the pages are there

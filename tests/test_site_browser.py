@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from orchestrator import history
-from orchestrator.report import build_reports
+from orchestrator.report import ArtifactRoots, build_reports
 from orchestrator.report.view import INDEX_ROWS, format_metric
 from tests.synthetic_history import HOSTILE_TEXT, showcase_records
 
@@ -71,7 +71,8 @@ def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
     gds = REFERENCE_GDS if REFERENCE_GDS.is_file() else None
     records = showcase_records(root / "build", gds=gds)
-    summary = build_reports(records, reports_dir=root / "reports", cache_dir=root / "cache")
+    roots = ArtifactRoots(build=(root / "build", *([REFERENCE_GDS.parent] if gds else [])))
+    summary = build_reports(records, reports_dir=root / "reports", cache_dir=root / "cache", roots=roots)
     assert not summary.warnings, summary.warnings
     return summary.out_dir, records
 
@@ -215,7 +216,8 @@ def orfs_site(tmp_path_factory):
     unmatched = routed_record(root / "build3", clock_period_ns=3.0,
                               timestamp=matched.timestamp.replace(hour=23))
     summary = build_reports([*records, matched, unmatched], reports_dir=root / "reports", platforms=platforms,
-                            cache_dir=root / "cache")
+                            cache_dir=root / "cache",
+                            roots=ArtifactRoots(build=(root,), imports=(REFERENCE_NANGATE45,)))
     assert not summary.warnings, summary.warnings
     return summary.out_dir, records, matched, unmatched
 

@@ -5,10 +5,12 @@
 """
 
 from orchestrator.report.api import build_reports, build_reports_from_config
+from orchestrator.report.layout import ArtifactRoots
 from orchestrator.report.site import SiteSummary, build_site
 from orchestrator.report.tables import summary_markdown, write_tables
 
 __all__ = [
+    "ArtifactRoots",
     "SiteSummary",
     "build_reports",
     "build_reports_from_config",

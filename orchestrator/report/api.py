@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from orchestrator.config import Config, Platform
-from orchestrator.history import implausible_reason, load_records
+from orchestrator.history import implausible_reason, import_roots, read_history
 from orchestrator.record import RunRecord
+from orchestrator.report.layout import ArtifactRoots
 from orchestrator.report.site import SiteSummary, build_site
 from orchestrator.report.tables import write_tables
 
@@ -15,10 +16,13 @@ LAYOUT_CACHE_DIR = "cache"  # under reports_dir; git-ignored
 
 
 def build_reports(records: Iterable[RunRecord], *, reports_dir: Path, site_dir: Path | None = None,
-                  platforms: dict[str, Platform] | None = None, cache_dir: Path | None = None) -> SiteSummary:
+                  platforms: dict[str, Platform] | None = None, cache_dir: Path | None = None,
+                  roots: ArtifactRoots | None = None, record_files: Mapping[str, Path] | None = None) -> SiteSummary:
     """Build the site (default ``reports_dir/site``), then ``summary.md`` and ``history.csv``.
 
-    GDS renders are cached under ``cache_dir`` (default ``reports_dir/cache``).
+    GDS renders are cached under ``cache_dir`` (default ``reports_dir/cache``). Records' files are
+    published only from ``roots`` (none given: none are); ``record_files`` (run id -> history
+    file) lets a warning name the file a record came from.
     """
     usable: list[RunRecord] = []
     left_out: list[str] = []
@@ -32,19 +36,33 @@ def build_reports(records: Iterable[RunRecord], *, reports_dir: Path, site_dir: 
     reports_dir = Path(reports_dir)
     site_dir = Path(site_dir) if site_dir is not None else reports_dir / "site"
     cache_dir = Path(cache_dir) if cache_dir is not None else reports_dir / LAYOUT_CACHE_DIR
-    summary = build_site(records, site_dir, platforms=platforms, cache_dir=cache_dir)
+    summary = build_site(records, site_dir, platforms=platforms, cache_dir=cache_dir, roots=roots,
+                         record_files=record_files)
     write_tables(records, reports_dir, platforms=platforms, site=summary)
     summary.warnings[:0] = left_out
     return summary
 
 
+def config_roots(config: Config) -> ArtifactRoots:
+    """Where this project's runs live: its build folder, and the folders ``import-orfs`` imported
+    from (noted under the build folder, never taken from a record)."""
+    build_dir = config.path("build_dir")
+    return ArtifactRoots(build=(build_dir,), imports=tuple(import_roots(build_dir)))
+
+
 def build_reports_from_config(config: Config) -> SiteSummary:
-    """Everything ``python -m orchestrator report`` writes, from the paths in ``config``."""
+    """Everything ``python -m orchestrator report`` writes, from the paths in ``config``. A history
+    file that is not a usable record is left out with a warning; the others are reported."""
     reports_dir = config.path("reports_dir")
-    return build_reports(
-        load_records(config.path("history_dir")),
+    found = read_history(config.path("history_dir"))
+    summary = build_reports(
+        found.records,
         reports_dir=reports_dir,
         site_dir=config.path("site_dir"),
         platforms=config.platforms,
         cache_dir=reports_dir / LAYOUT_CACHE_DIR,
+        roots=config_roots(config),
+        record_files=found.files,
     )
+    summary.warnings[:0] = [skipped.message for skipped in found.skipped]
+    return summary

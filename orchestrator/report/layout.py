@@ -1,7 +1,8 @@
 """Run artefacts for the site: which files and images a record has and which of them may be
-published (only regular files inside the run's own folder), what the site links for each
-(``RunAssets``), copying them in, and rendering a GDS to PNG with the KLayout Python module
-(headless ``klayout.lay.LayoutView``), cached by GDS content hash.
+published (``locate_artifact``: only regular files inside the folders where this project's runs
+live, ``ArtifactRoots``), what the site links for each (``RunAssets``), publishing them
+(``publish_artifact``), and rendering a GDS to PNG with the KLayout Python module (headless
+``klayout.lay.LayoutView``), cached by GDS content hash.
 """
 
 from __future__ import annotations
@@ -117,35 +118,109 @@ def safe_file_name(name: str) -> str:
     return cleaned
 
 
-def artifact_roots(record: RunRecord) -> list[Path]:
-    """The folders a record's files may come from: its build directory, or the imported run folder."""
-    roots = []
+@dataclass(frozen=True)
+class ArtifactRoots:
+    """The folders the consumer knows this project's runs live in: the configured build folder
+    (``paths.build_dir``, for SiliconCompiler runs) and the folders ORFS runs were imported from
+    (``history.import_roots``). A record is data from elsewhere (a restored history branch, an
+    artifact): its own ``build_dir`` and ``source_path`` only say where inside these to look,
+    never where files may come from."""
+
+    build: tuple[Path, ...] = ()
+    imports: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Resolved once, so a root given through a symlink still contains its own files.
+        object.__setattr__(self, "build", tuple(Path(r).resolve() for r in self.build))
+        object.__setattr__(self, "imports", tuple(Path(r).resolve() for r in self.imports))
+
+    def for_record(self, record: RunRecord) -> tuple[Path, ...]:
+        return self.imports if record.source == "orfs" else self.build
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """Where a record's path led: ``path`` is the file to publish (fully resolved, a regular file
+    inside the record's roots); else ``refused`` says why not, or neither is set (no such file)."""
+
+    path: Path | None = None
+    refused: str | None = None
+    identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file that was checked
+
+
+def _candidates(record: RunRecord, path: str) -> list[Path]:
+    """Where a record's path may be: as written when absolute, else below its build dir or the
+    imported run folder (paths are stored relative to them when possible)."""
+    candidate = Path(path)
+    if candidate.is_absolute():
+        return [candidate]
+    bases = []
     for root in (record.build_dir, record.source_path):
         if root:
-            path = Path(root)
-            roots.append((path.parent if path.is_file() else path).resolve())
-    return roots
+            bases.append(Path(root) / candidate)
+            if Path(root).is_file():
+                bases.append(Path(root).parent / candidate)
+    return bases
 
 
-def refuse_artifact(record: RunRecord, source: Path) -> str | None:
-    """Why ``source`` must not be published (None: it may). Only regular files that are, once every
-    symlink is resolved, inside the record's own folder: a symlink in an imported archive
-    (``passwd.txt -> /etc/passwd``) or an absolute path in a record is never followed."""
+def locate_artifact(record: RunRecord, path: str | None, roots: ArtifactRoots) -> Artifact:
+    """The one check every published file of a record passes: ``path`` may be published only if it
+    names a regular file (not a symlink, FIFO, device or folder) that, with every symlink on the
+    way resolved, lies inside one of ``roots.for_record(record)``. The record's own ``build_dir``
+    or ``source_path`` is never a root: a record claiming ``"build_dir": "/"`` with
+    ``/etc/shadow`` among its reports gets nothing published."""
+    if not path:
+        return Artifact()
+    for candidate in _candidates(record, path):
+        try:
+            own = os.lstat(candidate)
+        except (OSError, ValueError):  # ValueError: a NUL byte in the path
+            continue
+        try:
+            real = candidate.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return Artifact(refused="cannot be resolved")
+        allowed = roots.for_record(record)
+        if not any(real.is_relative_to(root) for root in allowed):
+            where = "import folders" if record.source == "orfs" else "build folder"
+            return Artifact(refused=f"outside the project's {where} (resolves to {real})")
+        if stat.S_ISLNK(own.st_mode):
+            return Artifact(refused=f"a symbolic link (to {real})")
+        try:
+            target = os.lstat(real)
+        except OSError as exc:
+            return Artifact(refused=f"cannot be read: {exc.strerror or exc}")
+        if not stat.S_ISREG(target.st_mode):
+            return Artifact(refused="not a regular file")
+        return Artifact(path=real, identity=(target.st_dev, target.st_ino))
+    return Artifact()
+
+
+def publish_artifact(artifact: Artifact, target: Path) -> bool:
+    """Hard-link (a GDS can be hundreds of MB) or else copy the checked file to ``target``. The file
+    is opened without following symlinks and must still be the very file ``locate_artifact``
+    checked, so a path swapped for a symlink meanwhile publishes nothing. False: not published."""
+    assert artifact.path is not None and artifact.identity is not None
     try:
-        real = source.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return "cannot be resolved"
-    roots = artifact_roots(record)
-    if roots and not any(real.is_relative_to(root) for root in roots):
-        return f"it is outside the run folder (resolves to {real})"
-    if not roots and source.is_symlink():  # a record without a folder names its files directly
-        return f"it is a symbolic link (to {real})"
+        fd = os.open(artifact.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
     try:
-        if not stat.S_ISREG(os.stat(real).st_mode):
-            return "not a regular file"
-    except OSError as exc:
-        return f"cannot be read: {exc.strerror or exc}"
-    return None
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != artifact.identity:
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:  # linkat(AT_SYMLINK_FOLLOW) of the open file: the inode checked, not a path looked up again
+            os.link(f"/proc/self/fd/{fd}", target)
+            return True
+        except OSError:
+            pass
+        with open(target, "wb") as out, os.fdopen(os.dup(fd), "rb") as source:
+            shutil.copyfileobj(source, out, 1 << 20)
+        return True
+    finally:
+        os.close(fd)
+
 
 def has_artifacts(record: RunRecord) -> bool:
     """Whether the record names any image, GDS, log or report to publish."""
@@ -169,40 +244,6 @@ def run_files(record: RunRecord) -> list[tuple[str, str]]:
             entries.append((f"report: {Path(path).name}", path))
             seen_paths.add(path)
     return entries
-
-
-def resolve_artifact(record: RunRecord, path: str | None) -> Path | None:
-    """The existing file a record's path points at, or None.
-
-    Paths are stored relative to the run's build dir when possible; imported runs may be relative
-    to where they came from (``source_path``).
-    """
-    if not path:
-        return None
-    candidate = Path(path)
-    bases: list[Path] = []
-    if candidate.is_absolute():
-        bases.append(candidate)
-    else:
-        for root in (record.build_dir, record.source_path):
-            if root:
-                bases.append(Path(root) / candidate)
-                if Path(root).is_file():
-                    bases.append(Path(root).parent / candidate)
-        bases.append(candidate)
-    for option in bases:
-        if option.is_file():
-            return option
-    return None
-
-
-def link_or_copy(source: Path, target: Path) -> None:
-    """Hard-link when on the same file system (a GDS can be hundreds of MB), else copy."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
 
 
 def file_sha256(path: Path) -> str:

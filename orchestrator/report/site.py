@@ -20,7 +20,7 @@ import html
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +43,7 @@ from orchestrator.history import record_sort_key, to_dataframe
 from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, parameters_key
 from orchestrator.report import design_space, orfs_compare, plots, trends
 from orchestrator.report import layout as layout_mod
-from orchestrator.report.layout import FileLink, ImageLink, RunAssets
+from orchestrator.report.layout import ArtifactRoots, FileLink, ImageLink, RunAssets
 from orchestrator.report.view import (
     IndexTable,
     build_index_tables,
@@ -119,8 +119,11 @@ def _when(value: datetime | None) -> str:
 
 class _SiteBuilder:
     def __init__(self, records: list[RunRecord], root: Path, platforms: dict[str, Platform] | None,
-                 cache_dir: Path | None, summary: SiteSummary) -> None:
+                 cache_dir: Path | None, summary: SiteSummary, roots: ArtifactRoots,
+                 record_files: Mapping[str, Path]) -> None:
         self.records = sorted(records, key=record_sort_key)
+        self.roots = roots
+        self.record_files = record_files
         self.root = root
         self.platforms = platforms or {}
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
@@ -130,6 +133,7 @@ class _SiteBuilder:
         self.run_slug: dict[int, str] = {}
         self.groups: dict[tuple[str, str], list[RunRecord]] = {}
         self.assets: dict[int, RunAssets] = {}
+        self._refused: set[tuple[int, str | None]] = set()  # (id(record), path) already warned about
         self._template_cache: dict[str, Any] = {}
 
     # ---- helpers -------------------------------------------------------------------------
@@ -351,35 +355,35 @@ class _SiteBuilder:
             return candidate
 
         for key, path in record.images.items():
-            source = layout_mod.resolve_artifact(record, path)
-            if source is None:
-                assets.images.append(ImageLink(key=key, href=None, note=f"image file missing: {path}"))
+            found = self._locate(record, path)
+            if found.path is None:
+                note = f"image not copied: {found.refused}" if found.refused else f"image file missing: {path}"
+                assets.images.append(ImageLink(key=key, href=None, note=note))
                 continue
-            refused = layout_mod.refuse_artifact(record, source)
-            if refused is None and source.suffix.lower() in layout_mod.ACTIVE_SUFFIXES:
-                refused = "an SVG image can carry scripts"
-            if refused:
-                assets.images.append(ImageLink(key=key, href=None, note=f"image not copied: {refused}"))
+            if found.path.suffix.lower() in layout_mod.ACTIVE_SUFFIXES:
+                note = "image not copied: an SVG image can carry scripts"
+                assets.images.append(ImageLink(key=key, href=None, note=note))
                 continue
-            suffix = source.suffix.lower() if source.suffix.lower() in layout_mod.IMAGE_SUFFIXES else ".png"
+            suffix = found.path.suffix.lower() if found.path.suffix.lower() in layout_mod.IMAGE_SUFFIXES else ".png"
             rel = f"img/{unique(slug(key) + suffix)}"
-            layout_mod.link_or_copy(source, run_dir / rel)
+            if not self._publish(record, path, found, run_dir / rel):
+                assets.images.append(ImageLink(key=key, href=None, note="image not copied: it changed while read"))
+                continue
             self.summary.images_copied += 1
             assets.images.append(ImageLink(key=key, href=rel))
 
-        gds = layout_mod.resolve_artifact(record, record.gds)
-        refused_gds = layout_mod.refuse_artifact(record, gds) if gds is not None else None
-        if refused_gds:
-            assets.gds_note = f"GDS not copied: {refused_gds}"
-            gds = None
-        elif gds is not None:
-            rel = unique(layout_mod.safe_file_name(gds.name))
-            layout_mod.link_or_copy(gds, run_dir / rel)
-            assets.gds_href = rel
-            if not any(img.href for img in assets.images):
-                assets.images.append(self._render_layout(record, gds, run_dir))
-        elif refused_gds:
-            pass
+        gds = self._locate(record, record.gds)
+        if gds.refused:
+            assets.gds_note = f"GDS not copied: {gds.refused}"
+        elif gds.path is not None:
+            rel = unique(layout_mod.safe_file_name(gds.path.name))
+            if self._publish(record, record.gds, gds, run_dir / rel):
+                assets.gds_href = rel
+                if not any(img.href for img in assets.images):
+                    # Rendered from the site's own copy: the very file that was checked.
+                    assets.images.append(self._render_layout(record, run_dir / rel, run_dir))
+            else:
+                assets.gds_note = "GDS not copied: it changed while read"
         elif record.gds:
             assets.gds_note = f"GDS file missing: {record.gds}"
         else:
@@ -413,30 +417,49 @@ class _SiteBuilder:
         shutil.copyfile(png, run_dir / rel)
         return ImageLink(key=key, href=rel)
 
+    def _locate(self, record: RunRecord, path: str | None) -> layout_mod.Artifact:
+        """``layout.locate_artifact`` against this site's roots; a refusal is one warning line naming
+        the record's file and the path, once per path."""
+        found = layout_mod.locate_artifact(record, path, self.roots)
+        if found.refused and (id(record), path) not in self._refused:
+            self._refused.add((id(record), path))
+            self.summary.warnings.append(f"{self._record_name(record)}: {path}: not published: {found.refused}")
+        return found
+
+    def _publish(self, record: RunRecord, path: str | None, found: layout_mod.Artifact, target: Path) -> bool:
+        if layout_mod.publish_artifact(found, target):
+            return True
+        self.summary.warnings.append(f"{self._record_name(record)}: {path}: not published: changed while read")
+        return False
+
+    def _record_name(self, record: RunRecord) -> str:
+        """The record's history file, for warnings (its run id when it was not read from one)."""
+        return str(self.record_files.get(record.run_id) or f"record {record.run_id}")
+
     def _copy_file(self, record: RunRecord, label: str, path: str, run_dir: Path, prefix: str) -> FileLink:
-        source = layout_mod.resolve_artifact(record, path)
-        if source is None:
-            return FileLink(label=label, href=None, viewer=None, note=f"file missing: {path}")
-        refused = layout_mod.refuse_artifact(record, source)
-        if refused:
-            self.summary.warnings.append(f"{record.run_id}: {path}: not copied: {refused}")
-            return FileLink(label=label, href=None, viewer=None, note=f"not copied: {refused}")
+        found = self._locate(record, path)
+        if found.path is None:
+            note = f"not copied: {found.refused}" if found.refused else f"file missing: {path}"
+            return FileLink(label=label, href=None, viewer=None, note=note)
+        source = found.path
         name = f"{prefix}-{layout_mod.safe_file_name(source.name)}"
         active = source.suffix.lower() in layout_mod.ACTIVE_SUFFIXES
         if active:
             name += ".txt"  # a document or script from elsewhere is published as plain text only
-        layout_mod.link_or_copy(source, run_dir / "files" / name)
+        copy = run_dir / "files" / name
+        if not self._publish(record, path, found, copy):
+            return FileLink(label=label, href=None, viewer=None, note="not copied: it changed while read")
         self.summary.files_copied += 1
         viewer = None
         if active or source.suffix.lower() in layout_mod.TEXT_SUFFIXES or source.suffix.lower().startswith(".log"):
-            text, truncated = _read_text(source)
+            text, truncated = _read_text(copy)  # the site's copy: the file that was checked
             if text is not None:
                 viewer_rel = f"files/{name}.html"
                 self.write_page(
                     f"runs/{self.run_slug[id(record)]}/{viewer_rel}", "file.html",
                     record=record, label=label, source=str(source), raw_href=name, text=text,
                     truncated=truncated, run_href=f"../../{self.run_slug[id(record)]}.html",
-                    size=source.stat().st_size,
+                    size=copy.stat().st_size,
                 )
                 viewer = viewer_rel
         return FileLink(label=label, href=f"files/{name}", viewer=viewer)
@@ -673,11 +696,14 @@ def _read_text(path: Path) -> tuple[str | None, bool]:
 
 
 def build_site(records: Iterable[RunRecord], out_dir: Path, *, platforms: dict[str, Platform] | None = None,
-               cache_dir: Path | None = None) -> SiteSummary:
+               cache_dir: Path | None = None, roots: ArtifactRoots | None = None,
+               record_files: Mapping[str, Path] | None = None) -> SiteSummary:
     """Write the gallery for ``records`` to ``out_dir`` (replaced atomically as a whole).
 
     ``platforms`` adds PDK descriptions and orders the index; ``cache_dir`` keeps GDS renders
-    (keyed by GDS hash) between builds. Returns counts, warnings and the index tables.
+    (keyed by GDS hash) between builds; ``roots``: the folders records' files may be published
+    from (none given: no file of any record is published); ``record_files``: run id -> the history
+    file it was read from, named in warnings. Returns counts, warnings and the index tables.
     """
     started = time.perf_counter()
     target = Path(out_dir).resolve()
@@ -686,7 +712,8 @@ def build_site(records: Iterable[RunRecord], out_dir: Path, *, platforms: dict[s
     building = make_swap_directory(target)
     summary = SiteSummary(out_dir=target, index=target / "index.html")
     try:
-        _SiteBuilder(list(records), building, platforms, cache_dir, summary).build()
+        _SiteBuilder(list(records), building, platforms, cache_dir, summary, roots or ArtifactRoots(),
+                     record_files or {}).build()
         shutil.rmtree(building / ".render", ignore_errors=True)
         # mkdtemp makes it 0700; like every other folder, it gets what the umask allows (a static host reads it)
         os.chmod(building, 0o777 & ~current_umask())

@@ -5,28 +5,18 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from orchestrator.config import Platform
 from orchestrator.fsutil import atomic_write_text
 from orchestrator.history import to_dataframe
+from orchestrator.markdown import md_text
 from orchestrator.record import RunRecord
 from orchestrator.report.view import IndexTable, build_index_tables, build_signoff_tables
 
 SUMMARY_FILE = "summary.md"
 HISTORY_CSV_FILE = "history.csv"
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
-
-
-def md_text(text: str) -> str:
-    """Text safe inside a Markdown table cell: shown literally, never as HTML or markup."""
-    flat = " ".join(str(text).split())
-    flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", flat)
-
 
 def _metric_rows(table: IndexTable) -> list[str]:
     lines = []
