@@ -11,6 +11,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import signal
 import sys
@@ -22,7 +23,7 @@ from typing import Any
 import yaml
 
 from orchestrator.config import SCHEDULERS
-from orchestrator.errors import ConfigError, OrchestratorError, ToolError
+from orchestrator.errors import ConfigError, OrchestratorError, ToolError, clip, cut
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_TOOL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -37,15 +38,45 @@ def _err(message: str) -> None:
 
 
 def _parse_param(text: str) -> tuple[str, Any]:
+    from orchestrator.config import load_yaml, yaml_error_text
+
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise ConfigError(f"--param: expected KEY=VALUE (value: {text!r})")
+        raise ConfigError(f"--param: expected KEY=VALUE (value: {clip(text)})")
+    key = key.strip()
     try:
-        parsed = yaml.safe_load(value)
+        parsed = load_yaml(value, _DecimalLoader)
+    except _NotDecimal as exc:
+        raise ConfigError(f"--param {cut(key)}: {exc.problem} (value: {clip(value)})") from None
     except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"--param {key.strip()}: invalid YAML value: {problem} (value: {value!r})") from None
-    return key.strip(), parsed
+        raise ConfigError(f"--param {cut(key)}: invalid YAML value{yaml_error_text(exc)} "
+                          f"(value: {clip(value)})") from None
+    return key, parsed
+
+
+class _NotDecimal(yaml.constructor.ConstructorError):
+    pass
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """YAML for ``--param`` values: numbers only in decimal. YAML 1.1 also reads 0x10 as 16, 010 as
+    8, 1:20 as 80 and 1_000 as 1000, which on a command line is a typo far more often than meant."""
+
+    def construct_yaml_int(self, node):
+        if not _DECIMAL_INT.fullmatch(node.value):
+            raise _NotDecimal(None, None, f"{cut(node.value)} is not a decimal number", node.start_mark)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):
+        if not _DECIMAL_FLOAT.fullmatch(node.value):
+            raise _NotDecimal(None, None, f"{cut(node.value)} is not a decimal number", node.start_mark)
+        return super().construct_yaml_float(node)
+
+
+_DECIMAL_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_DECIMAL_FLOAT = re.compile(r"[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+_DecimalLoader.add_constructor("tag:yaml.org,2002:int", _DecimalLoader.construct_yaml_int)
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _DecimalLoader.construct_yaml_float)
 
 
 def build_parser() -> argparse.ArgumentParser:
