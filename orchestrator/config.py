@@ -245,8 +245,24 @@ class FlowOptions(_Strict):
     # on the latch-memory designs (a small halut_matmul on ASAP7 sat in it for over 15 min at
     # cts.repair_timing); the record does not use SC's logicdepth metric.
     closure: ClosureOptions = Field(default_factory=ClosureOptions, description="routing closure loop")
+
+    @field_validator("step_timeouts_s")
+    @classmethod
+    def _positive_timeouts(cls, value: dict[str, float]) -> dict[str, float]:
+        for step, seconds in value.items():
+            if not seconds > 0:
+                raise ValueError(f"step_timeouts_s: step '{cut(step)}': must be > 0 (value: {seconds!r})")
+        return value
+
     openroad_skip_reports: list[str] = Field(default_factory=lambda: ["logicdepth"], description="OpenROAD "
                                              "reports every P&R step skips (SC APRTask skip_reports)")
+    # The longest step measured here is detailed routing of a NanGate45 encoder, 40 min (a matmul's
+    # is several times that); 6 h ends a hung tool the same night without cutting a slow real one.
+    step_timeout_s: float | None = Field(21600.0, gt=0, description="wall-time limit of one flow step's tool, "
+                                         "in s (SC [option,timeout]); a step past it is ended and the job "
+                                         "recorded as fail; null = no limit")
+    step_timeouts_s: dict[str, float] = Field(default_factory=dict, description="step name -> its own "
+                                              "wall-time limit in s, replacing step_timeout_s for that step")
     # A P&R job takes 20 min to hours here: 1000 points are weeks of machine time, and a grid that
     # large is a typo (an axis listed twice, a range pasted in) far more often than a plan.
     max_sweep_points: int = Field(1000, ge=1, description="most jobs one sweep may expand to (its points x "
