@@ -5,7 +5,7 @@ Exit codes:
   1   a job failed, or `check` found a regression
   2   usage or configuration error (bad config, unknown design/PDK, missing PDK data, ...)
   3   a required tool is missing (`run --require-all-stages`)
-  130 interrupted (Ctrl-C)
+  130 interrupted (Ctrl-C, SIGTERM, SIGHUP)
 """
 
 from __future__ import annotations
@@ -283,8 +283,9 @@ def cmd_run(args) -> int:
     runner.preflight(config, jobs, toolchain, to)
     max_parallel = args.jobs or config.flow.jobs or runner.default_parallel_jobs()
     display = ProgressDisplay(len(jobs))
-    # A CI cancel or `kill` (SIGTERM) stops the jobs as cleanly as Ctrl-C does.
-    previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # A CI cancel or `kill` (SIGTERM), or the terminal going away (SIGHUP: an ssh session that
+    # drops), stops the jobs as cleanly as Ctrl-C does: exit 130, the summary, records kept.
+    previous = {sig: signal.signal(sig, signal.default_int_handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         outcomes = runner.run_jobs(config, jobs, toolchain, max_parallel=max_parallel,
                                    to=to, force=args.force, on_progress=display.update,
@@ -295,7 +296,8 @@ def cmd_run(args) -> int:
         print("\n" + format_run_summary(exc.outcomes, time.monotonic() - began, interrupted=True), file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGTERM, previous_sigterm)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     display.close()
     exit_code = EXIT_FAIL if _report_unwritten(outcomes) else EXIT_OK
     records = [o.record for o in outcomes if o.record is not None]
