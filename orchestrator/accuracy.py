@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import OrchestratorError, clip
 from orchestrator.record import METRIC_SPECS
 
 # Metrics the evaluation yields: the registry's ``stage="accuracy"`` entries.
@@ -69,7 +69,7 @@ def _task_error(exc: Exception) -> AccuracyError:
 def normalise(generator: str, task: Mapping[str, Any]) -> dict[str, Any]:
     """The task with the generator's defaults filled in; AccuracyError names the sub-key."""
     if not isinstance(task, Mapping):
-        raise AccuracyError("", f"must be a mapping (value: {task!r})")
+        raise AccuracyError("", f"must be a mapping (value: {clip(task)})")
     try:
         return dict(plugin(generator).validate_task(task))
     except (ValueError, TypeError) as exc:

@@ -176,6 +176,10 @@ def key_components(
         "rtl": files_digest(rendered.rtl_files, rendered.out_dir),
         "sdc": files_digest([rendered.sdc_file], rendered.out_dir),
         "platform": _sha256(_canonical(platform.model_dump(mode="json"))),
+        # Not the step time limits (flow.step_timeout_s, step_timeouts_s): a limit changes no result
+        # a job records as pass or partial, only whether a slow step gets to finish, and a job it
+        # ended is a fail, which is never reused. In the key, raising a limit would re-run every
+        # finished job for nothing; a job that finished under a higher limit stays a true result.
         "flow": {"to": to, "syn_np": config.flow.syn_np, "jobname": SC_JOBNAME,
                  "openroad_skip_reports": sorted(config.flow.openroad_skip_reports),
                  "closure": config.flow.closure.model_dump(mode="json")},

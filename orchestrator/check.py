@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from orchestrator.config import format_validation_error, read_yaml_mapping
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import OrchestratorError, clip, cut
 from orchestrator.fsutil import atomic_write_text
 from orchestrator.history import SkippedRecord, latest_records
 from orchestrator.markdown import md_text
@@ -156,7 +156,7 @@ DEFAULT_RULES: dict[str, MetricRule] = {
 def _check_metric_name(path: Path, key: str, metric: str) -> None:
     if metric not in CHECKABLE_METRICS:
         known = ", ".join(CHECKABLE_METRICS)
-        raise BaselineError(f"{path}: key '{key}': unknown metric (value: {metric!r}; known: {known})")
+        raise BaselineError(f"{path}: key '{cut(key)}': unknown metric (value: {clip(metric)}; known: {known})")
 
 
 def _check_rules(path: Path, prefix: str, rules: dict[str, MetricRule]) -> None:
@@ -430,7 +430,7 @@ def _selection(
     if unknown:
         have = ", ".join(sorted(known)) or "none"
         raise SelectionError(
-            f"{option} {unknown[0]!r}: no runs in the history and no entries in {baseline_path} (known: {have})"
+            f"{option} {clip(unknown[0])}: no runs in the history and no entries in {baseline_path} (known: {have})"
         )
     return wanted
 

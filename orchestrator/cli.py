@@ -5,12 +5,13 @@ Exit codes:
   1   a job failed, or `check` found a regression
   2   usage or configuration error (bad config, unknown design/PDK, missing PDK data, ...)
   3   a required tool is missing (`run --require-all-stages`)
-  130 interrupted (Ctrl-C)
+  130 interrupted (Ctrl-C, SIGTERM, SIGHUP)
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import signal
 import sys
@@ -22,7 +23,7 @@ from typing import Any
 import yaml
 
 from orchestrator.config import SCHEDULERS
-from orchestrator.errors import ConfigError, OrchestratorError, ToolError
+from orchestrator.errors import ConfigError, OrchestratorError, ToolError, clip, cut
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_TOOL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -37,15 +38,45 @@ def _err(message: str) -> None:
 
 
 def _parse_param(text: str) -> tuple[str, Any]:
+    from orchestrator.config import load_yaml, yaml_error_text
+
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise ConfigError(f"--param: expected KEY=VALUE (value: {text!r})")
+        raise ConfigError(f"--param: expected KEY=VALUE (value: {clip(text)})")
+    key = key.strip()
     try:
-        parsed = yaml.safe_load(value)
+        parsed = load_yaml(value, _DecimalLoader)
+    except _NotDecimal as exc:
+        raise ConfigError(f"--param {cut(key)}: {exc.problem} (value: {clip(value)})") from None
     except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"--param {key.strip()}: invalid YAML value: {problem} (value: {value!r})") from None
-    return key.strip(), parsed
+        raise ConfigError(f"--param {cut(key)}: invalid YAML value{yaml_error_text(exc)} "
+                          f"(value: {clip(value)})") from None
+    return key, parsed
+
+
+class _NotDecimal(yaml.constructor.ConstructorError):
+    pass
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """YAML for ``--param`` values: numbers only in decimal. YAML 1.1 also reads 0x10 as 16, 010 as
+    8, 1:20 as 80 and 1_000 as 1000, which on a command line is a typo far more often than meant."""
+
+    def construct_yaml_int(self, node):
+        if not _DECIMAL_INT.fullmatch(node.value):
+            raise _NotDecimal(None, None, f"{cut(node.value)} is not a decimal number", node.start_mark)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):
+        if not _DECIMAL_FLOAT.fullmatch(node.value):
+            raise _NotDecimal(None, None, f"{cut(node.value)} is not a decimal number", node.start_mark)
+        return super().construct_yaml_float(node)
+
+
+_DECIMAL_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_DECIMAL_FLOAT = re.compile(r"[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+_DecimalLoader.add_constructor("tag:yaml.org,2002:int", _DecimalLoader.construct_yaml_int)
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _DecimalLoader.construct_yaml_float)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,8 +283,9 @@ def cmd_run(args) -> int:
     runner.preflight(config, jobs, toolchain, to)
     max_parallel = args.jobs or config.flow.jobs or runner.default_parallel_jobs()
     display = ProgressDisplay(len(jobs))
-    # A CI cancel or `kill` (SIGTERM) stops the jobs as cleanly as Ctrl-C does.
-    previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # A CI cancel or `kill` (SIGTERM), or the terminal going away (SIGHUP: an ssh session that
+    # drops), stops the jobs as cleanly as Ctrl-C does: exit 130, the summary, records kept.
+    previous = {sig: signal.signal(sig, signal.default_int_handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         outcomes = runner.run_jobs(config, jobs, toolchain, max_parallel=max_parallel,
                                    to=to, force=args.force, on_progress=display.update,
@@ -264,7 +296,8 @@ def cmd_run(args) -> int:
         print("\n" + format_run_summary(exc.outcomes, time.monotonic() - began, interrupted=True), file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGTERM, previous_sigterm)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     display.close()
     exit_code = EXIT_FAIL if _report_unwritten(outcomes) else EXIT_OK
     records = [o.record for o in outcomes if o.record is not None]

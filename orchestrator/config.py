@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.errors import CLIP_CHARS, ConfigError, OrchestratorError, clip, cut
 from orchestrator.names import check_name
 
 # Environment variable that points lambdapdk at an offline data root (e.g. ../shared/pdk).
@@ -245,8 +245,29 @@ class FlowOptions(_Strict):
     # on the latch-memory designs (a small halut_matmul on ASAP7 sat in it for over 15 min at
     # cts.repair_timing); the record does not use SC's logicdepth metric.
     closure: ClosureOptions = Field(default_factory=ClosureOptions, description="routing closure loop")
+
+    @field_validator("step_timeouts_s")
+    @classmethod
+    def _positive_timeouts(cls, value: dict[str, float]) -> dict[str, float]:
+        for step, seconds in value.items():
+            if not seconds > 0:
+                raise ValueError(f"step_timeouts_s: step '{cut(step)}': must be > 0 (value: {seconds!r})")
+        return value
+
     openroad_skip_reports: list[str] = Field(default_factory=lambda: ["logicdepth"], description="OpenROAD "
                                              "reports every P&R step skips (SC APRTask skip_reports)")
+    # The longest step measured here is detailed routing of a NanGate45 encoder, 40 min (a matmul's
+    # is several times that); 6 h ends a hung tool the same night without cutting a slow real one.
+    step_timeout_s: float | None = Field(21600.0, gt=0, description="wall-time limit of one flow step's tool, "
+                                         "in s (SC [option,timeout]); a step past it is ended and the job "
+                                         "recorded as fail; null = no limit")
+    step_timeouts_s: dict[str, float] = Field(default_factory=dict, description="step name -> its own "
+                                              "wall-time limit in s, replacing step_timeout_s for that step")
+    # A P&R job takes 20 min to hours here: 1000 points are weeks of machine time, and a grid that
+    # large is a typo (an axis listed twice, a range pasted in) far more often than a plan.
+    max_sweep_points: int = Field(1000, ge=1, description="most jobs one sweep may expand to (its points x "
+                                                          "clock periods x PDKs); a larger sweep is refused "
+                                                          "at load, naming its count")
 
 
 class Sweep(_Strict):
@@ -314,15 +335,18 @@ class Config(_Strict):
 
 
 def format_validation_error(source: Path, exc: ValidationError) -> str:
+    """pydantic's first error as one line naming the file, the key and the value; every part that
+    comes from the file (key names, the value, a message quoting it) is cut to a few hundred
+    characters."""
     err = exc.errors()[0]
     parts: list[str] = []
     for item in err["loc"]:
         if isinstance(item, int):
             parts.append(f"[{item}]")
         else:
-            parts.append(("." if parts else "") + str(item))
+            parts.append(("." if parts else "") + cut(str(item)))
     key = "".join(parts) or "<root>"
-    msg = err["msg"]
+    msg = cut(err["msg"], 2 * CLIP_CHARS)
     if err["type"] == "extra_forbidden":
         return f"{source}: unknown key '{key}'"
     if err["type"] == "missing":
@@ -332,7 +356,7 @@ def format_validation_error(source: Path, exc: ValidationError) -> str:
         msg = msg.removeprefix("Value error, ")
         if "(value: " in msg:
             return f"{source}: key '{key}': {msg}"
-    return f"{source}: key '{key}': {msg} (value: {value!r})"
+    return f"{source}: key '{key}': {msg} (value: {clip(value)})"
 
 
 def read_yaml_mapping(
@@ -359,17 +383,101 @@ def read_yaml_mapping(
     except OSError as exc:
         raise error(f"{path}: cannot read {label}file: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise error(f"{path}: invalid YAML{where}: {problem}") from None
+        raise error(f"{path}: invalid YAML{yaml_error_text(exc)}") from None
     if data is None and empty_ok:
         data = {}
     if not isinstance(data, dict):
         raise error(f"{path}: top level must be a mapping, got {type(data).__name__}")
     return data
+
+
+# How much bigger than its own text a YAML document may become by expanding its aliases: each node
+# counts 1 and each scalar its length, so an ordinary file (a few kB, an anchor or two) is far below
+# and a "billion laughs" document (a 1 kB file that expands to 10^9 nodes) is refused before a
+# single object of it is built.
+YAML_ALIAS_BUDGET = 1_000_000
+# Deeper than any config; PyYAML's composer recurses per level and would die of RecursionError.
+YAML_MAX_DEPTH = 100
+
+
+class YAMLBudgetError(yaml.YAMLError):
+    """A document whose aliases expand beyond the budget, nests too deep, or refers to itself."""
+
+    def __init__(self, problem: str, mark: Any = None):
+        super().__init__(problem)
+        self.problem, self.problem_mark = problem, mark
+
+
+def yaml_error_text(exc: yaml.YAMLError) -> str:
+    """" (line L, column C): problem" for a PyYAML error: one line, bounded (a problem can quote
+    the offending text)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+    return f"{where}: {cut(problem)}"
+
+
+def _check_expansion(root: yaml.Node, text_size: int, budget: int) -> None:
+    """Refuse a composed document whose aliases would expand it beyond ``text_size + budget``.
+
+    An alias is the same node object reached twice, so the expanded size is a sum over a DAG:
+    each node is sized once (iteratively: no recursion however deep), a node met again while it is
+    being sized is a recursive alias."""
+    limit = text_size + budget
+    size: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            open_nodes.discard(key)
+            if isinstance(node, yaml.MappingNode):
+                children = [part for pair in node.value for part in pair]
+            else:
+                children = node.value
+            total = 1 + sum(size[id(child)] for child in children)
+            if total > limit:
+                raise YAMLBudgetError(f"aliases expand the document by more than {budget} nodes and "
+                                      f"characters (a YAML alias bomb?)", node.start_mark)
+            size[key] = total
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            raise YAMLBudgetError("an alias refers to a node that contains it (a recursive document)",
+                                  node.start_mark)
+        if depth > YAML_MAX_DEPTH:
+            raise YAMLBudgetError(f"nested deeper than {YAML_MAX_DEPTH} levels", node.start_mark)
+        if isinstance(node, yaml.ScalarNode):
+            size[key] = 1 + len(node.value)
+            continue
+        open_nodes.add(key)
+        stack.append((node, depth, True))
+        children = [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) \
+            else node.value
+        stack.extend((child, depth + 1, False) for child in children)
+
+
+def load_yaml(text: str, loader: type[yaml.SafeLoader] = yaml.SafeLoader, *,
+              budget: int = YAML_ALIAS_BUDGET) -> Any:
+    """``yaml.safe_load`` with walls: the document is composed (aliases stay shared nodes), sized
+    with its aliases expanded, and only then built. Every YAML document the orchestrator reads
+    comes through here. Raises ``yaml.YAMLError`` (``YAMLBudgetError`` for the walls)."""
+    loader_ = loader(text)
+    try:
+        try:
+            node = loader_.get_single_node()
+        except RecursionError:  # the composer recurses per nesting level
+            raise YAMLBudgetError(f"nested deeper than {YAML_MAX_DEPTH} levels") from None
+        if node is None:
+            return None
+        _check_expansion(node, len(text), budget)
+        return loader_.construct_document(node)
+    finally:
+        loader_.dispose()
 
 
 # A config, platform or baseline file is a few kB; anything far larger is not one (or is /dev/zero).
@@ -401,7 +509,7 @@ def load_platform(path: Path) -> Platform:
     if platform.name != path.stem:
         raise ConfigError(f"{path}: key 'name': must match the file name '{path.stem}' (value: {platform.name!r})")
     if not (path.parent / platform.sdc_template).is_file():
-        raise ConfigError(f"{path}: key 'sdc_template': file not found (value: {platform.sdc_template!r})")
+        raise ConfigError(f"{path}: key 'sdc_template': file not found (value: {clip(platform.sdc_template)})")
     return platform
 
 
@@ -429,12 +537,12 @@ def load_config(path: str | os.PathLike[str] = "config.yaml") -> Config:
     for index, pdk in enumerate(config.pdks):
         if pdk not in platforms:
             known = ", ".join(sorted(platforms)) or "none"
-            raise ConfigError(f"{config_path}: key 'pdks[{index}]': unknown PDK (value: {pdk!r}; known: {known})")
+            raise ConfigError(f"{config_path}: key 'pdks[{index}]': unknown PDK (value: {clip(pdk)}; known: {known})")
     for index, spec in enumerate(config.designs):
         for pdk in spec.clock_period:
             if pdk not in platforms:
                 raise ConfigError(
-                    f"{config_path}: key 'designs[{index}].clock_period.{pdk}': unknown PDK (value: {pdk!r})"
+                    f"{config_path}: key 'designs[{index}].clock_period.{cut(pdk)}': unknown PDK (value: {clip(pdk)})"
                 )
     return config.model_copy(update={"root": root, "platforms": platforms})
 

@@ -174,7 +174,46 @@ def build_project(
     project.option.set_nodashboard(True)
     project.option.set_quiet(True)
     apply_scheduler(project, config.flow)
+    apply_step_timeouts(project, config.flow)
     return project
+
+
+def apply_step_timeouts(project, options: FlowOptions) -> None:
+    """The wall-time limits as SC's ``[option,timeout]`` (per step where one is given).
+
+    SC enforces it itself, on this machine and on a Slurm node alike: it polls each tool process
+    and, past the limit, terminates its whole process tree (SIGTERM, SIGKILL after 5 s), logs
+    "Task timed out after ..." in the node's SC log and fails the node. It covers tools run as
+    executables, which all of ours are (Yosys, our pyosys shim, OpenROAD, OpenSTA, KLayout);
+    pyslang's elaboration runs inside SC and has no limit."""
+    if options.step_timeout_s is not None:
+        project.option.set_timeout(options.step_timeout_s)
+    for step, seconds in options.step_timeouts_s.items():
+        project.option.set_timeout(seconds, step=step)
+
+
+# What SC 0.38 logs in a node's sc_<step>_<index>.log when it ends a tool for [option,timeout].
+_SC_TIMEOUT_LINE = re.compile(r"Task timed out after [0-9.]+ seconds")
+
+
+def step_timeout(options: FlowOptions, step: str) -> float | None:
+    return options.step_timeouts_s.get(step, options.step_timeout_s)
+
+
+def timed_out_step(job_dir: Path, nodes: Iterable[tuple[str, str]]) -> str | None:
+    """The first of ``nodes`` (step, index) that SC ended for its wall-time limit, or None."""
+    for step, index in nodes:
+        log = job_dir / step / index / f"sc_{step}_{index}.log"
+        try:
+            with log.open("rb") as handle:
+                handle.seek(0, 2)
+                handle.seek(max(0, handle.tell() - 64 * 1024))  # SC logs it near the end
+                tail = handle.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        if _SC_TIMEOUT_LINE.search(tail):
+            return step
+    return None
 
 
 def apply_routing_settings(project, platform: Platform) -> None:

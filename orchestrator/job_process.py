@@ -170,6 +170,15 @@ def execute(request: JobRequest) -> dict[str, Any]:
             timing_scenarios=scenarios,
             sequential_cells=sequential,
         )
+        stuck = flow.timed_out_step(metrics.job_dir(build_dir / "sc", rendered.top, flow.SC_JOBNAME),
+                                    [node for node in plan.run_nodes
+                                     if any(s.step == node[0] and s.status == "error" for s in record.steps)])
+        if stuck is not None:  # SC ended a hung (or too slow) tool: say so, and relax nothing
+            limit = flow.step_timeout(config.flow, stuck)
+            record = record.model_copy(update={"status": "fail",
+                                               "reason": f"timed out after {limit:g} s in {stuck}"})
+            attempts.append(closure.attempt_entry(attempt, floorplan, record, attempt_s))
+            break
         attempts.append(closure.attempt_entry(attempt, floorplan, record, attempt_s))
         if not closure.should_retry(attempts[-1]):
             break

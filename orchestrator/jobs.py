@@ -26,6 +26,7 @@ record gains ``accuracy_pct`` and ``approx_error`` (see ``orchestrator.accuracy`
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from typing import Any
 from orchestrator import accuracy
 from orchestrator.config import Config, DesignSpec, Platform, Sweep, load_config
 from orchestrator.designs import DesignError, clock_period_for, validate_parameters
-from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.errors import ConfigError, OrchestratorError, clip, cut
 from orchestrator.names import UnsafeNameError, check_name
 from orchestrator.record import parameters_key, run_name
 
@@ -113,6 +114,16 @@ def parameter_points(sweep: Sweep) -> list[dict[str, Any]]:
     return [{}]
 
 
+def sweep_point_count(sweep: Sweep, default_pdks: Iterable[str]) -> int:
+    """How many jobs ``expand_sweep`` makes of ``sweep`` (before repeats are dropped), counted
+    from the lengths alone: a 786 432 x 1 000 grid is a number here, not a list."""
+    if sweep.grid:
+        points = math.prod(len(values) for values in sweep.grid.values())
+    else:
+        points = len(sweep.points) or 1
+    return points * sum(len(sweep.clock_period.get(pdk, [])) or 1 for pdk in sweep_pdks(sweep, default_pdks))
+
+
 def expand_sweep(sweep: Sweep, default_pdks: Iterable[str]) -> list[SweepPoint]:
     points: list[SweepPoint] = []
     for pdk in sweep_pdks(sweep, default_pdks):
@@ -134,8 +145,10 @@ def point_spec(sweep: Sweep, point: SweepPoint) -> DesignSpec:
     )
 
 
-def validate_sweep(sweep: Sweep, *, default_pdks: Iterable[str], known_pdks: Mapping[str, Platform]) -> None:
-    """Raise ``SweepError`` for the first inconsistency, naming the sub-key and the value."""
+def validate_sweep(sweep: Sweep, *, default_pdks: Iterable[str], known_pdks: Mapping[str, Platform],
+                   max_points: int | None = None) -> None:
+    """Raise ``SweepError`` for the first inconsistency, naming the sub-key and the value; a sweep
+    of more than ``max_points`` jobs is refused before any of its points is looked at."""
     if sweep.grid and sweep.points:
         raise SweepError(".points", "give 'grid' or 'points', not both")
     if not (sweep.grid or sweep.points or sweep.clock_period):
@@ -144,18 +157,19 @@ def validate_sweep(sweep: Sweep, *, default_pdks: Iterable[str], known_pdks: Map
         if axis == "clock_period":
             raise SweepError(".grid.clock_period", "clock periods go under the sweep's 'clock_period: {pdk: [...]}'")
         if not values:
-            raise SweepError(f".grid.{axis}", "must list at least one value (value: [])")
+            raise SweepError(f".grid.{cut(axis)}", "must list at least one value (value: [])")
     for index, point in enumerate(sweep.points):
         if "clock_period" in point:
             raise SweepError(f".points[{index}].clock_period",
                              "clock periods go under the sweep's 'clock_period: {pdk: [...]}'")
     for index, pdk in enumerate(sweep.pdks or []):
         if pdk not in known_pdks:
-            raise SweepError(f".pdks[{index}]", f"unknown PDK (value: {pdk!r}; known: {', '.join(sorted(known_pdks))})")
+            known = ", ".join(sorted(known_pdks))
+            raise SweepError(f".pdks[{index}]", f"unknown PDK (value: {clip(pdk)}; known: {known})")
     pdks = sweep_pdks(sweep, default_pdks)
     for pdk, periods in sweep.clock_period.items():
         if pdk not in known_pdks:
-            raise SweepError(f".clock_period.{pdk}", f"unknown PDK (value: {pdk!r})")
+            raise SweepError(f".clock_period.{cut(pdk)}", f"unknown PDK (value: {clip(pdk)})")
         if pdk not in pdks:
             raise SweepError(f".clock_period.{pdk}", f"PDK is not swept (sweep pdks: {', '.join(pdks)})")
         if not periods:
@@ -163,6 +177,10 @@ def validate_sweep(sweep: Sweep, *, default_pdks: Iterable[str], known_pdks: Map
         for period in periods:
             if period <= 0:
                 raise SweepError(f".clock_period.{pdk}", f"periods must be > 0 (value: {period})")
+    count = sweep_point_count(sweep, default_pdks)
+    if max_points is not None and count > max_points:
+        raise SweepError("", f"sweep '{sweep.name}' expands to {count} jobs, more than "
+                             f"flow.max_sweep_points ({max_points})")
     task = None
     if sweep.accuracy is not None:
         try:
@@ -171,7 +189,7 @@ def validate_sweep(sweep: Sweep, *, default_pdks: Iterable[str], known_pdks: Map
             raise SweepError(f".accuracy{exc.key}", exc.message) from None
     where = ".grid" if sweep.grid else ".points"
     for index, swept in enumerate(parameter_points(sweep)):
-        point = ", ".join(f"{k}={_fmt(v)}" for k, v in swept.items()) or "shared parameters"
+        point = cut(", ".join(f"{k}={_fmt(v)}" for k, v in swept.items())) or "shared parameters"
         key = f"{where}[{index}]" if sweep.points else (where if sweep.grid else ".parameters")
         try:
             parameters = validate_parameters(sweep.generator, sweep.design, {**sweep.parameters, **swept})
@@ -285,10 +303,11 @@ def validate_project(config: Config, config_path: Path) -> None:
     seen: set[str] = set()
     for index, sweep in enumerate(config.sweeps):
         if sweep.name in seen:
-            raise ConfigError(f"{config_path}: key 'sweeps[{index}].name': listed twice (value: {sweep.name!r})")
+            raise ConfigError(f"{config_path}: key 'sweeps[{index}].name': listed twice (value: {clip(sweep.name)})")
         seen.add(sweep.name)
         try:
-            validate_sweep(sweep, default_pdks=config.pdks, known_pdks=config.platforms)
+            validate_sweep(sweep, default_pdks=config.pdks, known_pdks=config.platforms,
+                           max_points=config.flow.max_sweep_points)
         except SweepError as exc:
             raise ConfigError(f"{config_path}: key 'sweeps[{index}]{exc.key}': {exc.message}") from None
         _check_sweep_labels(config_path, index, sweep, config.pdks)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from orchestrator.errors import clip
+
 # Letters, digits and _ . , = + - ; the first character a letter, digit or "_" (so never "." or
 # ".." and never an option); at most 128 characters (a build directory adds a suffix to it).
 SAFE_NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.,=+-]{0,127}"
@@ -30,5 +32,5 @@ def is_safe_name(name: object) -> bool:
 def check_name(name: object, what: str) -> str:
     """``name`` unchanged when it is safe, else UnsafeNameError naming ``what`` and the value."""
     if not is_safe_name(name):
-        raise UnsafeNameError(f"{what}: not a safe name ({RULE}) (value: {name!r})")
+        raise UnsafeNameError(f"{what}: not a safe name ({RULE}) (value: {clip(name)})")
     return name  # type: ignore[return-value]

@@ -420,10 +420,24 @@ def _children(directory: Path) -> list[Path]:
         return []
 
 
-def _variant_dirs(root: Path) -> list[Path]:
-    """``root/<platform>/<design>/<variant>/`` folders (the 2022 flow's logs/ and reports/)."""
-    return [v for p in _children(root) if p.is_dir() for d in _children(p) if d.is_dir()
-            for v in _children(d) if v.is_dir()]
+def _inside(path: Path, run: Path) -> bool:
+    """Whether ``path``, every symlink followed, is in the run folder ``run`` (resolved). A run's
+    ``results -> /`` must not make the importer walk the file system or take a foreign file."""
+    try:
+        return path.resolve().is_relative_to(run)
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+
+
+def _folder(path: Path, run: Path) -> bool:
+    return _inside(path, run) and path.is_dir()
+
+
+def _variant_dirs(root: Path, run: Path) -> list[Path]:
+    """``root/<platform>/<design>/<variant>/`` folders (the 2022 flow's logs/ and reports/) that
+    lie in the run folder ``run``."""
+    return [v for p in _children(root) if _folder(p, run) for d in _children(p) if _folder(d, run)
+            for v in _children(d) if _folder(v, run)]
 
 
 def _looks_like_run(directory: Path, names: set[str]) -> bool:
@@ -432,10 +446,11 @@ def _looks_like_run(directory: Path, names: set[str]) -> bool:
     if any(_is_step_log(directory / n) for n in names if n.endswith(".json")):
         return True
     reports, logs = directory / "reports", directory / "logs"
-    if reports.is_dir():
-        if any((reports / n).is_file() for n in (*METRICS_FILE_NAMES, "synth_stat.txt")) or _variant_dirs(reports):
+    run = directory.resolve()
+    if _folder(reports, run):
+        if any((reports / n).is_file() for n in (*METRICS_FILE_NAMES, "synth_stat.txt")) or _variant_dirs(reports, run):
             return True
-    if logs.is_dir() and any(any(_is_step_log(f) for f in _children(v)) for v in _variant_dirs(logs)):
+    if _folder(logs, run) and any(any(_is_step_log(f) for f in _children(v)) for v in _variant_dirs(logs, run)):
         return True
     return False
 
@@ -448,34 +463,44 @@ def _image_key(path: Path) -> str:
 
 
 def _collect_run(directory: Path) -> OrfsRun:
+    # Every folder walked lies in the run folder once symlinks are followed: a folder symlink out
+    # of it (results -> /) is neither walked nor a source of files.
+    run = directory.resolve()
     reports_dir, logs_dir = directory / "reports", directory / "logs"
-    report_variants = _variant_dirs(reports_dir) if reports_dir.is_dir() else []
-    log_variants = _variant_dirs(logs_dir) if logs_dir.is_dir() else []
+    report_variants = _variant_dirs(reports_dir, run) if _folder(reports_dir, run) else []
+    log_variants = _variant_dirs(logs_dir, run) if _folder(logs_dir, run) else []
+
+    def files(paths) -> list[Path]:
+        # Only the folders are held to the run folder here: a file symlink out of it is kept as
+        # the run's and refused by name where its bytes would be used (report.site: "not copied").
+        return [f for f in paths if f.is_file()]
 
     metrics_files = [directory / n for n in METRICS_FILE_NAMES] + [reports_dir / n for n in METRICS_FILE_NAMES]
     metrics_files += [v / n for v in report_variants for n in METRICS_FILE_NAMES]
-    metrics_files = [f for f in metrics_files if f.is_file()]
+    metrics_files = files(metrics_files)
 
     step_logs = [f for v in log_variants for f in _children(v) if _is_step_log(f)]
-    step_logs += [f for f in _children(logs_dir) if _is_step_log(f)] if logs_dir.is_dir() else []
+    step_logs += [f for f in _children(logs_dir) if _is_step_log(f)] if _folder(logs_dir, run) else []
     step_logs += [f for f in _children(directory) if _is_step_log(f)]
-    step_logs.sort(key=_step_log_key)
+    step_logs = sorted(files(step_logs), key=_step_log_key)
 
     report_files: list[Path] = []
     for folder in [directory, reports_dir, *report_variants]:
-        for f in _children(folder):
-            if f.is_file() and (f.suffix in (".txt", ".html", ".rpt") or f in metrics_files):
-                report_files.append(f)
+        if _folder(folder, run):
+            report_files += [f for f in files(_children(folder))
+                             if f.suffix in (".txt", ".html", ".rpt") or f in metrics_files]
     synth_stats = [f for f in report_files if f.name == "synth_stat.txt"]
 
     images: dict[str, Path] = {}
     for folder in (reports_dir, directory / "images"):
-        if folder.is_dir():
-            for image in sorted(folder.rglob("*")):
-                if image.is_file() and image.name.lower().endswith(IMAGE_SUFFIXES):
+        if _folder(folder, run):  # rglob follows the folder itself when it is a symlink
+            for image in files(sorted(folder.rglob("*"))):
+                if image.name.lower().endswith(IMAGE_SUFFIXES):
                     images.setdefault(_image_key(image), image)
 
-    gds_files = sorted(directory.glob("*.gds")) + sorted((directory / "results").rglob("*.gds"))
+    results = directory / "results"
+    gds_files = files(sorted(directory.glob("*.gds")) + (sorted(results.rglob("*.gds")) if _folder(results, run)
+                                                          else []))
     gds = next((g for g in gds_files if g.stem == "6_final"), gds_files[0] if gds_files else None)
 
     # Platform / design names from the 2022 layout (logs/<platform>/<design>/<variant>).

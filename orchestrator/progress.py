@@ -86,6 +86,10 @@ def outcome_status(outcome) -> str:
     return "error"
 
 
+# Jobs named per line of an interrupted run's summary before the rest are only counted.
+SUMMARY_NAMES = 10
+
+
 def format_run_summary(outcomes, wall_s: float, *, interrupted: bool = False) -> str:
     """What a run did: jobs that ran / were reused / failed; after Ctrl-C, which finished
     (and were recorded), which were stopped in which step, and which never started."""
@@ -100,7 +104,10 @@ def format_run_summary(outcomes, wall_s: float, *, interrupted: bool = False) ->
                                                  if interrupted else "")]
     if interrupted:
         def names(items, extra=lambda o: ""):
-            return ", ".join(o.job.name + extra(o) for o in items) or "none"
+            # A 10 000-job sweep must not print a 400 000-character line: the first few, then a count.
+            shown = ", ".join(o.job.name + extra(o) for o in items[:SUMMARY_NAMES]) or "none"
+            more = len(items) - SUMMARY_NAMES
+            return shown + (f" and {more} more" if more > 0 else "")
 
         lines.append(f"  finished and recorded: {names(ran + cached, lambda o: f' ({outcome_status(o)})')}")
         lines.append(f"  stopped, no record:    {names(stopped, lambda o: f' (in {o.step}, {o.elapsed_s:.1f} s)')}")

@@ -652,3 +652,30 @@ def test_reference_reimport_adds_nothing(reference_import, reference, platforms)
     summary, history, _records = reference_import
     again = import_orfs(reference, history, platforms)
     assert again.imported == 0 and again.already_present == summary.found
+
+
+# ---------------------------------------------------------------------------------------------
+# Folder symlinks out of a run folder
+
+
+@pytest.mark.parametrize("link", ["results", "images", "reports/extra"])
+def test_a_folder_symlink_out_of_the_run_is_neither_walked_nor_a_source_of_files(tmp_path, platforms, monkeypatch,
+                                                                                   link):
+    foreign = tmp_path / "foreign"
+    for name in ("6_final.gds", "final_routing.webp", "synth_stat.txt"):
+        (foreign / "deep" / "er").mkdir(parents=True, exist_ok=True)
+        (foreign / "deep" / "er" / name).write_text("not this run's\n")
+    run = write_2023_run(tmp_path / "archive" / "nangate45" / "halut_decoder" / "2023-12-10-17-48-17" / "halut_decoder",
+                         metadata_2023())
+    (run / link).symlink_to(foreign)
+    walked: list[str] = []
+    for name in ("scandir", "listdir"):
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda path=".", _real=real: walked.append(os.fspath(path)) or _real(path))
+    summary = import_orfs(tmp_path / "archive", tmp_path / "history", platforms)
+    monkeypatch.undo()
+    assert summary.imported == 1, [o.reason for o in summary.outcomes]
+    (record,) = load_records(tmp_path / "history")
+    carried = [record.gds, *record.reports, *record.logs.values(), *record.images.values()]
+    assert [path for path in carried if path and "foreign" in str(path)] == []
+    assert [path for path in walked if str(foreign) in path or "/deep" in path] == []

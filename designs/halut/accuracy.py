@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from orchestrator.errors import clip, cut
+
 from . import learn as learn_module
 
 DATASETS = ("digits",)
@@ -72,14 +74,14 @@ def validate_task(task: Mapping[str, Any]) -> dict[str, Any]:
     task = dict(task)
     unknown = sorted(set(task) - {"dataset", "layer", "seed", "options"})
     if unknown:
-        raise TaskError("", f"unknown key '{unknown[0]}' (known: dataset, layer, seed, options)")
+        raise TaskError("", f"unknown key '{cut(str(unknown[0]))}' (known: dataset, layer, seed, options)")
     dataset, layer, seed = task.get("dataset"), task.get("layer", "output"), task.get("seed", 0)
     if dataset not in DATASETS:
-        raise TaskError(".dataset", f"unknown dataset (value: {dataset!r}; known: {', '.join(DATASETS)})")
+        raise TaskError(".dataset", f"unknown dataset (value: {clip(dataset)}; known: {', '.join(DATASETS)})")
     if layer not in LAYERS:
-        raise TaskError(".layer", f"unknown layer (value: {layer!r}; known: {', '.join(LAYERS)})")
+        raise TaskError(".layer", f"unknown layer (value: {clip(layer)}; known: {', '.join(LAYERS)})")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise TaskError(".seed", f"must be an integer >= 0 (value: {seed!r})")
+        raise TaskError(".seed", f"must be an integer >= 0 (value: {clip(seed)})")
     options = dict(task.get("options") or {})
     normalised_options = {}
     for name, (kind, default) in OPTIONS.items():
@@ -90,12 +92,13 @@ def validate_task(task: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 kind is int and not isinstance(value, int)):
             what = "an integer" if kind is int else "a number"
-            raise TaskError(f".options.{name}", f"must be {what} (value: {value!r})")
+            raise TaskError(f".options.{name}", f"must be {what} (value: {clip(value)})")
         if value < (1 if kind is int else 0):
-            raise TaskError(f".options.{name}", f"must be {'>= 1' if kind is int else '>= 0'} (value: {value!r})")
+            raise TaskError(f".options.{name}", f"must be {'>= 1' if kind is int else '>= 0'} (value: {clip(value)})")
         normalised_options[name] = kind(value)
     if options:
-        raise TaskError(".options", f"unknown option '{sorted(options)[0]}' (known: {', '.join(OPTIONS)})")
+        first = cut(str(sorted(options, key=str)[0]))
+        raise TaskError(".options", f"unknown option '{first}' (known: {', '.join(OPTIONS)})")
     return {"dataset": dataset, "layer": layer, "seed": seed, "options": normalised_options}
 
 

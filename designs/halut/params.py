@@ -12,7 +12,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
+from orchestrator.config import load_yaml
+from orchestrator.errors import clip, cut
 
 DESIGNS: tuple[str, ...] = ("halut_encoder", "halut_decoder", "halut_matmul")
 
@@ -40,7 +41,7 @@ class ParameterSpec:
 
 def _read_yaml(name: str) -> dict[str, Any]:
     text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = load_yaml(text)  # the orchestrator's bounded loader, as for every YAML document
     if not isinstance(data, dict):
         raise TypeError(f"{name}: expected a mapping at top level")
     return data
@@ -77,7 +78,8 @@ def defaults() -> dict[str, Any]:
 
 
 def _fail(name: str, problem: str, value: Any) -> ParameterError:
-    return ParameterError(f"parameter '{name}': {problem} (value: {value!r})")
+    # Values come from config.yaml and --param: the message shows a bounded part of them.
+    return ParameterError(f"parameter '{cut(name)}': {problem} (value: {clip(value)})")
 
 
 def _check_one(spec: ParameterSpec, value: Any) -> Any:
