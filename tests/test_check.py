@@ -593,8 +593,11 @@ def test_check_command_exit_codes_and_outputs(toy_project, tmp_path, monkeypatch
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     write_record(history_dir, make_record("counter", **GOOD))
 
-    assert main(["--config", str(config), "check"]) == 2  # no baseline yet: usage error
-    assert f"{baseline}: baseline file not found" in capsys.readouterr().err
+    assert main(["--config", str(config), "check"]) == 0  # no baseline yet: a state, reported
+    assert f"no baseline: {baseline} not found" in capsys.readouterr().out
+    missing = tmp_path / "typo.yaml"  # a baseline named on the command line must exist
+    assert main(["--config", str(config), "check", "--baseline", str(missing)]) == 2
+    assert f"{missing}: baseline file not found" in capsys.readouterr().err
 
     assert main(["--config", str(config), "check", "--update-baseline"]) == 0
     assert load_baseline(baseline).entry("asap7", "counter") is not None
