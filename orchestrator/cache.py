@@ -199,6 +199,49 @@ def changed_components(old: dict[str, Any] | None, new: dict[str, Any]) -> list[
     return [name for name in new if old.get(name) != new[name]] + [name for name in old if name not in new]
 
 
+_ABSENT = object()
+MAX_CHANGES_SHOWN = 3  # per component: a miss reason stays one readable line
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as {"parameters.C": 32, ...}; anything else is one leaf."""
+    if not isinstance(value, dict):
+        return {prefix: value}
+    leaves: dict[str, Any] = {}
+    for key, item in value.items():
+        leaves.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+    return leaves
+
+
+def _shown_value(value: Any) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    text = "none" if value is None else str(value)
+    # Digests (RTL, platform, sources) say nothing to a reader: 12 characters tell them apart.
+    return text if len(text) <= 24 else text[:12] + "…"
+
+
+def explain_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    """Per changed component, which keys changed and how: "design changed: C 32 -> 8". A
+    component that is one digest (rtl, sdc, platform) has no keys: "rtl changed"."""
+    if not isinstance(old, dict):
+        return []
+    explained = []
+    for name in changed_components(old, new):
+        before, after = old.get(name, _ABSENT), new.get(name, _ABSENT)
+        if not (isinstance(before, dict) and isinstance(after, dict)):
+            explained.append(f"{name} changed")
+            continue
+        was, now = _flatten(before), _flatten(after)
+        keys = [key for key in dict.fromkeys([*now, *was]) if was.get(key, _ABSENT) != now.get(key, _ABSENT)]
+        # The design's parameters are what a user sets (--param C=8): name them as such.
+        changes = [f"{key.removeprefix('parameters.')} {_shown_value(was.get(key, _ABSENT))} -> "
+                   f"{_shown_value(now.get(key, _ABSENT))}" for key in keys[:MAX_CHANGES_SHOWN]]
+        more = f", {len(keys) - MAX_CHANGES_SHOWN} more" if len(keys) > MAX_CHANGES_SHOWN else ""
+        explained.append(f"{name} changed: {', '.join(changes)}{more}")
+    return explained
+
+
 def read_components(path: Path) -> dict[str, Any] | None:
     """The components stored in a key file (``KEY_FILE``), or None."""
     try:
@@ -294,7 +337,7 @@ def reuse_record(previous: RunRecord, job: Job, started: datetime) -> RunRecord:
 @dataclass(frozen=True)
 class Decision:
     """Run the job or reuse a record, and why: ``reuse`` is the hit's record (None: run it);
-    ``reason`` says why it runs ("first run", "rtl, sdc changed", "--force")."""
+    ``reason`` says why it runs ("first run", "design changed: C 32 -> 8; rtl changed", "--force")."""
 
     reuse: RunRecord | None
     reason: str | None
@@ -323,8 +366,8 @@ def decide(history: HistoryIndex, job: Job, components: dict[str, Any], build_di
     elif previous_components is None:
         reason = "first run"
     else:
-        changed = changed_components(previous_components, components)
-        reason = (", ".join(changed) + " changed") if changed else "no reusable record"
+        changed = explain_changes(previous_components, components)
+        reason = "; ".join(changed) if changed else "no reusable record"
     for path in (build_dir / KEY_FILE, last_key_file):
         atomic_write_json(path, {"job_key": key, "components": components})
     return Decision(None, reason)
