@@ -608,7 +608,11 @@ def _narrow_rows(rows: tuple[CheckRow, ...], width: int) -> list[str]:
     for cells, verdict in zip(table, verdicts, strict=True):
         head = "  " + "  ".join([cells[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(cells[1:], widths[1:],
                                                                                                strict=True))])
-        room = max(width - len(head) - 2, 20)
+        room = width - len(head) - 2
+        if room < 24:  # too narrow beside the numbers: the verdict goes below its row
+            lines.append(head.rstrip())
+            lines.extend(wrap("      " + verdict, width, " " * 6) if verdict else [])
+            continue
         parts = textwrap.wrap(verdict, room, break_long_words=False) or [""]
         lines.append(f"{head}  {parts[0]}".rstrip())
         lines.extend(" " * (len(head) + 2) + part for part in parts[1:])

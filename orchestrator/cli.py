@@ -203,11 +203,7 @@ def _select_jobs(config, pdk_arg: str, designs: list[str], params: list[str], *,
                  include_matrix: bool = True, sweeps: list[str] | None = None):
     from orchestrator.jobs import select_jobs
 
-    if pdk_arg == "all":
-        pdks = list(config.pdks)
-    else:
-        config.platform(pdk_arg)  # raises "unknown PDK ..." naming the available ones
-        pdks = [pdk_arg]
+    pdks = list(config.pdks) if pdk_arg == "all" else [pdk_arg]  # select_jobs refuses an unknown one
     overrides = dict(_parse_param(p) for p in params)
     return select_jobs(config, pdks=pdks, designs=designs, overrides=overrides,
                        include_matrix=include_matrix, sweeps=sweeps)

@@ -261,7 +261,7 @@ def test_unchanged_jobs_are_reused_changed_ones_rerun_and_force_reruns_all(tmp_p
     config.write_text(config.read_text().replace("WIDTH: 4", "WIDTH: 5"))
     proc, changed_run = run()
     assert "1 ran, 1 cached" in proc.stderr
-    assert "counter-narrow-nangate45: starting (design, rtl changed)" in proc.stderr
+    assert "counter-narrow-nangate45: starting (design changed: WIDTH 4 -> 5; rtl changed)" in proc.stderr
     newest = changed_run[-2:]
     assert {(r.parameters.get("label"), r.cached) for r in newest} == {("narrow", False), (None, True)}
     assert [r for r in newest if not r.cached][0].metrics.register_count == 5
