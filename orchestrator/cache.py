@@ -203,19 +203,23 @@ _ABSENT = object()
 MAX_CHANGES_SHOWN = 3  # per component: a miss reason stays one readable line
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as {"parameters.C": 32, ...}; anything else is one leaf."""
-    if not isinstance(value, dict):
-        return {prefix: value}
-    leaves: dict[str, Any] = {}
-    for key, item in value.items():
-        leaves.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-    return leaves
+def _differences(before: Any, after: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """(dotted key, old, new) of every leaf that differs; a key where only one side is a dict
+    (a tool that appeared or went missing) is one difference, not one per sub-key."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        found = []
+        for key in dict.fromkeys([*after, *before]):
+            found += _differences(before.get(key, _ABSENT), after.get(key, _ABSENT),
+                                  f"{prefix}.{key}" if prefix else str(key))
+        return found
+    return [] if before == after else [(prefix, before, after)]
 
 
 def _shown_value(value: Any) -> str:
     if value is _ABSENT:
         return "(absent)"
+    if isinstance(value, dict) and "version" in value:  # a found tool: its version says it
+        value = value["version"]
     text = "none" if value is None else str(value)
     # Digests (RTL, platform, sources) say nothing to a reader: 12 characters tell them apart.
     return text if len(text) <= 24 else text[:12] + "…"
@@ -232,13 +236,12 @@ def explain_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str
         if not (isinstance(before, dict) and isinstance(after, dict)):
             explained.append(f"{name} changed")
             continue
-        was, now = _flatten(before), _flatten(after)
-        keys = [key for key in dict.fromkeys([*now, *was]) if was.get(key, _ABSENT) != now.get(key, _ABSENT)]
+        changes = _differences(before, after)
         # The design's parameters are what a user sets (--param C=8): name them as such.
-        changes = [f"{key.removeprefix('parameters.')} {_shown_value(was.get(key, _ABSENT))} -> "
-                   f"{_shown_value(now.get(key, _ABSENT))}" for key in keys[:MAX_CHANGES_SHOWN]]
-        more = f", {len(keys) - MAX_CHANGES_SHOWN} more" if len(keys) > MAX_CHANGES_SHOWN else ""
-        explained.append(f"{name} changed: {', '.join(changes)}{more}")
+        shown = [f"{key.removeprefix('parameters.')} {_shown_value(was)} -> {_shown_value(now)}"
+                 for key, was, now in changes[:MAX_CHANGES_SHOWN]]
+        more = f", {len(changes) - MAX_CHANGES_SHOWN} more" if len(changes) > MAX_CHANGES_SHOWN else ""
+        explained.append(f"{name} changed: {', '.join(shown)}{more}")
     return explained
 
 

@@ -357,14 +357,13 @@ def cmd_run(args) -> int:
         if require_all:
             exit_code = max(exit_code, EXIT_TOOL)
     if records:
-        print(f"\nnext: {_command_prefix(args)} report    (the gallery: "
-              f"{_shown(config.path('site_dir') / 'index.html')})")
+        print(f"\nnext: {_command_prefix(args)} report")  # the gallery of what just ran
     return exit_code
 
 
 def _command_prefix(args) -> str:
     """How to call us again with the same config (the next command to type)."""
-    given = Path(args.config)
+    given = _shown(Path(args.config).absolute())
     return "python -m orchestrator" + ("" if given == Path("config.yaml") else f" --config {shlex.quote(str(given))}")
 
 
