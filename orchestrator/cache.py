@@ -203,6 +203,52 @@ def changed_components(old: dict[str, Any] | None, new: dict[str, Any]) -> list[
     return [name for name in new if old.get(name) != new[name]] + [name for name in old if name not in new]
 
 
+_ABSENT = object()
+MAX_CHANGES_SHOWN = 3  # per component: a miss reason stays one readable line
+
+
+def _differences(before: Any, after: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """(dotted key, old, new) of every leaf that differs; a key where only one side is a dict
+    (a tool that appeared or went missing) is one difference, not one per sub-key."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        found = []
+        for key in dict.fromkeys([*after, *before]):
+            found += _differences(before.get(key, _ABSENT), after.get(key, _ABSENT),
+                                  f"{prefix}.{key}" if prefix else str(key))
+        return found
+    return [] if before == after else [(prefix, before, after)]
+
+
+def _shown_value(value: Any) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    if isinstance(value, dict) and "version" in value:  # a found tool: its version says it
+        value = value["version"]
+    text = "none" if value is None else str(value)
+    # Digests (RTL, platform, sources) say nothing to a reader: 12 characters tell them apart.
+    return text if len(text) <= 24 else text[:12] + "…"
+
+
+def explain_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    """Per changed component, which keys changed and how: "design changed: C 32 -> 8". A
+    component that is one digest (rtl, sdc, platform) has no keys: "rtl changed"."""
+    if not isinstance(old, dict):
+        return []
+    explained = []
+    for name in changed_components(old, new):
+        before, after = old.get(name, _ABSENT), new.get(name, _ABSENT)
+        if not (isinstance(before, dict) and isinstance(after, dict)):
+            explained.append(f"{name} changed")
+            continue
+        changes = _differences(before, after)
+        # The design's parameters are what a user sets (--param C=8): name them as such.
+        shown = [f"{key.removeprefix('parameters.')} {_shown_value(was)} -> {_shown_value(now)}"
+                 for key, was, now in changes[:MAX_CHANGES_SHOWN]]
+        more = f", {len(changes) - MAX_CHANGES_SHOWN} more" if len(changes) > MAX_CHANGES_SHOWN else ""
+        explained.append(f"{name} changed: {', '.join(shown)}{more}")
+    return explained
+
+
 def read_components(path: Path) -> dict[str, Any] | None:
     """The components stored in a key file (``KEY_FILE``), or None."""
     try:
@@ -298,7 +344,7 @@ def reuse_record(previous: RunRecord, job: Job, started: datetime) -> RunRecord:
 @dataclass(frozen=True)
 class Decision:
     """Run the job or reuse a record, and why: ``reuse`` is the hit's record (None: run it);
-    ``reason`` says why it runs ("first run", "rtl, sdc changed", "--force")."""
+    ``reason`` says why it runs ("first run", "design changed: C 32 -> 8; rtl changed", "--force")."""
 
     reuse: RunRecord | None
     reason: str | None
@@ -327,8 +373,8 @@ def decide(history: HistoryIndex, job: Job, components: dict[str, Any], build_di
     elif previous_components is None:
         reason = "first run"
     else:
-        changed = changed_components(previous_components, components)
-        reason = (", ".join(changed) + " changed") if changed else "no reusable record"
+        changed = explain_changes(previous_components, components)
+        reason = "; ".join(changed) if changed else "no reusable record"
     for path in (build_dir / KEY_FILE, last_key_file):
         atomic_write_json(path, {"job_key": key, "components": components})
     return Decision(None, reason)

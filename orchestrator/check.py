@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +30,7 @@ from orchestrator.errors import OrchestratorError, clip, cut
 from orchestrator.fsutil import atomic_write_text
 from orchestrator.history import SkippedRecord, latest_records
 from orchestrator.markdown import md_text
+from orchestrator.names import did_you_mean
 from orchestrator.record import METRIC_BETTER as RECORD_METRIC_BETTER
 from orchestrator.record import METRIC_NAMES, METRIC_UNITS, Better, RunRecord, Status, parameters_key
 
@@ -45,8 +47,19 @@ METRIC_BETTER: dict[str, Better] = {
 CHECKABLE_METRICS: tuple[str, ...] = (*METRIC_NAMES, "total_runtime_s")
 CHECK_UNITS: dict[str, str] = {**METRIC_UNITS, "total_runtime_s": "s", "stages": "steps"}
 
-Verdict = Literal["ok", "improved", "new", "regressed", "out of bounds", "missing", "failed"]
+# "skipped (tool missing)", "no baseline" and "not gated" are states, not findings: a machine
+# without OpenROAD, a project without a baseline yet and an imported archive of someone else's
+# runs are reported as such and pass the gate (only a real regression fails it).
+SKIPPED_TOOL = "skipped (tool missing)"
+NO_BASELINE = "no baseline"
+NOT_GATED = "not gated"
+Verdict = Literal["ok", "improved", "new", "regressed", "out of bounds", "missing", "failed",
+                  "skipped (tool missing)", "no baseline", "not gated"]
 FAILING_VERDICTS: frozenset[str] = frozenset({"regressed", "out of bounds", "missing", "failed"})
+
+# The flow this gate guards; records of any other source (ORFS imports) are gated only when the
+# baseline names them (an entry with that source).
+OWN_SOURCE = "siliconcompiler"
 
 
 class BaselineError(OrchestratorError):
@@ -228,6 +241,15 @@ def _fmt(value: float | None) -> str:
     return f"{value:.6g}"
 
 
+def missing_tools(record: RunRecord) -> list[str]:
+    """The tools whose absence cut this run short ("openroad not installed"), in flow order; empty
+    when the run was not cut by a missing tool (it passed, failed, or stopped for another reason)."""
+    if record.status != "partial":
+        return []
+    # A skip with ``blocked_by`` only inherits an upstream skip; the root ones name the tool.
+    return list(dict.fromkeys(s.reason.split(" (")[0] for s in record.skipped_stages if s.blocked_by is None))
+
+
 def describe_rule(metric: str, rule: MetricRule) -> str:
     """Short human form of a rule, e.g. "lower, tol 2%" or "within 20..75 %"."""
     better = rule.better or METRIC_BETTER[metric]
@@ -309,6 +331,14 @@ class DesignResult:
     def failed(self) -> bool:
         return any(row.failed for row in self.rows)
 
+    @property
+    def states(self) -> set[str]:
+        """The non-failing states of this design/PDK: skipped (tool missing), no baseline, not gated."""
+        found = {row.verdict for row in self.rows} & {SKIPPED_TOOL, NOT_GATED}
+        if self.baseline_run_id is None and NOT_GATED not in found:
+            found.add(NO_BASELINE)
+        return found
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -321,6 +351,7 @@ class CheckResult:
     def unjudged(self) -> list[str]:
         """One line per quarantined history file of the selection: which design/PDK it leaves unjudged."""
         return [f"{s.pdk}/{s.design}: not judged on {s.path.name} (unreadable history record)" for s in self.skipped]
+    baseline_found: bool = True  # False: the default baseline file does not exist (yet)
 
     @property
     def rows(self) -> list[CheckRow]:
@@ -334,24 +365,68 @@ class CheckResult:
     def exit_code(self) -> int:
         return 1 if self.regressions else 0
 
+    def count(self, state: str) -> int:
+        return sum(1 for design in self.designs if state in design.states)
+
     @property
     def summary(self) -> str:
         failing = [d for d in self.designs if d.failed]
         if not self.designs:
             return "nothing to check: no runs in the history and no baseline entries for this selection"
+        gated = [d for d in self.designs if NOT_GATED not in d.states]
+        pairs = f"{len(gated)} design/PDK pair{'s' if len(gated) != 1 else ''}"
         if failing:
             n = len(self.regressions)
-            return (
-                f"FAIL: {n} regression{'s' if n != 1 else ''} in {len(failing)} of "
-                f"{len(self.designs)} design/PDK pairs"
-            )
-        return f"OK: all {len(self.rows)} checks hold across {len(self.designs)} design/PDK pairs"
+            head = f"FAIL: {n} regression{'s' if n != 1 else ''} in {len(failing)} of {pairs}"
+        elif not gated:
+            head = "OK: nothing is gated"
+        else:
+            head = f"OK: all {sum(len(d.rows) for d in gated)} checks hold across {pairs}"
+        states = [f"{self.count(state)} {state}" for state in (SKIPPED_TOOL, NO_BASELINE, NOT_GATED)
+                  if self.count(state)]
+        return head + (" — " + ", ".join(states) if states else "")
+
+    @property
+    def baseline_state(self) -> str | None:
+        """Why nothing (or not everything) is compared with a reference, or None when all is."""
+        if not self.baseline_found:
+            return (f"no baseline: {self.baseline_path} not found; designs are reported, judged by status "
+                    "and bounds only (`check --update-baseline` writes it)")
+        if self.designs and all(d.baseline_run_id is None for d in self.designs):
+            return (f"no baseline: {self.baseline_path} has no entries for this selection; designs are "
+                    "reported, judged by status and bounds only (`check --update-baseline` adds them)")
+        return None
 
 
 def latest_runs(records: Iterable[RunRecord], *, passing_only: bool = False) -> dict[tuple[str, str], RunRecord]:
     """Newest record per (pdk, design), by timestamp then run id (``history.latest_records``)."""
     chosen = latest_records(records, passing_only=passing_only)
     return {(pdk, design): record for (design, pdk), record in chosen.items()}
+
+
+def gated_runs(records: Iterable[RunRecord], baseline: Baseline) -> dict[tuple[str, str], RunRecord]:
+    """The run judged per (pdk, design): the newest of the source its baseline entry names (any
+    source for an entry without one); without an entry, the newest of this flow's own runs, else
+    the newest foreign one (reported as not gated). Importing an archive never changes the
+    verdict on this flow's runs, nor does a run of this flow change that of a baselined import."""
+    by_source: dict[str, list[RunRecord]] = {}
+    records = list(records)
+    for record in records:
+        by_source.setdefault(record.source, []).append(record)
+    newest_of = {source: latest_runs(recs) for source, recs in by_source.items()}
+    newest_any = latest_runs(records)
+    chosen: dict[tuple[str, str], RunRecord] = {}
+    for key, newest in newest_any.items():
+        entry = baseline.entry(*key)
+        if entry is not None and entry.source:
+            record = newest_of.get(entry.source, {}).get(key)
+        elif entry is not None:
+            record = newest
+        else:
+            record = newest_of.get(OWN_SOURCE, {}).get(key, newest)
+        if record is not None:
+            chosen[key] = record
+    return chosen
 
 
 def _selected(pdk: str, design: str, pdks: Iterable[str] | None, designs: Iterable[str] | None) -> bool:
@@ -369,12 +444,25 @@ def _check_design(
 
     if record is None:
         assert entry is not None
-        row("run", entry.run_id, None, "missing", "no run of this design/PDK in the history")
+        source = f" from {entry.source}" if entry.source else ""
+        row("run", entry.run_id, None, "missing", f"no run{source} of this design/PDK in the history")
         return DesignResult(pdk, design, entry.run_id, None, tuple(rows))
+    if entry is None and record.source != OWN_SOURCE:
+        row("run", None, record.run_id, NOT_GATED, f"{record.source} import; the baseline does not name it")
+        return DesignResult(pdk, design, None, record.run_id, tuple(rows))
 
-    # Status: a design that passed and now fails is a regression; a reason says why.
-    if record.status == "pass":
-        row("status", entry.status if entry else None, record.status, "ok")
+    # Status: a design that passed and now fails is a regression; a reason says why. A run cut
+    # short by a missing tool is its own state: what it lost against the baseline is judged by
+    # the stages row below (a stage lost is a regression), so the status row itself never fails.
+    tools = missing_tools(record)
+    base_status = entry.status if entry else None
+    if tools and (entry is None or entry.status != "pass" or entry.stages):
+        row("status", base_status, record.status, SKIPPED_TOOL, f"after {record.stage_reached}: " + "; ".join(tools))
+    elif record.status == "pass":
+        if entry is None:
+            row("status", None, record.status, NO_BASELINE)
+        else:
+            row("status", base_status, record.status, "ok")
     elif entry is None:
         row("status", None, record.status, "failed", record.reason or "")
     elif entry.status == "pass":
@@ -431,6 +519,7 @@ def _selection(
         have = ", ".join(sorted(known)) or "none"
         raise SelectionError(
             f"{option} {clip(unknown[0])}: no runs in the history and no entries in {baseline_path} (known: {have})"
+            + did_you_mean(unknown[0], known)
         )
     return wanted
 
@@ -442,8 +531,9 @@ def check_against(
     *,
     pdks: Iterable[str] | None = None,
     designs: Iterable[str] | None = None,
+    baseline_found: bool = True,
 ) -> CheckResult:
-    newest = latest_runs(records)
+    newest = gated_runs(records, baseline)
     known_pdks = {pdk for pdk, _ in newest} | set(baseline.baseline)
     known_designs = {design for _, design in newest} | {d for by in baseline.baseline.values() for d in by}
     pdks = _selection(pdks, known_pdks, "--pdk", baseline_path)
@@ -456,7 +546,7 @@ def check_against(
         _check_design(baseline, pdk, design, baseline.entry(pdk, design), current.get((pdk, design)))
         for pdk, design in sorted(keys)
     ]
-    return CheckResult(Path(baseline_path), tuple(results))
+    return CheckResult(Path(baseline_path), tuple(results), baseline_found=baseline_found)
 
 
 def run_check(
@@ -466,13 +556,23 @@ def run_check(
     pdks: Iterable[str] | None = None,
     designs: Iterable[str] | None = None,
     skipped: Iterable[SkippedRecord] = (),
+    missing_ok: bool = False,
 ) -> CheckResult:
     """Compare the latest run of every selected (design, pdk) with the baseline file. No output.
+
     ``skipped``: history files that could not be read (``history.read_history``); those of the
-    selection are named in the result, since their design/PDK is judged without them."""
-    result = check_against(records, load_baseline(baseline_path), Path(baseline_path), pdks=pdks, designs=designs)
+    selection are named in the result, since their design/PDK is judged without them.
+    ``missing_ok``: a baseline file that does not exist is the state "no baseline" (the default
+    rules, no entries) instead of an error; for the default path only, so that a mistyped
+    ``--baseline FILE`` still fails."""
+    path = Path(baseline_path)
+    if missing_ok and not path.exists():
+        result = check_against(records, Baseline(rules=DEFAULT_RULES), path, pdks=pdks, designs=designs,
+                               baseline_found=False)
+    else:
+        result = check_against(records, load_baseline(path), path, pdks=pdks, designs=designs)
     selected = tuple(s for s in skipped if _selected(s.pdk, s.design, pdks, designs))
-    return CheckResult(result.baseline_path, result.designs, selected) if selected else result
+    return replace(result, skipped=selected) if selected else result
 
 
 # --------------------------------------------------------------------------------------------
@@ -503,9 +603,47 @@ def _table_cells(row: CheckRow) -> list[str]:
             _delta(row.delta_pct), row.rule, verdict]
 
 
-def render_table_text(result: CheckResult) -> str:
-    """Plain aligned table for the terminal (every checked metric, failing verdicts in capitals)."""
+def wrap(text: str, width: int | None, indent: str = "  ") -> list[str]:
+    """``text`` as lines of at most ``width`` columns (None: one line), continuation lines indented.
+    Long words (a path, a run id) are never cut; a line holding one may exceed a tiny width."""
+    if width is None or len(text) <= width:
+        return [text]
+    return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False) or [text]
+
+
+def _narrow_rows(rows: tuple[CheckRow, ...], width: int) -> list[str]:
+    """One design's rows: metric, baseline, current, Δ %, verdict; the verdict wraps under itself."""
+    table = [["metric", "baseline", "current", "Δ %"]] + [
+        [_metric_label(r), _cell(r.baseline), _cell(r.current), _delta(r.delta_pct)] for r in rows]
+    verdicts = ["verdict"] + [_table_cells(r)[-1] for r in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    lines = []
+    for cells, verdict in zip(table, verdicts, strict=True):
+        head = "  " + "  ".join([cells[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(cells[1:], widths[1:],
+                                                                                               strict=True))])
+        room = width - len(head) - 2
+        if room < 24:  # too narrow beside the numbers: the verdict goes below its row
+            lines.append(head.rstrip())
+            lines.extend(wrap("      " + verdict, width, " " * 6) if verdict else [])
+            continue
+        parts = textwrap.wrap(verdict, room, break_long_words=False) or [""]
+        lines.append(f"{head}  {parts[0]}".rstrip())
+        lines.extend(" " * (len(head) + 2) + part for part in parts[1:])
+    return lines
+
+
+def render_table_text(result: CheckResult, width: int | None = None) -> str:
+    """The check for the terminal, failing verdicts in capitals.
+
+    ``width`` None: one flat table of every checked metric with its rule (as wide as it needs);
+    a number: per design/PDK its run ids, then its rows without the rule column, every line
+    wrapped to ``width`` columns; designs that are not gated are listed by name only."""
+    if width is not None:
+        return _render_narrow(result, width)
     lines = [f"Regression check against {result.baseline_path}"]
+    if result.baseline_state:
+        lines.append(result.baseline_state)
     table = [list(_HEADERS)] + [_table_cells(row) for row in result.rows]
     if len(table) > 1:
         widths = [max(len(r[i]) for r in table) for i in range(len(_HEADERS) - 1)]
@@ -522,6 +660,33 @@ def render_table_text(result: CheckResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _render_narrow(result: CheckResult, width: int) -> str:
+    lines = wrap(f"Regression check against {result.baseline_path}", width)
+    if result.baseline_state:
+        lines += wrap(result.baseline_state, width)
+    not_gated: dict[str, list[str]] = {}
+    for design in result.designs:
+        if NOT_GATED in design.states:
+            not_gated.setdefault(design.pdk, []).append(design.design)
+            continue
+        lines.append("")
+        lines += wrap(f"{design.pdk} / {design.design}", width)
+        lines += wrap(f"  run       {design.current_run_id or '— (none in the history)'}", width, " " * 12)
+        lines += wrap(f"  baseline  {design.baseline_run_id or '—'}", width, " " * 12)
+        lines += _narrow_rows(design.rows, width)
+        # Without any baseline the header already says what a missing entry means, once.
+        for note in design.notes if design.baseline_run_id or not result.baseline_state else ():
+            lines += wrap(f"  note: {note}", width, " " * 8)
+    if not_gated:
+        lines += ["", *wrap("not gated (imported runs the baseline does not name):", width)]
+        for pdk, names in sorted(not_gated.items()):
+            lines += wrap(f"  {pdk}: {', '.join(names)}", width, " " * 4)
+    for line in result.unjudged:
+        lines += wrap(f"note: {line}", width, " " * 6)
+    lines += ["", *wrap(result.summary, width)]
+    return "\n".join(lines) + "\n"
+
+
 _MD_VERDICT = {
     "ok": "✅ ok",
     "improved": "✅ improved",
@@ -530,6 +695,9 @@ _MD_VERDICT = {
     "out of bounds": "❌ **out of bounds**",
     "missing": "❌ **missing**",
     "failed": "❌ **failed**",
+    SKIPPED_TOOL: "⏭️ skipped (tool missing)",
+    NO_BASELINE: "🆕 no baseline",
+    NOT_GATED: "➖ not gated",
 }
 
 
@@ -550,6 +718,8 @@ def render_markdown(result: CheckResult) -> str:
         f"{md_text(result.summary)} — baseline {_md_code(result.baseline_path)}.",
         "",
     ]
+    if result.baseline_state:
+        lines += [md_text(result.baseline_state), ""]
     if result.rows:
         lines.append("| " + " | ".join(_HEADERS) + " |")
         lines.append("|" + "|".join(["---"] * 3 + ["---:"] * 3 + ["---"] * 2) + "|")

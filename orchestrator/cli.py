@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import shutil
 import signal
 import sys
@@ -26,6 +27,32 @@ from orchestrator.config import SCHEDULERS
 from orchestrator.errors import ConfigError, OrchestratorError, ToolError, clip, cut
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_TOOL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+DESCRIPTION = """\
+Render the halutmatmul RTL, run it through Yosys and OpenROAD (SiliconCompiler) on ASAP7 and
+NanGate45, and keep every result: a history of runs, an HTML gallery and a regression gate.
+
+A first session:
+  python -m orchestrator doctor                     which tools were found, which steps will run
+  python -m orchestrator run --pdk nangate45 --to synthesis
+  python -m orchestrator report                     the gallery: reports/site/index.html
+  python -m orchestrator check                      the regression gate (reports/baseline.yaml)
+
+Every command reads ./config.yaml unless --config FILE says otherwise (before or after the
+command). 'python -m orchestrator COMMAND --help' lists a command's options."""
+
+EPILOG = """\
+exit codes:
+  0    success
+  1    a job failed, or check found a regression
+  2    usage or configuration error (bad config, unknown design or PDK, missing PDK data, ...),
+       found before the first job starts
+  3    a required tool is missing (run --require-all-stages)
+  130  interrupted (Ctrl-C, SIGTERM); finished jobs keep their records
+
+docs: README.md, docs/flow.md (the flow), docs/ci.md (check), docs/reports.md (the gallery)"""
+
+CONFIG_HELP = "the project's config file (default: ./config.yaml)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,18 +107,37 @@ _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _DecimalLoader.constru
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m orchestrator", description=__doc__.split("\n")[0],
-                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 1)[1])
-    parser.add_argument("--config", default="config.yaml", help="config file (default: ./config.yaml)")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # --config on the top-level parser and on every subcommand: "run --config FILE" works as well as
+    # "--config FILE run". The subcommands' copy defaults to SUPPRESS so that, when it is not given
+    # after the command, it leaves the top-level value (or its default) in place.
+    parser = _Parser(prog="python -m orchestrator", description=DESCRIPTION, epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="config.yaml", metavar="FILE", help=CONFIG_HELP)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE", help=CONFIG_HELP)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND",
+                                title="commands")
 
-    run = sub.add_parser("run", help="render, synthesize and implement the design matrix")
-    run.add_argument("--pdk", default="all", help="platform name from platforms/, or 'all' (default)")
-    run.add_argument("--design", action="append", default=[], help="design name (repeatable; default: all)")
-    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a design parameter for every selected design (repeatable)")
-    run.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: config or core count)")
-    run.add_argument("--to", default=None, metavar="STEP", help="last SC step to run, e.g. synthesis")
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=description, parents=[common])
+
+    def selection(cmd: argparse.ArgumentParser, what: str) -> None:
+        cmd.add_argument("--pdk", default="all", help=f"platform to {what}: a name from platforms/ (asap7, "
+                         "nangate45) or 'all' (default)")
+        cmd.add_argument("--design", action="append", default=[], metavar="NAME",
+                         help=f"design of config.yaml to {what} (repeatable; default: every design)")
+        cmd.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                         help="override a design parameter for every selected design, e.g. C=8 (repeatable)")
+
+    run = command("run", "render, synthesize and implement the design matrix",
+                  "Render each selected design, run the SiliconCompiler flow as far as the installed tools "
+                  "allow (unchanged jobs reuse their previous record unless --force), append one history "
+                  "record per job and print the metrics table.")
+    selection(run, "run")
+    run.add_argument("--jobs", type=int, default=None, metavar="N",
+                     help="jobs at once (default: flow.jobs of config.yaml, else the number of cores)")
+    run.add_argument("--to", default=None, metavar="STEP",
+                     help="last flow step to run, e.g. synthesis (default: flow.to, else as far as the tools allow)")
     run.add_argument("--require-all-stages", action="store_true",
                      help="fail (exit 3) instead of skipping stages whose tools are missing")
     run.add_argument("--force", action="store_true",
@@ -102,33 +148,55 @@ def build_parser() -> argparse.ArgumentParser:
     sweeps = run.add_mutually_exclusive_group()
     sweeps.add_argument("--sweep", action="append", default=None, metavar="NAME",
                         help="run only this sweep of config.yaml (repeatable; default: the matrix and all sweeps)")
-    sweeps.add_argument("--no-sweeps", action="store_true", help="run only the design matrix")
+    sweeps.add_argument("--no-sweeps", action="store_true", help="run only the design matrix, no sweep")
+    run.add_argument("--wide", action="store_true",
+                     help="print every metric column, however wide (default: fit the terminal)")
 
-    sub.add_parser("doctor", help="show detected tools and which flow stages can run")
+    command("doctor", "show detected tools and which flow stages can run",
+            "List the flow tools found (version, path) and, per platform, which flow steps will run "
+            "and which are skipped for a missing tool. Exit 2 when the PDK data cannot be found.")
 
-    render = sub.add_parser("render", help="render RTL + SDC without running the flow")
-    render.add_argument("--pdk", default="all")
-    render.add_argument("--design", action="append", default=[])
-    render.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
-    render.add_argument("--out", default=None, help="output directory (default: <build_dir>/rendered)")
+    render = command("render", "render RTL + SDC without running the flow",
+                     "Write each selected job's rendered RTL and SDC, without running any tool.")
+    selection(render, "render")
+    render.add_argument("--out", default=None, metavar="DIR",
+                        help="output directory (default: <build_dir>/rendered; a given DIR is never emptied)")
 
-    hist = sub.add_parser("history", help="print the history table")
-    hist.add_argument("--pdk", default=None)
-    hist.add_argument("--design", default=None)
-    hist.add_argument("--all-columns", action="store_true")
+    hist = command("history", "print the history of runs as a table",
+                   "Print the runs in the history (paths.history_dir): per design/PDK and parameter set, "
+                   "each run's id, status and main metrics with units. Records reused from the cache "
+                   "are marked as such, not shown as new runs.")
+    hist.add_argument("--pdk", default=None, metavar="PDK", help="only runs on this platform")
+    hist.add_argument("--design", default=None, metavar="NAME", help="only runs of this design")
+    hist.add_argument("--wide", "--all-columns", dest="wide", action="store_true",
+                      help="every column of the history table (as wide as it needs)")
 
-    imp = sub.add_parser("import-orfs", help="import OpenROAD-flow-scripts runs into the history")
+    imp = command("import-orfs", "import OpenROAD-flow-scripts runs into the history",
+                  "Turn each run of an OpenROAD-flow-scripts results tree into a history record "
+                  "(already imported runs are skipped). Imported runs are shown in the gallery; check "
+                  "gates them only when the baseline names them.")
     imp.add_argument("path", help="an ORFS results tree (e.g. halutmatmul's report archive)")
 
-    sub.add_parser("report", help="build the static HTML gallery, plots and tables under reports/")
+    command("report", "build the static HTML gallery, plots and tables under reports/",
+            "Build the gallery (reports/site/index.html), reports/summary.md and reports/history.csv "
+            "from the whole history.")
 
-    check = sub.add_parser("check", help="compare the latest runs with the baseline (regression gate)")
-    check.add_argument("--baseline", default=None, help="baseline file (default: <reports_dir>/baseline.yaml)")
-    check.add_argument("--pdk", action="append", default=None)
-    check.add_argument("--design", action="append", default=None)
+    check = command("check", "compare the latest runs with the baseline (regression gate)",
+                    "Compare the latest run of every design/PDK with the baseline. Exit 0 when nothing "
+                    "regressed: runs cut short by a missing tool ('skipped (tool missing)'), designs "
+                    "without a baseline entry ('no baseline') and imported runs the baseline does not "
+                    "name ('not gated') are reported, not failed. Exit 1 on a regression.")
+    check.add_argument("--baseline", default=None, metavar="FILE",
+                       help="baseline file (default: <reports_dir>/baseline.yaml; a given FILE must exist)")
+    check.add_argument("--pdk", action="append", default=None, metavar="PDK",
+                       help="check only this platform (repeatable; default: all)")
+    check.add_argument("--design", action="append", default=None, metavar="NAME",
+                       help="check only this design (repeatable; default: all)")
     check.add_argument("--update-baseline", action="store_true",
                        help="write the baseline from the latest passing runs instead of checking")
     check.add_argument("--markdown", default=None, metavar="FILE", help="also write the table as Markdown")
+    check.add_argument("--wide", action="store_true",
+                       help="one flat table with the rule column, however wide (default: fit the terminal)")
     return parser
 
 
@@ -174,14 +242,26 @@ def _select_jobs(config, pdk_arg: str, designs: list[str], params: list[str], *,
                  include_matrix: bool = True, sweeps: list[str] | None = None):
     from orchestrator.jobs import select_jobs
 
-    if pdk_arg == "all":
-        pdks = list(config.pdks)
-    else:
-        config.platform(pdk_arg)  # raises "unknown PDK ..." naming the available ones
-        pdks = [pdk_arg]
+    pdks = list(config.pdks) if pdk_arg == "all" else [pdk_arg]  # select_jobs refuses an unknown one
     overrides = dict(_parse_param(p) for p in params)
     return select_jobs(config, pdks=pdks, designs=designs, overrides=overrides,
                        include_matrix=include_matrix, sweeps=sweeps)
+
+
+def _width(args) -> int | None:
+    """Columns a table may use: None with --wide (as wide as it needs), else $COLUMNS or the
+    terminal's width; 100 when neither is known (a pipe, a CI log)."""
+    if getattr(args, "wide", False):
+        return None
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def _shown(path: Path) -> Path:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def _print_toolchain(toolchain) -> None:
@@ -302,7 +382,7 @@ def cmd_run(args) -> int:
     exit_code = EXIT_FAIL if _report_unwritten(outcomes) else EXIT_OK
     records = [o.record for o in outcomes if o.record is not None]
     if records:
-        print(format_metrics_table(records))
+        print(format_metrics_table(records, width=_width(args)))
     print(format_run_summary(outcomes, time.monotonic() - began), file=sys.stderr)
     for outcome in outcomes:
         if outcome.record is None:
@@ -317,7 +397,15 @@ def cmd_run(args) -> int:
         print("\n!! P&R/sign-off stages were skipped: " + "; ".join(skipped), file=sys.stderr)
         if require_all:
             exit_code = max(exit_code, EXIT_TOOL)
+    if records:
+        print(f"\nnext: {_command_prefix(args)} report")  # the gallery of what just ran
     return exit_code
+
+
+def _command_prefix(args) -> str:
+    """How to call us again with the same config (the next command to type)."""
+    given = _shown(Path(args.config).absolute())
+    return "python -m orchestrator" + ("" if given == Path("config.yaml") else f" --config {shlex.quote(str(given))}")
 
 
 def _flow_overrides(flow, args):
@@ -351,16 +439,18 @@ def _report_unwritten(outcomes) -> bool:
 
 def cmd_history(args) -> int:
     from orchestrator import history
-    from orchestrator.progress import format_history_table
+    from orchestrator.progress import format_history_records, format_history_table
 
     config = _load(args)
-    found = _read_history(config)
-    frame = history.to_dataframe(found.records)
-    if args.pdk:
-        frame = frame[frame["pdk"] == args.pdk]
-    if args.design:
-        frame = frame[frame["design"] == args.design]
-    print(format_history_table(frame, all_columns=args.all_columns))
+    designs = [spec.name for spec in config.designs] + [sweep.design for sweep in config.sweeps]
+    records = history.select_records(_read_history(config).records, pdk=args.pdk,
+                                     design=args.design, known_pdks=config.platforms, known_designs=designs)
+    if not records and (args.pdk or args.design):
+        print(f"no runs of {args.design or 'any design'} on {args.pdk or 'any PDK'} in the history yet")
+    elif args.wide:
+        print(format_history_table(history.to_dataframe(records), all_columns=True))
+    else:
+        print(format_history_records(records, width=_width(args)))
     return EXIT_OK
 
 
@@ -415,13 +505,16 @@ def cmd_check(args) -> int:
         raise ConfigError(f"--markdown: folder not found: {Path(args.markdown).parent} (value: {args.markdown!r})")
     found = _read_history(config, judged_by_check=not args.update_baseline)
     records = found.records
-    baseline = Path(args.baseline) if args.baseline else config.path("reports_dir") / "baseline.yaml"
+    baseline = Path(args.baseline) if args.baseline else _shown(config.path("reports_dir") / "baseline.yaml")
     if args.update_baseline:
         path = check.update_baseline(records, baseline, pdks=args.pdk, designs=args.design)
         print(f"baseline written: {path}")
         return EXIT_OK
-    result = check.run_check(records, baseline, pdks=args.pdk, designs=args.design, skipped=found.skipped)
-    print(check.render_table_text(result), end="")
+    # Only the default baseline may be absent ("no baseline" yet); a --baseline FILE that is not
+    # there is a typo, and a typo must not pass the gate.
+    result = check.run_check(records, baseline, pdks=args.pdk, designs=args.design, skipped=found.skipped,
+                             missing_ok=args.baseline is None)
+    print(check.render_table_text(result, width=_width(args)), end="")
     markdown = check.render_markdown(result)
     if args.markdown:
         from orchestrator.fsutil import atomic_write_text

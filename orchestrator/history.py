@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_json
-from orchestrator.names import UnsafeNameError, check_name
+from orchestrator.names import UnsafeNameError, check_name, did_you_mean
 from orchestrator.record import METRIC_NAMES, SIGNED_METRICS, RunRecord, parameters_key
 
 if TYPE_CHECKING:  # pandas costs ~0.4 s to import; `run` only needs it to print nothing
@@ -390,3 +390,26 @@ def latest(frame: pd.DataFrame, *, passing_only: bool = False) -> pd.DataFrame:
         return frame
     subset = frame[frame["status"] == "pass"] if passing_only else frame
     return subset.sort_values("timestamp", kind="stable").groupby(["design", "pdk"], as_index=False).tail(1)
+
+
+class SelectionError(OrchestratorError):
+    """A --pdk/--design filter names nothing known: a typo must not print an empty table and pass."""
+
+
+def select_records(
+    records: Iterable[RunRecord],
+    *,
+    pdk: str | None = None,
+    design: str | None = None,
+    known_pdks: Iterable[str] = (),
+    known_designs: Iterable[str] = (),
+) -> list[RunRecord]:
+    """The records of one PDK and/or design. A name that is neither in the records nor in
+    ``known_*`` (the config's platforms and designs) is a SelectionError with a suggestion."""
+    records = list(records)
+    for option, value, known in (("--pdk", pdk, {r.pdk for r in records} | set(known_pdks)),
+                                 ("--design", design, {r.design for r in records} | set(known_designs))):
+        if value is not None and value not in known:
+            raise SelectionError(f"{option} {value!r}: not a known {option[2:]} of the history or the config "
+                                 f"(known: {', '.join(sorted(known)) or 'none'})" + did_you_mean(value, known))
+    return [r for r in records if (pdk is None or r.pdk == pdk) and (design is None or r.design == design)]

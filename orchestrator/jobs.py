@@ -37,7 +37,7 @@ from orchestrator import accuracy
 from orchestrator.config import Config, DesignSpec, Platform, Sweep, load_config
 from orchestrator.designs import DesignError, clock_period_for, validate_parameters
 from orchestrator.errors import ConfigError, OrchestratorError, clip, cut
-from orchestrator.names import UnsafeNameError, check_name
+from orchestrator.names import UnsafeNameError, check_name, did_you_mean
 from orchestrator.record import parameters_key, run_name
 
 
@@ -228,11 +228,15 @@ def select_jobs(
     """
     overrides = dict(overrides or {})
     for pdk in pdks:
-        config.platform(pdk)  # raises "unknown PDK ..." naming the available ones
+        if pdk not in config.platforms:
+            known_pdks = ", ".join(sorted(config.platforms)) or "none"
+            raise ConfigError(f"unknown PDK '{pdk}' (platforms available: {known_pdks})"
+                              + did_you_mean(pdk, config.platforms))
     known = [spec.name for spec in config.designs] + [s.design for s in config.sweeps]
     for name in designs or []:
         if name not in known:
-            raise ConfigError(f"unknown design '{name}' (config.yaml has: {', '.join(dict.fromkeys(known))})")
+            raise ConfigError(f"unknown design '{name}' (config.yaml has: {', '.join(dict.fromkeys(known))})"
+                              + did_you_mean(name, known))
     by_name = {s.name: s for s in config.sweeps}
     for name in sweeps or []:
         if name not in by_name:

@@ -9,7 +9,9 @@ is refused instead of being "cleaned" (two different names must never map to one
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 
 from orchestrator.errors import clip
 
@@ -34,3 +36,9 @@ def check_name(name: object, what: str) -> str:
     if not is_safe_name(name):
         raise UnsafeNameError(f"{what}: not a safe name ({RULE}) (value: {clip(name)})")
     return name  # type: ignore[return-value]
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """" (did you mean 'halut_decoder'?)" for the closest of ``known`` to a mistyped ``name``, or ""."""
+    close = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -129,20 +129,79 @@ def format_ge(ge: float | None) -> str:
     return format_kge(ge)
 
 
-def _table(headers: list[str], rows: Iterable[list[str]]) -> str:
+def _table(headers: list[str], rows: Iterable[list[str]], left: int = 3) -> str:
+    """Aligned columns: the first ``left`` left-aligned (names), the rest right-aligned (numbers).
+    A header "area [µm²]" is printed on two lines, name above unit, so a column is only as wide as
+    its values need."""
     rows = list(rows)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    split = [h.split(" [", 1) for h in headers]
+    names = [parts[0] for parts in split]
+    units = [f"[{parts[1]}" if len(parts) > 1 else "" for parts in split]
+    widths = [max(column_width(h), *(len(r[i]) for r in rows)) if rows else column_width(h)
+              for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < left else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    head = [line(names)] + ([line(units)] if any(units) else [])
     sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(c.rjust(w) if i > 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-            for r in rows]
-    return "\n".join([line, sep, *body])
+    return "\n".join([*head, sep, *(line(r) for r in rows)])
 
 
-def format_metrics_table(records: list[RunRecord]) -> str:
-    headers = ["design", "pdk", "status", "stage", "area [um^2]", "GE", "cells", "regs", "target [MHz]",
-               "fmax [MHz]", "WNS [ns]", "TNS [ns]", "hold WNS [ns]", "power [mW]", "util [%]", "DRC", "V",
-               "runtime [s]"]
+def column_width(header: str) -> int:
+    """Columns a header needs: its longer line (name, unit)."""
+    return max(len(part) for part in header.replace(" [", "\n[", 1).split("\n"))
+
+
+def fit_columns(headers: list[str], rows: list[list[str]], priority: list[int], width: int | None) -> list[int]:
+    """Indices of the columns to show so that the table fits ``width`` (None: all of them).
+    Columns go lowest priority first (highest number); priority 0 columns always stay."""
+    keep = list(range(len(headers)))
+    if width is None:
+        return keep
+
+    def total(columns: list[int]) -> int:
+        return sum(max(column_width(headers[i]), *(len(r[i]) for r in rows)) if rows else column_width(headers[i])
+                   for i in columns) + 2 * (len(columns) - 1)
+
+    while total(keep) > width:
+        droppable = [i for i in keep if priority[i] > 0]
+        if not droppable:
+            break
+        keep.remove(max(droppable, key=lambda i: (priority[i], i)))
+    return keep
+
+
+def _hidden_note(headers: list[str], keep: list[int], option: str) -> str | None:
+    hidden = [headers[i] for i in range(len(headers)) if i not in keep]
+    return f"not shown for the terminal's width: {', '.join(hidden)} ({option} shows them)" if hidden else None
+
+
+def _wrap(text: str, width: int | None) -> list[str]:
+    if width is None or len(text) <= width:
+        return [text]
+    import textwrap
+
+    return textwrap.wrap(text, width, subsequent_indent="  ", break_long_words=False) or [text]
+
+
+# Run table: (header, priority); 0 = always shown, then in the order a designer reads them.
+RUN_COLUMNS: list[tuple[str, int]] = [
+    ("design", 0), ("pdk", 0), ("status", 0), ("stage", 6), ("area [µm²]", 1), ("GE [kGE]", 2), ("cells", 5),
+    ("regs", 10), ("clock [MHz]", 3), ("fmax [MHz]", 8), ("WNS [ns]", 7), ("TNS [ns]", 4), ("hold WNS [ns]", 13),
+    ("power [mW]", 11), ("util [%]", 9), ("DRC", 12), ("V", 14), ("runtime [s]", 15),
+]
+
+
+def _kge(ge: float | None) -> str:
+    return "-" if ge is None or (isinstance(ge, float) and math.isnan(ge)) else f"{ge / 1000.0:.3f}"
+
+
+def format_metrics_table(records: list[RunRecord], width: int | None = None) -> str:
+    """The run's metrics, one row per job, then each job's run id. ``width``: the columns that fit
+    (the others are named below the table); None: every column."""
+    headers = [h for h, _ in RUN_COLUMNS]
     rows = []
     for r in records:
         m = r.metrics
@@ -150,28 +209,120 @@ def format_metrics_table(records: list[RunRecord]) -> str:
         syn = " (syn)" if r.post_synthesis else ""
         area = _fmt(m.area_um2, 2) + (syn if m.area_um2 else "")
         design = r.design + (f" [{r.parameters['label']}]" if r.parameters.get("label") else "")
-        rows.append([design, r.pdk, r.status + ("*" if r.cached else ""), r.stage_reached or "-", area, format_ge(m.ge),
+        rows.append([design, r.pdk, r.status + ("*" if r.cached else ""), r.stage_reached or "-", area, _kge(m.ge),
                      _fmt(m.stdcell_count), _fmt(m.register_count), _fmt(m.target_freq_mhz, 1),
                      _fmt(m.fmax_mhz, 1), _fmt(m.wns_ns), _fmt(m.tns_ns), _fmt(m.hold_wns_ns), _fmt(m.power_mw),
                      _fmt(m.utilization_pct, 1), _fmt(m.drc_count), _fmt(m.voltage_v, 2),
                      _fmt(r.total_runtime_s, 1)])
-    table = _table(headers, rows)
+    keep = fit_columns(headers, rows, [p for _, p in RUN_COLUMNS], width)
+    lines = [_table([headers[i] for i in keep], [[row[i] for i in keep] for row in rows], left=4)]
+    notes = []
     if any(r.post_synthesis for r in records):
-        table += "\n(syn): post-synthesis estimate, no place and route"
+        notes.append("(syn): post-synthesis estimate, no place and route")
     if any(r.cached for r in records):
-        table += "\n* cached: inputs unchanged, the previous record was reused (run with --force to re-run)"
-    return table
+        notes.append("* cached: inputs unchanged, the previous record was reused (run with --force to re-run)")
+    hidden = _hidden_note(headers, keep, "--wide")
+    if hidden:
+        notes.append(hidden)
+    notes.append("run ids:")
+    for line in notes:
+        lines += _wrap(line, width)
+    lines += [f"  {r.run_id}" + (" (cached)" if r.cached else "") for r in records]
+    return "\n".join(lines)
 
 
-HISTORY_COLUMNS = ["timestamp", "design", "pdk", "source", "status", "stage_reached", "area_um2", "ge",
-                   "stdcell_count", "target_freq_mhz", "tns_ns", "utilization_pct"]
+# History table: per design/PDK/source/parameter set, its runs oldest first.
+HISTORY_ROW_COLUMNS: list[tuple[str, int]] = [
+    ("run id", 0), ("status", 0), ("stage", 6), ("area [µm²]", 1), ("GE [kGE]", 2), ("cells", 9),
+    ("clock [MHz]", 3), ("fmax [MHz]", 7), ("WNS [ns]", 8), ("TNS [ns]", 4), ("util [%]", 5), ("runtime [s]", 10),
+]
+REUSED = "reused"
+
+
+def _history_cells(r: RunRecord) -> list[str]:
+    m = r.metrics
+    return [r.run_id, r.status, r.stage_reached or "-", _fmt(m.area_um2, 2), _kge(m.ge), _fmt(m.stdcell_count),
+            _fmt(m.target_freq_mhz, 1), _fmt(m.fmax_mhz, 1), _fmt(m.wns_ns), _fmt(m.tns_ns),
+            _fmt(m.utilization_pct, 1), _fmt(r.total_runtime_s, 1)]
+
+
+def reused_from(records: list[RunRecord]) -> dict[str, str | None]:
+    """For each cached record (a cache hit's copy), the run id of the run it reuses: the newest
+    record with its job key that actually ran, no later than it (None: that run is gone)."""
+    ran: dict[str, list[RunRecord]] = {}
+    for r in records:
+        if not r.cached and r.job_key:
+            ran.setdefault(r.job_key, []).append(r)
+    found: dict[str, str | None] = {}
+    for r in records:
+        if r.cached:
+            earlier = [o for o in ran.get(r.job_key or "", []) if (o.timestamp, o.run_id) <= (r.timestamp, r.run_id)]
+            found[r.run_id] = max(earlier, key=lambda o: (o.timestamp, o.run_id)).run_id if earlier else None
+    return found
+
+
+def format_history_records(records: list[RunRecord], width: int | None = 100) -> str:
+    """The history for the terminal: a header per design/PDK, source and parameter set, then its
+    runs oldest first with their run ids and the metric columns that fit ``width``. A cache hit's
+    record is marked "reused" and names the run whose result it repeats: it is not a new run."""
+    from orchestrator.record import parameters_key
+
+    if not records:
+        return "(history is empty)"
+    groups: dict[tuple, list[RunRecord]] = {}
+    for r in sorted(records, key=lambda r: (r.pdk, r.design, r.source, r.timestamp, r.run_id)):
+        groups.setdefault((r.pdk, r.design, r.source, parameters_key(r.parameters)), []).append(r)
+    origin = reused_from(records)
+    headers = [h for h, _ in HISTORY_ROW_COLUMNS]
+    priority = [p for _, p in HISTORY_ROW_COLUMNS]
+    hidden: set[int] = set()
+    lines: list[str] = []
+    for (pdk, design, source, _), members in groups.items():
+        params = " ".join(f"{k}={v}" for k, v in sorted(members[0].parameters.items()))
+        where = "" if source == "siliconcompiler" else f" ({source} import)"
+        lines += ([""] if lines else []) + _wrap(f"{pdk} / {design}{where}: {params or 'no parameters'}", width)
+        cells = [_history_cells(r) for r in members]
+        ran = [c for r, c in zip(members, cells, strict=True) if not r.cached]
+        # Each group fits on its own: a short run id leaves room for more metrics.
+        keep = fit_columns(headers, ran or cells[:1], priority, None if width is None else width - 2)
+        hidden.update(i for i in range(len(headers)) if i not in keep)
+        shown = [headers[i] for i in keep]
+        table = _table(shown, [[c[i] for i in keep] for c in ran], left=3 if "stage" in shown else 2).splitlines()
+        head = 3 if len(table) > 2 and set(table[2]) <= {"-", " "} else 2
+        lines += ["  " + line for line in table[:head]]
+        id_width = len(table[head - 1].split("  ")[0])
+        body = iter(table[head:])
+        for r in members:
+            if r.cached:
+                source_id = origin.get(r.run_id)
+                what = f"cache hit of …{source_id[-8:]}" if source_id else "cache hit of an earlier run"
+                lines.append(f"  {r.run_id.ljust(id_width)}  {REUSED}: {what}")
+            else:
+                lines.append("  " + next(body))
+    notes = []
+    reused = sum(1 for r in records if r.cached)
+    if reused:
+        notes.append(f"{reused} record{'s' if reused != 1 else ''} marked '{REUSED}': a cache hit recorded again, "
+                     "not a new run")
+    if hidden:
+        notes.append(_hidden_note(headers, [i for i in range(len(headers)) if i not in hidden], "--wide"))
+    for note in notes:
+        lines += _wrap(note, width)
+    if width is not None:  # a run id or a word longer than the terminal is cut, never the table's shape
+        lines = [line if len(line) <= width else line[: width - 1] + "…" for line in lines]
+    return "\n".join(lines)
+
+
+HISTORY_COLUMNS = ["timestamp", "run_id", "design", "pdk", "source", "status", "cached", "stage_reached", "area_um2",
+                   "ge", "stdcell_count", "target_freq_mhz", "tns_ns", "utilization_pct"]
 
 
 def format_history_table(frame: pd.DataFrame, *, all_columns: bool = False) -> str:
+    """The history DataFrame as text, as wide as it needs (``history --wide``)."""
     import pandas as pd
 
     if frame.empty:
         return "(history is empty)"
     view = frame if all_columns else frame[HISTORY_COLUMNS]
-    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
         return view.to_string(index=False)

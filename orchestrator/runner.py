@@ -59,7 +59,7 @@ class JobOutcome:
     history_path: Path | None = None
     cached: bool = False  # the record is a reused one (see ``cache``)
     history_error: str | None = None  # the record could not be written to the history (why)
-    rerun_reason: str | None = None  # why an existing build was not reused ("rtl, sdc changed")
+    rerun_reason: str | None = None  # why an existing build was not reused ("design changed: C 32 -> 8; rtl changed")
     # Where the wall time went (seconds): prepare (render + key, this process), process (the job
     # process, start to exit), setup / sc_run / record (inside it), tool (sum of SC exetime: time
     # inside tool executables), sc_task (sum of SC tasktime: tool + SC's per-node preparation);

@@ -194,6 +194,32 @@ def test_changed_components_name_what_changed(template_project):
     assert cache.changed_components(None, new) == []
 
 
+def test_a_cache_miss_names_the_changed_keys_and_values(template_project):
+    config_path, _, _ = template_project
+    config = load_project(config_path)
+
+    def components(width: int, tools: Toolchain, to: str | None):
+        job = select_jobs(config, pdks=["nangate45"], designs=["alpha"], overrides={"WIDTH": width})[0]
+        out = config_path.parent / "render" / uuid.uuid4().hex
+        rendered = render_design(config, job.spec, job.platform, out)
+        return job, cache.key_components(config, job, rendered, tools, to)
+
+    _, old = components(32, toolchain(openroad="24Q3-2011"), None)
+    job, new = components(8, toolchain(), "synthesis")  # OpenROAD went missing, --to synthesis
+    assert cache.explain_changes(old, new) == [
+        "design changed: WIDTH 32 -> 8",
+        "rtl changed",  # a digest: nothing a reader could compare
+        "flow changed: to none -> synthesis",
+        "tools changed: tools.openroad 24Q3-2011 -> none",
+    ]
+
+    # What `run` prints beside "starting": the same words, from the key file the last miss left.
+    build_dir = config_path.parent / "build" / "alpha"
+    cache.decide(cache.HistoryIndex(), job, old, build_dir, force=False, now=datetime.now(UTC))
+    decision = cache.decide(cache.HistoryIndex(), job, new, build_dir, force=False, now=datetime.now(UTC))
+    assert decision.reuse is None and decision.reason.startswith("design changed: WIDTH 32 -> 8; rtl changed; ")
+
+
 # ----------------------------------------------------------------------------- reuse
 
 
@@ -261,7 +287,7 @@ def test_unchanged_jobs_are_reused_changed_ones_rerun_and_force_reruns_all(tmp_p
     config.write_text(config.read_text().replace("WIDTH: 4", "WIDTH: 5"))
     proc, changed_run = run()
     assert "1 ran, 1 cached" in proc.stderr
-    assert "counter-narrow-nangate45: starting (design, rtl changed)" in proc.stderr
+    assert "counter-narrow-nangate45: starting (design changed: WIDTH 4 -> 5; rtl changed)" in proc.stderr
     newest = changed_run[-2:]
     assert {(r.parameters.get("label"), r.cached) for r in newest} == {("narrow", False), (None, True)}
     assert [r for r in newest if not r.cached][0].metrics.register_count == 5

@@ -3,22 +3,26 @@ no history record unless a job finished, and a real synthesis run through the py
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from orchestrator import history
+from orchestrator.record import Metrics, RunRecord, SkippedStage, StepInfo, make_run_id
 from tests.conftest import FIXTURES
 
 
-def run_cli(config: Path, *args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(config: Path, *args: str, env: dict | None = None, timeout: float = 600,
+            cwd: Path | None = None) -> subprocess.CompletedProcess:
     environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FIXTURES), os.environ.get("PYTHONPATH", "")])}
     environ.update(env or {})
     return subprocess.run([sys.executable, "-m", "orchestrator", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=timeout, env=environ, cwd=config.parent)
+                          capture_output=True, text=True, timeout=timeout, env=environ, cwd=cwd or config.parent)
 
 
 def history_files(config: Path) -> list[Path]:
@@ -44,6 +48,8 @@ def test_bad_config_is_one_line_exit_2_and_no_history(toy_project):
     (["run", "--design", "adder"], "unknown design 'adder' (config.yaml has: counter)"),
     (["run", "--param", "WIDTH=0"], "parameter 'WIDTH': must be a positive int (value: 0)"),
     (["run", "--param", "WIDTH"], "--param: expected KEY=VALUE"),
+    (["run", "--design", "countr"], "unknown design 'countr' (config.yaml has: counter) (did you mean 'counter'?)"),
+    (["run", "--pdk", "nangate"], "(did you mean 'nangate45'?)"),
 ])
 def test_bad_selection_is_one_line_exit_2(toy_project, args, expected):
     config = toy_project()
@@ -110,3 +116,160 @@ def test_run_synthesizes_on_both_pdks_and_records_history(toy_project, pdk_data_
         assert any(s.step == "floorplan.init" for s in r.skipped_stages)
     hist = run_cli(config, "history", "--pdk", "asap7", env=hide_tools())
     assert hist.returncode == 0 and "counter" in hist.stdout and "nangate45" not in hist.stdout
+
+
+# ------------------------------------------------------------------ a terminal that fits (issue 20)
+
+
+def max_width(text: str) -> int:
+    return max(len(line) for line in text.splitlines())
+
+
+def partial_record(pdk: str, *, day: int = 0, design: str = "counter", key: str | None = None,
+                   cached: bool = False, parameters: dict | None = None) -> RunRecord:
+    """A synthesis-only record as a machine without OpenROAD writes it."""
+    stamp = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=day)
+    parameters = parameters if parameters is not None else {"WIDTH": 8}
+    return RunRecord(
+        run_id=make_run_id(design, pdk, parameters, stamp, salt="cached" if cached else ""), design=design,
+        pdk=pdk, parameters=parameters, timestamp=stamp, status="partial", job_key=key, cached=cached,
+        reason="stopped after synthesis: openroad not installed", stage_reached="synthesis",
+        metrics_origin="synthesis",
+        metrics=Metrics(area_um2=1286.908 + day, ge=1612.67, stdcell_count=676, register_count=220,
+                        target_freq_mhz=333.333, wns_ns=-0.12, tns_ns=-11.3405, utilization_pct=44.37,
+                        fmax_mhz=312.5, power_mw=1.25, voltage_v=1.1),
+        steps=[StepInfo(step="synthesis", runtime_s=2.65)],
+        skipped_stages=[SkippedStage(step="floorplan.init", reason="openroad not installed")])
+
+
+def write_history(config: Path, records: list[RunRecord]) -> None:
+    for record in records:
+        history.write_record(config.parent / "reports" / "history", record)
+
+
+def test_config_is_accepted_after_the_command(toy_project, tmp_path):
+    config = toy_project()
+    write_history(config, [partial_record("asap7")])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()  # no config.yaml here: only --config can find the project
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FIXTURES), os.environ.get("PYTHONPATH", "")])}
+    for args in (["history", "--config", str(config)], ["--config", str(config), "history"]):
+        proc = subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True, text=True,
+                              cwd=elsewhere, timeout=120, env=environ)
+        assert proc.returncode == 0, proc.stderr
+        assert "counter" in proc.stdout
+
+
+def test_every_command_and_option_has_help_text():
+    from orchestrator.cli import build_parser
+
+    parser = build_parser()
+    assert "A first session:" in parser.description and "exit codes:" in parser.epilog
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    helped = {choice.dest: choice.help for choice in commands._choices_actions}
+    assert set(helped) == set(commands.choices) and all(helped.values())
+    for name, sub in commands.choices.items():
+        assert sub.description, name
+        for action in sub._actions:
+            assert action.help and action.help != argparse.SUPPRESS, f"{name} {action.option_strings or action.dest}"
+            assert any("--config" in a.option_strings for a in sub._actions), name
+
+
+def test_top_level_help_reads_as_user_documentation():
+    proc = subprocess.run([sys.executable, "-m", "orchestrator", "--help"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0
+    for text in ("python -m orchestrator run --pdk nangate45 --to synthesis", "exit codes:", "import-orfs",
+                 "--config FILE"):
+        assert text in proc.stdout
+
+
+def test_history_fits_100_columns_with_units_and_run_ids(toy_project):
+    config = toy_project()
+    records = [partial_record(pdk, day=day) for pdk in ("asap7", "nangate45") for day in range(3)]
+    records.append(partial_record("nangate45", design="counter", parameters={"WIDTH": 8, "label": "a_long_label"}))
+    write_history(config, records)
+    proc = run_cli(config, "history", env={"COLUMNS": "100"})
+    assert proc.returncode == 0, proc.stderr
+    assert max_width(proc.stdout) <= 100, proc.stdout
+    for record in records:
+        assert record.run_id in proc.stdout
+    assert "nangate45 / counter: WIDTH=8" in proc.stdout  # the parameters head each group
+    assert "[µm²]" in proc.stdout and "[kGE]" in proc.stdout and "1,286.91" in proc.stdout
+    assert "NaN" not in proc.stdout and ".000000" not in proc.stdout
+    wide = run_cli(config, "history", "--wide", env={"COLUMNS": "100"})
+    assert wide.returncode == 0 and max_width(wide.stdout) > 100 and "hold_wns_ns" in wide.stdout
+    assert run_cli(config, "history", "--all-columns").stdout == wide.stdout  # the old name still works
+
+
+def test_history_marks_a_cache_hit_as_reused_not_as_a_new_run(toy_project):
+    config = toy_project()
+    ran = partial_record("asap7", key="k1")
+    hit = partial_record("asap7", day=1, key="k1", cached=True)
+    write_history(config, [ran, hit, partial_record("asap7", day=2, key="k2")])
+    proc = run_cli(config, "history", env={"COLUMNS": "100"})
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [line for line in proc.stdout.splitlines() if hit.run_id in line]
+    assert f"reused: cache hit of …{ran.run_id[-8:]}" in line
+    assert "1,287.91" not in proc.stdout  # the hit repeats the run's figures; it shows none of its own
+    assert "1 record marked 'reused'" in proc.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--design", "countr"], "--design 'countr': not a known design of the history or the config (known: counter) "
+                             "(did you mean 'counter'?)"),
+    (["--pdk", "nangate"], "(did you mean 'nangate45'?)"),
+])
+def test_history_filter_that_matches_nothing_known_is_exit_2_with_a_suggestion(toy_project, args, expected):
+    config = toy_project()
+    write_history(config, [partial_record("asap7")])
+    proc = run_cli(config, "history", *args)
+    assert proc.returncode == 2
+    assert len(error_lines(proc)) == 1 and expected in error_lines(proc)[0]
+
+
+def test_history_of_a_known_design_without_runs_says_so(toy_project):
+    config = toy_project()
+    proc = run_cli(config, "history", "--pdk", "nangate45", "--design", "counter")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == "no runs of counter on nangate45 in the history yet"
+
+
+def seed_cache_hits(config: Path, path: str, monkeypatch) -> list[RunRecord]:
+    """A history record for every job of the project under the key `run` will compute with this
+    PATH, so that `run` reuses them all (a real run that starts no job process, nor Yosys)."""
+    monkeypatch.setenv("PATH", path)  # the same tools found here as in the run
+    from orchestrator import cache, tools
+    from orchestrator.designs import render_design
+    from orchestrator.jobs import load_project, select_jobs
+
+    project = load_project(config)
+    toolchain = tools.detect_all()
+    seeded = []
+    for day, job in enumerate(select_jobs(project, pdks=list(project.pdks))):
+        rendered = render_design(project, job.spec, job.platform, job.build_dir(project) / "inputs")
+        key = cache.job_key(cache.key_components(project, job, rendered, toolchain, None))
+        seeded.append(partial_record(job.platform.name, day=day, key=key, parameters=job.record_parameters))
+    write_history(config, seeded)
+    return seeded
+
+
+def test_run_table_fits_the_terminal_with_run_ids_and_ends_with_the_next_command(toy_project, hide_tools,
+                                                                                 monkeypatch):
+    config = toy_project()
+    env = hide_tools()
+    seed_cache_hits(config, env["PATH"], monkeypatch)
+    proc = run_cli(config, "run", env={**env, "COLUMNS": "100"})
+    assert "0 ran, 2 cached" in proc.stderr  # else the keys differ and jobs ran: the test is broken
+    assert proc.returncode == 0, proc.stderr
+    assert max_width(proc.stdout) <= 100, proc.stdout
+    assert "[µm²]" in proc.stdout and "1,286.91 (syn)" in proc.stdout
+    reused = [r for r in history.load_records(config.parent / "reports" / "history") if r.cached]
+    assert len(reused) == 2 and all(f"  {r.run_id} (cached)" in proc.stdout for r in reused)
+    assert "not shown for the terminal's width:" in proc.stdout and "--wide" in proc.stdout
+    assert proc.stdout.rstrip().splitlines()[-1] == "next: python -m orchestrator report"  # run from the project
+    elsewhere = run_cli(config, "run", env={**env, "COLUMNS": "100"}, cwd=config.parent.parent)
+    assert elsewhere.stdout.rstrip().splitlines()[-1] == (f"next: python -m orchestrator --config "
+                                                          f"{config.parent.name}/config.yaml report")
+    wide = run_cli(config, "run", "--wide", env={**env, "COLUMNS": "100"})
+    assert wide.returncode == 0 and "hold WNS" in wide.stdout and "not shown" not in wide.stdout
