@@ -202,9 +202,9 @@ def test_history_pages_plot_varying_metrics_and_state_constant_ones(showcase, tm
     page = (group / "index.html").read_text()
     assert (group / "area_um2.svg").is_file()
     assert not (group / "voltage_v.svg").exists()
-    assert "voltage_v = 0.70 V" in page
+    assert re.search(r'data-metric="voltage_v">Supply voltage \[V\]: every run \(\d+\): 0.70 V<', page)
     assert (group / "runs.csv").is_file()
-    assert (tmp_path / "site" / "history" / "asap7" / "comparison.svg").is_file()
+    assert (tmp_path / "site" / "history" / "asap7" / "comparison-siliconcompiler-post-route.svg").is_file()
     assert summary.plots > 0
 
 
@@ -220,7 +220,7 @@ def test_trend_plot_has_title_axis_units_and_dates(tmp_path):
     ax = plots._TREND_AXES[0]
     assert ax.get_title(loc="left") == "halut_encoder on asap7: area_um2"
     assert ax.get_ylabel() == "area_um2 [µm²]"
-    assert ax.get_xlabel() == "run start (UTC)"
+    assert ax.get_xlabel() == "runs, oldest to newest (start date, UTC)"
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert any(re.search(r"\d", label) for label in labels)
     svg = (tmp_path / "p.svg").read_text()

@@ -162,8 +162,10 @@ def test_history_page_labels_imports_without_placeholder_parameters(tmp_path):
     page = (tmp_path / "site" / "history" / "nangate45" / "halut_decoder" / "index.html").read_text()
     assert "ORFS import, 3 ns" in page and "ORFS import, 6 ns" in page and "this flow" in page
     assert "C=-" not in page and "C=–" not in page
-    svg = (tmp_path / "site" / "history" / "nangate45" / "halut_decoder" / "area_um2.svg").read_text()
-    assert "ORFS import, 3 ns" in svg and "this flow" in svg
+    # Each configuration has one area: a sentence per configuration, not a plot of flat lines.
+    assert not (tmp_path / "site" / "history" / "nangate45" / "halut_decoder" / "area_um2.svg").exists()
+    constant = re.search(r'<li class="constant" data-metric="area_um2">(.*?)</li>', page).group(1)
+    assert "ORFS import, 3 ns: 24,667.50 µm²" in html.unescape(constant) and "this flow: 1,507.42" in constant
 
 
 def test_comparison_matches_same_design_pdk_and_clock_and_says_when_orfs_has_no_such_clock(tmp_path):
@@ -181,7 +183,8 @@ def test_comparison_matches_same_design_pdk_and_clock_and_says_when_orfs_has_no_
     assert match.ours is ours and match.theirs is newer and match.note == ""
     values = {v.metric: v for v in match.values}
     assert values["area_um2"].ours_value == 1507.42 and values["area_um2"].theirs_value == 68940.8
-    assert values["area_um2"].ratio == f"{1507.42 / 68940.8:.2f}×"
+    # A C=4 run beside an import of unknown size: shown, never given a ratio.
+    assert values["area_um2"].ratio == "" and values["area_um2"].no_ratio == "size of the import unknown: not compared"
     assert values["stdcell_count"].theirs == "34,394" and values["tns_ns"].theirs == "-1.670"
     assert values["utilization_pct"].ours == "44.9" and values["utilization_pct"].theirs == "58.9"
     assert rows[("nangate45", 2.5)].theirs is None
@@ -201,6 +204,21 @@ def test_comparison_matches_same_design_pdk_and_clock_and_says_when_orfs_has_no_
     unmatched = re.search(r'<tr data-design="halut_decoder" data-clock="2.5">(.*?)</tr>', page, re.DOTALL).group(1)
     assert "no ORFS run at 2.5 ns (ORFS ran halut_decoder on nangate45 at 3, 6 ns)" in unmatched
     assert 'href="vs-orfs.html">vs ORFS</a>' in (tmp_path / "site" / "index.html").read_text()
+
+
+def test_ratio_only_for_a_post_route_run_at_the_size_the_archive_was_made_at(tmp_path):
+    theirs = orfs_record(3.0, days=5, area=68940.8)
+    ours = routed_record(tmp_path / "a", timestamp=T0)
+    reference = {"halut_decoder": dict(ours.parameters)}
+    (row,) = orfs_compare.compare_with_orfs([ours, theirs], reference).rows
+    assert {v.metric: v.ratio for v in row.values}["area_um2"] == f"{1507.42 / 68940.8:.2f}×"
+    bigger = {"halut_decoder": dict(ours.parameters, C=32)}
+    (row,) = orfs_compare.compare_with_orfs([ours, theirs], bigger).rows
+    assert {v.metric: v.no_ratio for v in row.values}["area_um2"] == "different size from the import"
+    estimate = synthesis_timing_record(tmp_path / "b", timestamp=T0)
+    (row,) = orfs_compare.compare_with_orfs([estimate, theirs], reference).rows
+    area = {v.metric: v for v in row.values}["area_um2"]
+    assert area.ratio == "" and area.no_ratio == "synthesis estimate vs post-route: not compared"
 
 
 def test_comparison_shows_a_partial_run_only_without_a_passing_one_and_marks_its_estimates(tmp_path):

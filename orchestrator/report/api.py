@@ -17,7 +17,8 @@ LAYOUT_CACHE_DIR = "cache"  # under reports_dir; git-ignored
 
 def build_reports(records: Iterable[RunRecord], *, reports_dir: Path, site_dir: Path | None = None,
                   platforms: dict[str, Platform] | None = None, cache_dir: Path | None = None,
-                  roots: ArtifactRoots | None = None, record_files: Mapping[str, Path] | None = None) -> SiteSummary:
+                  roots: ArtifactRoots | None = None, record_files: Mapping[str, Path] | None = None,
+                  orfs_reference: dict[str, dict] | None = None) -> SiteSummary:
     """Build the site (default ``reports_dir/site``), then ``summary.md`` and ``history.csv``.
 
     GDS renders are cached under ``cache_dir`` (default ``reports_dir/cache``). Records' files are
@@ -37,7 +38,7 @@ def build_reports(records: Iterable[RunRecord], *, reports_dir: Path, site_dir: 
     site_dir = Path(site_dir) if site_dir is not None else reports_dir / "site"
     cache_dir = Path(cache_dir) if cache_dir is not None else reports_dir / LAYOUT_CACHE_DIR
     summary = build_site(records, site_dir, platforms=platforms, cache_dir=cache_dir, roots=roots,
-                         record_files=record_files)
+                         record_files=record_files, orfs_reference=orfs_reference)
     write_tables(records, reports_dir, platforms=platforms, site=summary)
     summary.warnings[:0] = left_out
     return summary
@@ -48,6 +49,17 @@ def config_roots(config: Config) -> ArtifactRoots:
     from (noted under the build folder, never taken from a record)."""
     build_dir = config.path("build_dir")
     return ArtifactRoots(build=(build_dir,), imports=tuple(import_roots(build_dir)))
+
+
+def orfs_reference(config: Config) -> dict[str, dict]:
+    """design -> the parameters of its first unlabelled entry in the config: the reference
+    configurations the halutmatmul ORFS archive was run at (config.yaml says so), the only runs
+    of this flow whose sizes a vs-ORFS ratio may compare."""
+    reference: dict[str, dict] = {}
+    for spec in config.designs:
+        if spec.label is None:
+            reference.setdefault(spec.name, dict(spec.parameters))
+    return reference
 
 
 def build_reports_from_config(config: Config) -> SiteSummary:
@@ -63,6 +75,7 @@ def build_reports_from_config(config: Config) -> SiteSummary:
         cache_dir=reports_dir / LAYOUT_CACHE_DIR,
         roots=config_roots(config),
         record_files=found.files,
+        orfs_reference=orfs_reference(config),
     )
     summary.warnings[:0] = [skipped.message for skipped in found.skipped]
     return summary

@@ -25,6 +25,7 @@ from matplotlib.ticker import MaxNLocator
 
 from orchestrator.designs import generator_hooks
 from orchestrator.record import RunRecord
+from orchestrator.report import identity
 from orchestrator.report.view import format_metric, slug
 
 POINT_COLOR = "#8aa4bd"
@@ -132,32 +133,27 @@ def figures(points: list[Point], ylabel: str) -> list[Figure]:
     return out
 
 
-def configuration_key(record: RunRecord) -> tuple[str, float]:
-    """What makes two runs the same design point: parameters (without the label) and clock."""
-    parameters = sorted((k, repr(v)) for k, v in record.parameters.items() if k != "label")
-    period = record.metrics.clock_period_ns
-    return repr(parameters), round(period, 9) if period is not None else 0.0
+def configuration_key(record: RunRecord) -> identity.Configuration:
+    """What makes two runs the same design point: ``identity.configuration``."""
+    return identity.configuration(record)
 
 
 def latest_per_configuration(records: list[RunRecord]) -> list[RunRecord]:
-    newest: dict[tuple, RunRecord] = {}
-    for record in records:
-        if record.status not in SHOWN_STATUS or record.metrics.area_um2 is None:
-            continue
-        key = configuration_key(record)
-        if key not in newest or (record.timestamp, record.run_id) > (newest[key].timestamp, newest[key].run_id):
-            newest[key] = record
-    return sorted(newest.values(), key=configuration_key)
+    usable = [r for r in records if r.metrics.area_um2 is not None]
+    return sorted(identity.newest_per(usable, configuration_key, status=SHOWN_STATUS).values(), key=configuration_key)
 
 
 def point_labels(records: list[RunRecord]) -> list[str]:
     """Per record: the parameters whose values differ between the records, and the clock period."""
-    params = [{k: v for k, v in r.parameters.items() if k != "label"} for r in records]
+    params = [identity.known_parameters(r) for r in records]
     names = sorted({name for p in params for name in p})
     differing = [n for n in names if len({repr(p.get(n)) for p in params}) > 1]
     labels = []
     for record, p in zip(records, params, strict=True):
-        parts = [f"{n}={p.get(n)}" for n in differing]
+        if not record.source == identity.OWN_SOURCE:  # an import's size is unknown: no "C=None"
+            parts = [identity.source_name(record.source), *(f"{n}={p[n]}" for n in differing if n in p)]
+        else:
+            parts = [f"{n}={p.get(n)}" for n in differing if n in p]
         if record.metrics.clock_period_ns is not None:
             parts.append(f"{record.metrics.clock_period_ns:g} ns")
         labels.append(", ".join(parts))
@@ -190,7 +186,9 @@ def scatter_svg(points: list[Point], axis: Axis, ylabel: str, title: str,
         return None
     xs = [x for _, x, _ in chosen]
     ys = [v for _, _, v in chosen]
-    front = pareto_front(xs, ys)
+    kinds = [identity.kind_of(p.record) for p, _, _ in chosen]
+    # A front only among like runs: a synthesis estimate "beating" a routed run is no trade-off.
+    front = [i for kind in sorted(set(kinds)) for i in _kind_front(xs, ys, kinds, kind)]
     x_ticks, to_x = _scale(xs, PLOT_LEFT, PLOT_LEFT + PLOT_WIDTH)
     y_ticks, to_y = _scale(ys, PLOT_TOP + PLOT_HEIGHT, PLOT_TOP)
     bottom, right = PLOT_TOP + PLOT_HEIGHT, PLOT_LEFT + PLOT_WIDTH
@@ -212,27 +210,34 @@ def scatter_svg(points: list[Point], axis: Axis, ylabel: str, title: str,
                f"{escape(axis.label)}</text>")
     out.append(f'<text transform="translate(14 {PLOT_TOP + PLOT_HEIGHT / 2}) rotate(-90)" text-anchor="middle">'
                f"{escape(ylabel)}</text>")
-    if len(front) > 1:
-        path = " ".join(f"{to_x(xs[i]):.1f},{to_y(ys[i]):.1f}" for i in front)
-        out.append(f'<polyline points="{path}" fill="none" stroke="{FRONT_COLOR}" stroke-width="1.2"/>')
+    for kind in sorted(set(kinds)):
+        members = [i for i in front if kinds[i] == kind]
+        if len(members) > 1:
+            path = " ".join(f"{to_x(xs[i]):.1f},{to_y(ys[i]):.1f}" for i in members)
+            out.append(f'<polyline points="{path}" fill="none" stroke="{FRONT_COLOR}" stroke-width="1.2"'
+                       f'{_DASH.get(kind.stage, "")}/>')
     on_front = set(front)
     one_period = len({c[0].record.metrics.clock_period_ns for c in chosen}) == 1
     for i in sorted(range(len(xs)), key=lambda i: i in on_front):  # front drawn last, on top
         point = chosen[i][0]
         color, radius = (FRONT_COLOR, 5) if i in on_front else (POINT_COLOR, 4)
         tip = f"{point.label or point.record.design}: {_tick(xs[i])} / {_tick(ys[i])}"
-        out.append(f'<a href="{escape(point.href)}"><circle cx="{to_x(xs[i]):.1f}" cy="{to_y(ys[i]):.1f}" '
-                   f'r="{radius}" fill="{color}"><title>{escape(tip)}</title></circle></a>')
+        tip += f" ({kinds[i].label})"
+        out.append(f'<a href="{escape(point.href)}">{_marker(kinds[i], to_x(xs[i]), to_y(ys[i]), radius, color)}'
+                   f'<title>{escape(tip)}</title></a>')
         if annotate and point.label:
             parts = [part for part in point.label.split(", ") if not (one_period and part.endswith(" ns"))]
             dy = -6 if i in on_front else 14  # front labels above, the others below: neighbours rarely collide
             out.append(f'<text x="{to_x(xs[i]) + 7:.1f}" y="{to_y(ys[i]) + dy:.1f}" font-size="9" fill="#444444">'
                        f'{escape(",".join(parts))}</text>')
+    # Legend above the plot, left to right: the kinds of run present, then the front.
     legend_x = PLOT_LEFT + 6
-    out.append(f'<circle cx="{legend_x}" cy="34" r="4" fill="{POINT_COLOR}"/>'
-               f'<text x="{legend_x + 8}" y="38">run configuration</text>'
-               f'<circle cx="{legend_x + 130}" cy="34" r="5" fill="{FRONT_COLOR}"/>'
-               f'<text x="{legend_x + 138}" y="38">Pareto front (click a point to open its run)</text>')
+    for kind in sorted(set(kinds)):
+        out.append(_marker(kind, legend_x, 34, 4, POINT_COLOR) +
+                   f'<text x="{legend_x + 8}" y="38">{escape(kind.label)}</text>')
+        legend_x += 16 + 6.2 * len(kind.label)
+    out.append(f'<circle cx="{legend_x}" cy="34" r="5" fill="{FRONT_COLOR}"/>'
+               f'<text x="{legend_x + 8}" y="38">Pareto front of each kind (click a point to open its run)</text>')
     out.append("</svg>")
     return "\n".join(out), len(front)
 
@@ -241,12 +246,35 @@ WIDTH, HEIGHT = 640, 400
 PLOT_LEFT, PLOT_TOP, PLOT_WIDTH, PLOT_HEIGHT = 70, 50, 550, 304
 
 
+_DASH = {"synthesis estimate": ' stroke-dasharray="4 3"'}
+
+
+def _marker(kind: identity.Kind, x: float, y: float, radius: float, color: str) -> str:
+    """This flow's routed runs: filled circles; its synthesis estimates: open circles; imports: squares."""
+    if not kind.is_own:
+        side = radius * 1.7
+        return (f'<rect x="{x - side / 2:.1f}" y="{y - side / 2:.1f}" width="{side:.1f}" height="{side:.1f}" '
+                f'fill="{color}"/>')
+    if kind.stage == "synthesis estimate":
+        return (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="white" stroke="{color}" '
+                f'stroke-width="1.8"/>')
+    return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{color}"/>'
+
+
+def _kind_front(xs: list[float], ys: list[float], kinds: list, kind) -> list[int]:
+    members = [i for i, k in enumerate(kinds) if k == kind]
+    return [members[j] for j in pareto_front([xs[i] for i in members], [ys[i] for i in members])]
+
+
 def _scale(values: list[float], start: float, stop: float):
-    """Nice tick values covering ``values`` and the map from data to SVG coordinates."""
+    """Nice tick values covering ``values`` and the map from data to SVG coordinates; an axis of
+    non-negative values (every axis here: sizes, frequencies, GE) never starts below 0."""
     lo, hi = min(values), max(values)
     pad = (hi - lo) * 0.06 or abs(lo) * 0.1 or 1.0  # keep points off the frame
-    lo, hi = lo - pad, hi + pad
+    lo, hi = lo - pad if lo - pad >= 0 or lo < 0 else 0.0, hi + pad
     ticks = [t for t in MaxNLocator(nbins=6).tick_values(lo, hi)]
+    if min(values) >= 0:
+        ticks = [t for t in ticks if t >= 0]
     lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
 
     def to_svg(value: float) -> float:
@@ -315,5 +343,6 @@ def write_pages(groups: Mapping[tuple[str, str], list[RunRecord]], run_href: Cal
 def _front_members(points: list[Point], axis: Axis, y: Callable[[Point], float | None] = _ge_or_area) -> list[int]:
     chosen = [(p, axis.value(p.record), y(p)) for p in points]
     chosen = [(p, x, v) for p, x, v in chosen if x is not None and v is not None]
-    front = pareto_front([float(x) for _, x, _ in chosen], [float(v) for _, _, v in chosen])
-    return [id(chosen[i][0]) for i in front]
+    xs, ys = [float(x) for _, x, _ in chosen], [float(v) for _, _, v in chosen]
+    kinds = [identity.kind_of(p.record) for p, _, _ in chosen]
+    return [id(chosen[i][0]) for kind in sorted(set(kinds)) for i in _kind_front(xs, ys, kinds, kind)]

@@ -14,9 +14,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from orchestrator.history import record_sort_key
-from orchestrator.record import RunRecord, parameters_key
+from orchestrator.record import RunRecord
+from orchestrator.report import identity
 from orchestrator.report.view import format_metric, is_post_synthesis, metric_label
 
 # The figures of the halutmatmul summary the comparison is about.
@@ -37,7 +39,8 @@ class ComparedValue:
     ours_value: float | None
     theirs_value: float | None
     ours_estimate: bool  # our figure is a post-synthesis estimate
-    ratio: str = ""  # "0.06×" (ours / theirs) for sizes
+    ratio: str = ""  # "0.06×" (ours / theirs) for sizes of comparable runs
+    no_ratio: str = ""  # why there is no ratio (``identity.comparable``)
 
 
 @dataclass
@@ -93,21 +96,29 @@ def _value(record: RunRecord | None, metric: str) -> float | None:
     return float(value) if value is not None else None
 
 
-def _compared(ours: RunRecord, theirs: RunRecord | None, metric: str) -> ComparedValue:
+def _compared(ours: RunRecord, theirs: RunRecord | None, metric: str, why_not: str | None) -> ComparedValue:
     mine, other = _value(ours, metric), _value(theirs, metric)
     estimate = mine is not None and is_post_synthesis(ours, metric)
-    ratio = ""
+    ratio = no_ratio = ""
     if metric in RATIO_METRICS and mine is not None and other:
-        ratio = f"{mine / other:.2f}×"
+        # A ratio of a C=4 run to a reference-size import, or of an estimate to a routed
+        # figure, reads as a gain no flow made: only runs of one configuration get one.
+        if why_not is None:
+            ratio = f"{mine / other:.2f}×"
+        else:
+            no_ratio = why_not
     return ComparedValue(
         metric=metric, label=metric_label(metric),
         ours=format_metric(metric, mine) if mine is not None else "not reported",
         theirs=format_metric(metric, other) if other is not None else ("" if theirs is None else "not reported"),
-        ours_value=mine, theirs_value=other, ours_estimate=estimate, ratio=ratio,
+        ours_value=mine, theirs_value=other, ours_estimate=estimate, ratio=ratio, no_ratio=no_ratio,
     )
 
 
-def compare_with_orfs(records: Iterable[RunRecord]) -> OrfsComparison:
+def compare_with_orfs(records: Iterable[RunRecord], reference: dict[str, dict[str, Any]] | None = None
+                      ) -> OrfsComparison:
+    """``reference``: design -> the parameters the imported archive ran it at (the config's design
+    entries); without it the size of an import is unknown and no ratio is printed."""
     records = sorted(records, key=record_sort_key)
     imported = [r for r in records if r.source == IMPORT_SOURCE]
     own = [r for r in records if r.source == "siliconcompiler"]
@@ -117,20 +128,15 @@ def compare_with_orfs(records: Iterable[RunRecord]) -> OrfsComparison:
         if record.status == "pass" and record.metrics.clock_period_ns is not None:
             theirs_by_design.setdefault((record.pdk, record.design), []).append(record)
 
-    # Our configurations: the latest passing run, else the latest partial one (fails have no figures).
-    chosen: dict[tuple[str, str, str, float], RunRecord] = {}
-    for record in own:
-        period = record.metrics.clock_period_ns
-        if period is None or record.status == "fail":
-            continue
-        key = (record.pdk, record.design, parameters_key(record.parameters), round(period, 9))
-        current = chosen.get(key)
-        if current is None or record.status == "pass" or current.status != "pass":
-            chosen[key] = record  # records are oldest first: later ones replace, passing ones win
+    # Our configurations (identity.configuration without its stage): the latest passing run, else
+    # the latest partial one (fails have no figures), whose estimates are then shown but not compared.
+    chosen = identity.newest_per(own, lambda r: identity.configuration(r).line, status=("pass", "partial"),
+                                 prefer_passing=True)
+    chosen = {line: r for line, r in chosen.items() if r.metrics.clock_period_ns is not None}
 
     rows = []
-    for (pdk, design, _, period), ours in sorted(chosen.items(), key=lambda item: (item[0][0], item[0][1],
-                                                                                    item[0][3], item[0][2])):
+    for (design, pdk, _, period, _), ours in sorted(chosen.items(), key=lambda item: (item[0][1], item[0][0],
+                                                                                       item[0][3], item[0][2])):
         candidates = theirs_by_design.get((pdk, design), [])
         matching = [r for r in candidates if same_clock(r.metrics.clock_period_ns, period)]
         theirs = matching[-1] if matching else None
@@ -145,7 +151,9 @@ def compare_with_orfs(records: Iterable[RunRecord]) -> OrfsComparison:
             pdk=pdk, design=design, clock_period_ns=period, ours=ours, theirs=theirs, note=note,
             ours_parameters=_parameters_text(ours.parameters),
             theirs_parameters=_parameters_text(theirs.parameters) if theirs is not None else "",
-            values=[_compared(ours, theirs, metric) for metric in COMPARED_METRICS],
+            values=[_compared(ours, theirs, metric,
+                              identity.comparable(ours, theirs, (reference or {}).get(design)) if theirs else None)
+                    for metric in COMPARED_METRICS],
         ))
 
     ours_designs = {(row.pdk, row.design) for row in rows}

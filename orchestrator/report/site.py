@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
-from matplotlib import dates as mdates
 
 from orchestrator import __version__
 from orchestrator.config import Platform
@@ -40,8 +39,8 @@ from orchestrator.fsutil import (
     swap_directory_into_place,
 )
 from orchestrator.history import record_sort_key, to_dataframe
-from orchestrator.record import METRIC_NAMES, METRIC_UNITS, RunRecord, parameters_key
-from orchestrator.report import design_space, orfs_compare, plots, trends
+from orchestrator.record import METRIC_NAMES, METRIC_SPEC, METRIC_UNITS, RunRecord, parameters_key
+from orchestrator.report import design_space, identity, orfs_compare, plots, trends
 from orchestrator.report import layout as layout_mod
 from orchestrator.report.layout import ArtifactRoots, FileLink, ImageLink, RunAssets
 from orchestrator.report.view import (
@@ -120,7 +119,8 @@ def _when(value: datetime | None) -> str:
 class _SiteBuilder:
     def __init__(self, records: list[RunRecord], root: Path, platforms: dict[str, Platform] | None,
                  cache_dir: Path | None, summary: SiteSummary, roots: ArtifactRoots,
-                 record_files: Mapping[str, Path]) -> None:
+                 record_files: Mapping[str, Path], orfs_reference: dict[str, dict] | None = None) -> None:
+        self.orfs_reference = orfs_reference
         self.records = sorted(records, key=record_sort_key)
         self.roots = roots
         self.record_files = record_files
@@ -239,97 +239,112 @@ class _SiteBuilder:
         jobs: list = []
         pages: dict[tuple[str, str], list[dict]] = {}
         for (pdk, design), group in self.groups.items():
-            dates = _date_numbers(group)
-            passing = np.array([r.status == "pass" for r in group])
-            keys = np.array([trends.series_key(r) for r in group])
-            labels = trends.series_labels(group)
-            entries = []
-            for metric in METRIC_NAMES:
-                values = np.array([_num(getattr(r.metrics, metric)) for r in group], dtype=float)
-                present = ~np.isnan(values)
-                if not present.any():
-                    continue
-                unit = METRIC_UNITS.get(metric, "")
-                low, high = float(np.nanmin(values)), float(np.nanmax(values))
-                if low == high:
-                    # A flat line says nothing a sentence cannot; skipping it keeps big sites fast.
-                    entries.append({"metric": metric, "src": None, "points": int(present.sum()),
-                                    "constant": f"{format_metric(metric, low)} {unit}".strip()})
-                    continue
-                series = trends.trend_series(group, metric, dates, values, passing, keys=keys, labels=labels)
-                file_name = f"{slug(metric)}.svg"
-                rel_dir = f"history/{slug(pdk)}/{slug(design)}"
-                job = plots.TrendPlot(
-                    path=self.root / rel_dir / file_name,
-                    title=f"{design} on {pdk}: {metric}",
-                    ylabel=metric_label(metric),
-                    series=series,
-                    force_legend=trends.needs_legend(series),
-                )
-                if self.cache_dir is not None:
-                    job.cache = self.cache_dir / "plots" / f"{job.digest()}.svg"
-                jobs.append(job)
-                entries.append({"metric": metric, "src": file_name, "points": int(present.sum()), "constant": None})
-            pages[(pdk, design)] = entries
+            pages[(pdk, design)] = self._plan_group_plots(pdk, design, group, jobs)
         for pdk in sorted({p for p, _ in self.groups}):
             trend = self._cross_design_trend(pdk)
             if trend is not None:
                 jobs.append(trend)
                 pages[(pdk, "trend")] = [{"src": trend.path.name, "metric": trend.ylabel}]
-            latest = {}
-            for (p, design), group in self.groups.items():
-                if p != pdk:
-                    continue
-                passing_runs = [r for r in group if r.status == "pass"]
-                latest[design] = passing_runs[-1] if passing_runs else None
-            designs = sorted(latest)
-            panels = []
-            for metric in COMPARISON_METRICS:
-                values = [_num(getattr(latest[d].metrics, metric)) if latest[d] else float("nan") for d in designs]
-                if not all(np.isnan(values)):
-                    panels.append((metric_label(metric), values))
-            if panels:
-                job = plots.ComparisonPlot(
-                    path=self.root / "history" / slug(pdk) / "comparison.svg",
-                    title=f"{pdk}: latest passing run per design",
-                    designs=designs,
-                    panels=panels,
-                )
-                if self.cache_dir is not None:
-                    job.cache = self.cache_dir / "plots" / f"{job.digest()}.svg"
-                jobs.append(job)
-                pages[(pdk, "")] = [{"src": "comparison.svg"}]
+            pages[(pdk, "")] = self._plan_comparisons(pdk, jobs)
         return jobs, pages
 
+    def _cached(self, job):
+        if self.cache_dir is not None:
+            job.cache = self.cache_dir / "plots" / f"{job.digest()}.svg"
+        return job
+
+    def _plan_group_plots(self, pdk: str, design: str, group: list[RunRecord], jobs: list) -> list[dict]:
+        """The trend plots of one (design, PDK), x by run order, one colour per configuration on
+        every plot of the page; a metric no configuration ever changed is a sentence instead."""
+        positions = np.arange(len(group), dtype=float)
+        ticks = _date_labels(group)
+        passing = np.array([r.status == "pass" for r in group])
+        keys = [trends.series_key(r) for r in group]
+        labels = trends.series_labels(group)
+        colors = trends.assign_colors(trends.color_key(k) for k in keys)
+        entries = []
+        for metric in METRIC_NAMES:
+            values = np.array([_num(getattr(r.metrics, metric)) for r in group], dtype=float)
+            present = ~np.isnan(values)
+            if not present.any():
+                continue
+            series = trends.trend_series(group, metric, positions, values, passing, keys=keys, labels=labels,
+                                         colors=colors)
+            constant = _constant_text(metric, series, int(present.sum()))
+            if constant is not None:
+                # A flat line says nothing a sentence cannot; skipping it keeps big sites fast.
+                entries.append({"metric": metric, "label": metric_label(metric), "src": None,
+                                "points": int(present.sum()), "constant": constant})
+                continue
+            file_name = f"{slug(metric)}.svg"
+            job = self._cached(plots.TrendPlot(
+                path=self.root / f"history/{slug(pdk)}/{slug(design)}" / file_name,
+                title=f"{design} on {pdk}: {METRIC_SPEC[metric].title}",
+                ylabel=metric_label(metric), series=series, force_legend=trends.needs_legend(series),
+                tick_labels=ticks, signed=METRIC_SPEC[metric].signed,
+            ))
+            jobs.append(job)
+            entries.append({"metric": metric, "label": metric_label(metric), "src": file_name,
+                            "points": int(present.sum()), "constant": None})
+        return entries
+
+    def _plan_comparisons(self, pdk: str, jobs: list) -> list[dict]:
+        """One bar chart per kind of run (source, stage) on ``pdk``: the latest passing run of each
+        design of that kind; ORFS imports and this flow, or estimates and routed figures, never
+        share an axis. A panel whose bars would all be one value is a sentence instead."""
+        records = [r for (p, _), group in self.groups.items() if p == pdk for r in group]
+        latest = identity.newest_per(records, identity.design_kind)
+        kinds = sorted({kind for _, _, kind in latest}, key=lambda k: (not k.is_own, k.stage != "post-route", k))
+        entries = []
+        for kind in kinds:
+            chosen = {design: r for (_, design, k), r in latest.items() if k == kind}
+            designs = sorted(chosen)
+            panels, constants = [], []
+            for metric in COMPARISON_METRICS:
+                values = [_num(getattr(chosen[d].metrics, metric)) for d in designs]
+                shown = [v for v in values if not np.isnan(v)]
+                if not shown:
+                    continue
+                if len(set(shown)) == 1:  # one bar, or bars of one height: a sentence says it
+                    who = "every design" if len(shown) > 1 else next(d for d, v in zip(designs, values, strict=True)
+                                                                      if not np.isnan(v))
+                    unit = METRIC_UNITS.get(metric, "")
+                    constants.append(f"{METRIC_SPEC[metric].title}: {who} {format_metric(metric, shown[0])} {unit}"
+                                     .strip())
+                    continue
+                panels.append((metric_label(metric), values))
+            name = f"comparison-{slug(kind.source)}-{slug(kind.stage.replace(' ', '-'))}.svg"
+            if panels:
+                colors = trends.assign_colors(designs)
+                jobs.append(self._cached(plots.ComparisonPlot(
+                    path=self.root / "history" / slug(pdk) / name,
+                    title=f"{pdk}, {kind.label}: latest passing run per design",
+                    designs=designs, panels=panels, colors=[colors[d] for d in designs],
+                )))
+            entries.append({"src": name if panels else None, "kind": kind.label, "constants": constants,
+                            "runs": [chosen[d] for d in designs]})
+        return entries
+
     def _cross_design_trend(self, pdk: str) -> plots.TrendPlot | None:
-        """GE (else area) of every design on ``pdk`` over time, one line per design."""
-        groups = sorted((design, group) for (p, design), group in self.groups.items() if p == pdk)
+        """GE (else area) of every design on ``pdk`` by run order, one line per configuration."""
+        records = sorted((r for (p, _), group in self.groups.items() if p == pdk for r in group),
+                         key=record_sort_key)
         for metric in CROSS_DESIGN_TREND_METRICS:
-            series = []
-            for design, group in groups:
-                with_value = [r for r in group if getattr(r.metrics, metric) is not None]
-                # Estimates and post-route values of a design are two lines (see trends).
-                for estimate in (False, True):
-                    kind = [r for r in with_value if is_post_synthesis(r, metric) == estimate]
-                    if kind:
-                        series.append(plots.Series(
-                            label=design + (trends.ESTIMATE_SUFFIX if estimate else ""),
-                            dates=_date_numbers(kind),
-                            values=np.array([float(getattr(r.metrics, metric)) for r in kind]),
-                            passing=np.array([r.status == "pass" for r in kind]),
-                            estimate=estimate,
-                        ))
-            if series:
-                job = plots.TrendPlot(
-                    path=self.root / "history" / slug(pdk) / f"trend-{slug(metric)}.svg",
-                    title=f"{pdk}: {metric} of every design",
-                    ylabel=metric_label(metric),
-                    series=series,
-                    force_legend=True,
-                )
-                if self.cache_dir is not None:
-                    job.cache = self.cache_dir / "plots" / f"{job.digest()}.svg"
-                return job
+            with_value = [r for r in records if getattr(r.metrics, metric) is not None]
+            if not with_value:
+                continue
+            keys = [trends.series_key(r) for r in with_value]
+            labels = {key: f"{key.design}: {label}" for key, label in trends.series_labels(with_value).items()}
+            series = trends.trend_series(
+                with_value, metric, np.arange(len(with_value), dtype=float),
+                np.array([float(getattr(r.metrics, metric)) for r in with_value]),
+                np.array([r.status == "pass" for r in with_value]), keys=keys, labels=labels)
+            return self._cached(plots.TrendPlot(
+                path=self.root / "history" / slug(pdk) / f"trend-{slug(metric)}.svg",
+                title=f"{pdk}: {METRIC_SPEC[metric].title} of every design",
+                ylabel=metric_label(metric), series=series, force_legend=True,
+                tick_labels=_date_labels(with_value), signed=METRIC_SPEC[metric].signed,
+            ))
         return None
 
     # ---- run artefacts -------------------------------------------------------------------
@@ -541,7 +556,7 @@ class _SiteBuilder:
             self.write_page(
                 f"history/{slug(pdk)}/index.html", "pdk.html",
                 pdk=pdk, platform=platform, designs=entries,
-                comparison=bool(plot_pages.get((pdk, ""))),
+                comparisons=plot_pages.get((pdk, ""), []),
                 trend=(plot_pages.get((pdk, "trend")) or [None])[0],
             )
 
@@ -563,6 +578,7 @@ class _SiteBuilder:
                     "record": record,
                     "run_href": self.run_href(record, "") if record else None,
                     "history_href": self.history_href(table.pdk, column.design, ""),
+                    "parameters": identity.configuration(record).parameters_text() if record else "",
                     "placement": None, "routing": None, "routing_is_render": False, "gds": None,
                     "placement_note": "", "routing_note": "", "gds_note": "",
                 }
@@ -588,15 +604,16 @@ class _SiteBuilder:
                     if column_view[key]
                 }
                 columns.append(column_view)
-            table_views.append({"table": table, "columns": columns,
+            table_views.append({"table": table, "columns": columns, "kind": table.kind,
                                 "pdk_href": f"history/{slug(table.pdk)}/index.html",
                                 "platform": self.platforms.get(table.pdk)})
         counts = {"runs": len(self.records), "passing": sum(r.status == "pass" for r in self.records)}
         self.write_page("index.html", "index.html", tables=table_views, counts=counts,
                         generated=datetime.now().astimezone(), signoff=self._signoff_views())
 
-    def _signoff_views(self) -> dict[str, dict[str, Any]]:
-        """pdk -> the post-route table of this flow's runs (see ``view.build_signoff_tables``)."""
+    def _signoff_views(self) -> dict[tuple, dict[str, Any]]:
+        """(pdk, kind) -> the sign-off table of this flow's runs of that kind (``view.build_signoff_tables``),
+        shown under the index table of the same kind."""
         views = {}
         for table in build_signoff_tables(self.records, list(self.platforms) or None):
             columns = [{
@@ -605,12 +622,12 @@ class _SiteBuilder:
                 "record": column.record,
                 "run_href": self.run_href(column.record, "") if column.record else None,
             } for column in table.columns]
-            views[table.pdk] = {"table": table, "columns": columns}
+            views[(table.pdk, table.kind)] = {"table": table, "columns": columns}
         return views
 
     def _write_orfs_comparison(self) -> None:
         """``vs-orfs.html``: this flow vs the imported ORFS runs at the same clock (``orfs_compare``)."""
-        comparison = orfs_compare.compare_with_orfs(self.records)
+        comparison = orfs_compare.compare_with_orfs(self.records, self.orfs_reference)
 
         def layout(record: RunRecord | None) -> str | None:
             assets = self.assets.get(id(record)) if record is not None else None
@@ -632,13 +649,29 @@ class _SiteBuilder:
                       "clocks": ", ".join(f"{c:g}" for c in entry.clocks_ns)} for entry in comparison.orfs_only]
         self.write_page("vs-orfs.html", "vs_orfs.html", comparison=comparison, by_pdk=sorted(by_pdk.items()),
                         orfs_only=orfs_only, metrics=orfs_compare.COMPARED_METRICS,
-                        metric_labels={m: metric_label(m) for m in orfs_compare.COMPARED_METRICS})
+                        metric_labels={m: metric_label(m) for m in orfs_compare.COMPARED_METRICS},
+                        metric_is_ratio=orfs_compare.RATIO_METRICS.__contains__)
 
 
-def _date_numbers(records: list[RunRecord]) -> np.ndarray:
-    """Matplotlib date numbers of the run start times (one vectorised conversion, not one per run)."""
-    stamps = np.array([r.timestamp.replace(tzinfo=None) for r in records], dtype="datetime64[us]")
-    return mdates.date2num(stamps)
+def _date_labels(records: list[RunRecord]) -> list[str]:
+    """The start date of each run, the tick labels of a run-order axis."""
+    return [r.timestamp.strftime("%Y-%m-%d") for r in records]
+
+
+def _constant_text(metric: str, series: list[plots.Series], points: int) -> str | None:
+    """The sentence that replaces a plot of ``metric`` whose every line is flat, else None.
+    One value overall: "every run: 3.000 ns" ("one run: ..." for a single value); one per line:
+    the value of each configuration."""
+    def text(value: float) -> str:
+        return f"{format_metric(metric, value)} {METRIC_UNITS.get(metric, '')}".strip()
+
+    per_series = [np.unique(s.values) for s in series]
+    if any(len(values) > 1 for values in per_series):
+        return None
+    distinct = {float(values[0]) for values in per_series}
+    if len(distinct) == 1:
+        return f"{'one run' if points == 1 else f'every run ({points})'}: {text(distinct.pop())}"
+    return "; ".join(f"{s.label}: {text(float(values[0]))}" for s, values in zip(series, per_series, strict=True))
 
 
 def _num(value: Any) -> float:
@@ -697,13 +730,16 @@ def _read_text(path: Path) -> tuple[str | None, bool]:
 
 def build_site(records: Iterable[RunRecord], out_dir: Path, *, platforms: dict[str, Platform] | None = None,
                cache_dir: Path | None = None, roots: ArtifactRoots | None = None,
-               record_files: Mapping[str, Path] | None = None) -> SiteSummary:
+               record_files: Mapping[str, Path] | None = None,
+               orfs_reference: dict[str, dict] | None = None) -> SiteSummary:
     """Write the gallery for ``records`` to ``out_dir`` (replaced atomically as a whole).
 
     ``platforms`` adds PDK descriptions and orders the index; ``cache_dir`` keeps GDS renders
     (keyed by GDS hash) between builds; ``roots``: the folders records' files may be published
     from (none given: no file of any record is published); ``record_files``: run id -> the history
-    file it was read from, named in warnings. Returns counts, warnings and the index tables.
+    file it was read from, named in warnings; ``orfs_reference``: design -> the parameters the
+    imported ORFS runs were made at (without it, vs ORFS prints no ratio). Returns counts, warnings
+    and the index tables.
     """
     started = time.perf_counter()
     target = Path(out_dir).resolve()
@@ -713,7 +749,7 @@ def build_site(records: Iterable[RunRecord], out_dir: Path, *, platforms: dict[s
     summary = SiteSummary(out_dir=target, index=target / "index.html")
     try:
         _SiteBuilder(list(records), building, platforms, cache_dir, summary, roots or ArtifactRoots(),
-                     record_files or {}).build()
+                     record_files or {}, orfs_reference).build()
         shutil.rmtree(building / ".render", ignore_errors=True)
         # mkdtemp makes it 0700; like every other folder, it gets what the umask allows (a static host reads it)
         os.chmod(building, 0o777 & ~current_umask())

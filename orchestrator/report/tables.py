@@ -36,7 +36,7 @@ def summary_markdown(tables: list[IndexTable], *, images: dict[tuple[str, str], 
     """The index tables as Markdown. ``images`` maps (design, pdk) to {"placement"/"routing"/"gds":
     link, "<kind>_note": why there is none}; without it the image and GDS rows are left out.
     ``signoff`` (``view.build_signoff_tables``) adds the post-route figures of this flow per PDK."""
-    signoff_by_pdk = {table.pdk: table for table in signoff or []}
+    signoff_by_pdk = {(table.pdk, table.kind): table for table in signoff or []}
     lines = ["# Implementation summary", ""]
     if not tables:
         lines += ["The history is empty.", ""]
@@ -44,6 +44,7 @@ def summary_markdown(tables: list[IndexTable], *, images: dict[tuple[str, str], 
         title = f"## {md_text(table.pdk)}"
         if table.description:
             title += f" ({md_text(table.description)})"
+        title += f": {md_text(table.title)}"
         lines += [title, ""]
         header = "| |" + "".join(f" {md_text(c.design)} |" for c in table.columns)
         lines += [header, "|---|" + "---:|" * len(table.columns)]
@@ -67,7 +68,7 @@ def summary_markdown(tables: list[IndexTable], *, images: dict[tuple[str, str], 
                 lines.append(f"- {md_text(column.design)}: {md_text(column.note)}")
         if any(column.note for column in table.columns):
             lines.append("")
-        own = signoff_by_pdk.get(table.pdk)
+        own = signoff_by_pdk.get((table.pdk, table.kind))
         if own is not None:
             lines += [f"### Sign-off figures of this flow ({md_text(table.pdk)})", "",
                       "| |" + "".join(f" {md_text(c.design)} |" for c in own.columns),

@@ -7,12 +7,11 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from orchestrator.history import latest_records
 from orchestrator.record import (
-    METRIC_NAMES,
+    METRIC_SPEC,
     METRIC_SPECS,
     METRIC_UNITS,
     POST_SYNTHESIS_ESTIMATES,
@@ -20,6 +19,7 @@ from orchestrator.record import (
     RunRecord,
     format_kge,
 )
+from orchestrator.report.identity import OWN_SOURCE, Kind, kind_of, newest_per
 
 
 def _fmt_area(value: float) -> str:
@@ -138,9 +138,11 @@ def format_runtime(seconds: float | None) -> str:
 
 
 def metric_label(metric: str) -> str:
-    """Axis/column label with unit, e.g. "area_um2 [µm²]"."""
+    """Axis/column label: the registry's human name with its unit, e.g. "Std-cell area [µm²]"."""
+    spec = METRIC_SPEC.get(metric)
+    name = spec.title if spec is not None else metric
     unit = METRIC_UNITS.get(metric)
-    return f"{metric} [{unit}]" if unit else metric
+    return f"{name} [{unit}]" if unit else name
 
 
 def short_reason(reason: str) -> str:
@@ -184,11 +186,6 @@ def missing_run_reason(latest_any: RunRecord | None) -> str:
     return f"no passing run (latest {latest_any.status}: {why})"
 
 
-def latest_per_design(records: Iterable[RunRecord], *, passing_only: bool) -> dict[tuple[str, str], RunRecord]:
-    """Newest record per (design, pdk); same choice as ``history.latest``."""
-    return latest_records(records, passing_only=passing_only)
-
-
 _SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -200,10 +197,6 @@ def slug(text: str) -> str:
         return text
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
     return f"{cleaned[:60]}-{digest}"
-
-
-def metric_names() -> tuple[str, ...]:
-    return METRIC_NAMES
 
 
 @dataclass
@@ -235,10 +228,16 @@ class IndexTable:
     description: str
     columns: list[IndexColumn]
     rows: list[IndexRowView]
+    # Source and stage of every column: runs of another source or stage get a table of their own.
+    kind: Kind = field(default_factory=lambda: Kind(OWN_SOURCE, "post-route"))
 
     @property
     def has_post_synthesis(self) -> bool:
         return any(cell.post_synthesis for row in self.rows for cell in row.cells)
+
+    @property
+    def title(self) -> str:
+        return self.kind.label
 
 
 def index_cell(record: RunRecord | None, metric: str, column_note: str) -> IndexCell:
@@ -265,39 +264,49 @@ def index_cell(record: RunRecord | None, metric: str, column_note: str) -> Index
 def build_index_tables(records: list[RunRecord], pdk_order: list[str] | None = None,
                        descriptions: dict[str, str] | None = None,
                        rows: tuple[IndexRow, ...] = INDEX_ROWS) -> list[IndexTable]:
-    """The halutmatmul-style summary table per PDK: one column per design that has any run.
+    """The halutmatmul-style summary tables per PDK: one column per design, one table per kind of
+    run (``identity.Kind``: this flow or an import, post-route or synthesis estimate), this
+    flow's first, so that only like stands beside like.
 
-    A column shows the latest passing run. A design with no passing run shows its latest
-    partial run instead (e.g. synthesis only, P&R skipped because OpenROAD is missing), with
-    that said in the header, so a machine without the P&R tools still gets real post-synthesis
-    figures; with neither, the column says why (the latest failure's reason).
+    Per (PDK, source) a design has one column: its latest passing run, else its latest partial
+    run (e.g. synthesis only, P&R skipped because OpenROAD is missing), said so in the header;
+    the column goes to the table of that run's stage. With neither, the column says why (the
+    latest failure's reason), in the source's first table.
     """
-    passing = latest_per_design(records, passing_only=True)
-    partial = latest_per_design([r for r in records if r.status == "partial"], passing_only=False)
-    newest = latest_per_design(records, passing_only=False)
+    records = list(records)
+    chosen = newest_per(records, lambda r: (r.pdk, r.source, r.design), status=("pass", "partial"),
+                        prefer_passing=True)
+    newest = newest_per(records, lambda r: (r.pdk, r.source, r.design), status=("pass", "partial", "fail"))
     pdks = sorted({r.pdk for r in records})
     if pdk_order:
         pdks = [p for p in pdk_order if p in pdks] + [p for p in pdks if p not in pdk_order]
     tables: list[IndexTable] = []
     for pdk in pdks:
-        designs = sorted({design for design, p in newest if p == pdk})
-        columns = []
-        for design in designs:
-            key = (design, pdk)
-            if key in passing:
-                columns.append(IndexColumn(design=design, record=passing[key], note=""))
-            elif key in partial:
-                record = partial[key]
-                why = short_reason(record.reason) if record.reason else "flow stopped early"
-                columns.append(IndexColumn(design=design, record=record, note=f"partial run: {why}"))
-            else:
-                columns.append(IndexColumn(design=design, record=None, note=missing_run_reason(newest.get(key))))
-        table_rows = [
-            IndexRowView(row.metric, row.label, [index_cell(c.record, row.metric, c.note) for c in columns])
-            for row in rows
-        ]
-        tables.append(IndexTable(pdk=pdk, description=(descriptions or {}).get(pdk, ""), columns=columns,
-                                 rows=table_rows))
+        sources = sorted({s for p, s, _ in newest if p == pdk}, key=lambda s: (s != OWN_SOURCE, s))
+        for source in sources:
+            by_kind: dict[Kind, list[IndexColumn]] = {}
+            without_run = []
+            for design in sorted(d for p, s, d in newest if p == pdk and s == source):
+                record = chosen.get((pdk, source, design))
+                if record is None:
+                    without_run.append(IndexColumn(design=design, record=None,
+                                                   note=missing_run_reason(newest.get((pdk, source, design)))))
+                    continue
+                note = ""
+                if record.status != "pass":
+                    note = f"partial run: {short_reason(record.reason) if record.reason else 'flow stopped early'}"
+                by_kind.setdefault(kind_of(record), []).append(IndexColumn(design=design, record=record, note=note))
+            if without_run:
+                first = min(by_kind) if by_kind else Kind(source, "post-route")
+                by_kind.setdefault(first, []).extend(without_run)
+            for kind in sorted(by_kind, key=lambda k: (k.stage != "post-route", k.stage)):
+                columns = sorted(by_kind[kind], key=lambda c: c.design)
+                table_rows = [
+                    IndexRowView(row.metric, row.label, [index_cell(c.record, row.metric, c.note) for c in columns])
+                    for row in rows
+                ]
+                tables.append(IndexTable(pdk=pdk, description=(descriptions or {}).get(pdk, ""), columns=columns,
+                                         rows=table_rows, kind=kind))
     return tables
 
 
