@@ -235,9 +235,9 @@ def scatter_svg(points: list[Point], axis: Axis, ylabel: str, title: str,
     for kind in sorted(set(kinds)):
         out.append(_marker(kind, legend_x, 34, 4, POINT_COLOR) +
                    f'<text x="{legend_x + 8}" y="38">{escape(kind.label)}</text>')
-        legend_x += 16 + 6.2 * len(kind.label)
+        legend_x += 18 + 5.6 * len(kind.label)
     out.append(f'<circle cx="{legend_x}" cy="34" r="5" fill="{FRONT_COLOR}"/>'
-               f'<text x="{legend_x + 8}" y="38">Pareto front of each kind (click a point to open its run)</text>')
+               f'<text x="{legend_x + 8}" y="38">Pareto front (per kind)</text>')
     out.append("</svg>")
     return "\n".join(out), len(front)
 
