@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from orchestrator.config import ClosureOptions, Platform
+from orchestrator.fsutil import read_tail
 from orchestrator.record import ClosureAttempt, ClosureOutcome, RunRecord
 
 # OpenROAD's global router stops with GRT-0116 when overflow remains after its iterations, and
@@ -63,26 +63,13 @@ def with_floorplan(platform: Platform, plan: Floorplan) -> Platform:
                                        "placement_density": plan.placement_density})
 
 
-def _log_tail(path: str | None) -> str:
-    if not path:
-        return ""
-    try:
-        with Path(path).open("rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - _LOG_TAIL_BYTES))
-            return handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
 def diagnose(record: RunRecord) -> tuple[ClosureOutcome, str | None]:
     """What one attempt's record says about routing: the outcome and a one-line reason."""
     steps = {step.step: step for step in record.steps}
     global_route = steps.get(GLOBAL_ROUTE_STEP)
     detailed = steps.get(DETAILED_ROUTE_STEP)
     if global_route is not None and global_route.status == "error":
-        congestion = CONGESTION_ERROR.search(_log_tail(record.logs.get(GLOBAL_ROUTE_STEP)))
+        congestion = CONGESTION_ERROR.search(read_tail(record.logs.get(GLOBAL_ROUTE_STEP), _LOG_TAIL_BYTES))
         if congestion:
             return "congestion", f"global routing failed for congestion ({congestion.group(0)})"
         return "failed", record.reason

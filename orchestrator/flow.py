@@ -19,6 +19,7 @@ from typing import Any
 from orchestrator.config import Config, FlowOptions, Platform
 from orchestrator.designs import RenderedDesign
 from orchestrator.errors import OrchestratorError, ToolError
+from orchestrator.fsutil import read_tail
 from orchestrator.jobs import Job
 from orchestrator.record import SkippedStage
 from orchestrator.tools import Toolchain
@@ -204,14 +205,7 @@ def timed_out_step(job_dir: Path, nodes: Iterable[tuple[str, str]]) -> str | Non
     """The first of ``nodes`` (step, index) that SC ended for its wall-time limit, or None."""
     for step, index in nodes:
         log = job_dir / step / index / f"sc_{step}_{index}.log"
-        try:
-            with log.open("rb") as handle:
-                handle.seek(0, 2)
-                handle.seek(max(0, handle.tell() - 64 * 1024))  # SC logs it near the end
-                tail = handle.read().decode("utf-8", "replace")
-        except OSError:
-            continue
-        if _SC_TIMEOUT_LINE.search(tail):
+        if _SC_TIMEOUT_LINE.search(read_tail(log, 64 * 1024)):  # SC logs it near the end
             return step
     return None
 

@@ -17,6 +17,20 @@ from pathlib import Path
 from typing import Any
 
 
+def read_tail(path: str | os.PathLike[str] | None, max_bytes: int) -> str:
+    """The last ``max_bytes`` of a text file (a tool's log: its errors are at the end), decoded
+    leniently; "" when there is no path or it cannot be read."""
+    if not path:
+        return ""
+    try:
+        with Path(path).open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - max_bytes))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def current_umask() -> int:
     """The process umask, read without changing it (os.umask sets it, racing other threads)."""
     try:

@@ -177,10 +177,8 @@ def execute(request: JobRequest) -> dict[str, Any]:
             limit = flow.step_timeout(config.flow, stuck)
             record = record.model_copy(update={"status": "fail",
                                                "reason": f"timed out after {limit:g} s in {stuck}"})
-            attempts.append(closure.attempt_entry(attempt, floorplan, record, attempt_s))
-            break
         attempts.append(closure.attempt_entry(attempt, floorplan, record, attempt_s))
-        if not closure.should_retry(attempts[-1]):
+        if stuck is not None or not closure.should_retry(attempts[-1]):
             break
     run_done = time.monotonic()
     assert record is not None  # the loop runs attempt 1 at least
