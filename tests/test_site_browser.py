@@ -106,6 +106,14 @@ def _open(browser, path: Path):
     return page, problems
 
 
+def _loaded_width(page, image) -> int:
+    """The natural width of a lazy image once the browser has finished loading it (0 when broken)."""
+    image.scroll_into_view_if_needed()
+    handle = image.element_handle()
+    page.wait_for_function("(img) => img.complete", arg=handle, timeout=30_000)
+    return page.evaluate("(img) => img.naturalWidth", handle)
+
+
 def test_every_page_loads_cleanly_and_every_local_link_and_image_resolves(site, browser):
     out_dir, _ = site
     pages = sorted(out_dir.rglob("*.html"))
@@ -191,8 +199,7 @@ def test_rendered_gds_layout_is_shown_in_the_index(site, browser):
     page, problems = _open(browser, out_dir / "index.html")
     image = page.locator('td:has(img[alt*="fp_16_32_adder routing"]) img')
     assert image.count() == 1
-    image.scroll_into_view_if_needed()
-    assert page.evaluate("(img) => img.complete && img.naturalWidth", image.element_handle()) >= 500
+    assert _loaded_width(page, image) >= 500
     page.close()
     assert not problems
 
@@ -241,8 +248,7 @@ def test_orfs_comparison_page_loads_cleanly_links_both_runs_and_shows_both_layou
     images = row.locator("img")
     assert images.count() == 2  # our KLayout drawing and ORFS's routing image
     for index in range(images.count()):
-        images.nth(index).scroll_into_view_if_needed()
-        assert page.evaluate("(img) => img.complete && img.naturalWidth", images.nth(index).element_handle()) > 0
+        assert _loaded_width(page, images.nth(index)) > 0
     other = page.locator('tr[data-design="halut_decoder"][data-clock="3.0"]')
     assert "no ORFS run at 3 ns (ORFS ran halut_decoder on nangate45 at 6 ns)" in other.inner_text()
     for link in page.locator("a[href^='runs/']").all():
