@@ -39,12 +39,25 @@ def _machine_note() -> None:
     print(f"machine: {runner.default_parallel_jobs()} cores, 1-min load average {_LOAD_AT_START:.1f} at start, "
           f"{os.getloadavg()[0]:.1f} at end", file=sys.stderr)
 
-# The reference parameter sets of config.yaml (the halutmatmul configurations).
-HALUT_DESIGNS = {
-    "halut_encoder": "{C: 32, K: 16, M: 4, DU: 2, dtype: int8, mem_style: latch}",
-    "halut_decoder": "{C: 32, K: 16, M: 4, DU: 2, dtype: int8, mem_style: latch}",
-    "halut_matmul": "{C: 16, K: 16, M: 8, DU: 4, dtype: int8, mem_style: latch}",
-}
+def _flow_yaml(value) -> str:
+    import yaml
+
+    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
+
+
+# The reference parameter sets of config.yaml (the halutmatmul configurations), read from it.
+def _reference_entries() -> dict[str, dict]:
+    import yaml
+
+    data = yaml.safe_load((REPO_ROOT / "config.yaml").read_text(encoding="utf-8"))
+    return {entry["name"]: entry for entry in data["designs"] if not entry.get("label")}
+
+
+REFERENCE_ENTRIES = _reference_entries()
+HALUT_DESIGNS = {name: _flow_yaml(entry.get("parameters", {})) for name, entry in REFERENCE_ENTRIES.items()}
+# What else a reference entry sets (per-PDK floorplan, clock period), appended to its entry.
+HALUT_ENTRY_EXTRAS = {name: {k: v for k, v in entry.items() if k not in ("name", "parameters")}
+                      for name, entry in REFERENCE_ENTRIES.items()}
 TOY_DESIGNS = {"counter": "{WIDTH: 32}", "counter-w48": "{WIDTH: 48}", "counter-w64": "{WIDTH: 64}"}
 
 
@@ -77,7 +90,9 @@ def design_yaml(name: str, parameters: str) -> str:
         label = name.partition("-")[2]
         return (f"  - {{name: counter, generator: toygen, parameters: {parameters}"
                 + (f", label: {label}}}\n" if label else "}\n"))
-    return f"  - {{name: {name}, parameters: {parameters}}}\n"
+    extras = HALUT_ENTRY_EXTRAS.get(name, {}) if parameters == HALUT_DESIGNS.get(name) else {}
+    more = "".join(f", {key}: {_flow_yaml(value)}" for key, value in extras.items())
+    return f"  - {{name: {name}, parameters: {parameters}{more}}}\n"
 
 
 @contextmanager

@@ -157,6 +157,16 @@ class Platform(_Strict):
         return 1000.0 / self.clock_period_ns
 
 
+class FloorplanOverride(_Strict):
+    """A design's own floorplan on one PDK, in place of the platform's (ORFS keeps these per design
+    and platform too: CORE_UTILIZATION and PLACE_DENSITY in the design's config.mk)."""
+
+    core_utilization_pct: float | None = Field(None, gt=0, le=100, description="floorplan core utilisation "
+                                                                               "(null = the platform's)")
+    placement_density: float | None = Field(None, gt=0, le=1, description="global placement target density "
+                                                                          "(null = the platform's)")
+
+
 class DesignSpec(_Strict):
     """One entry of the matrix: a generated design and its parameter set."""
 
@@ -166,6 +176,9 @@ class DesignSpec(_Strict):
                                        "(designs/<generator>/parameters.yaml); missing ones take its defaults")
     clock_period: dict[str, float] = Field(default_factory=dict, description="per-PDK clock period, in the "
                                            "platform's time_unit (default: the platform's)")
+    floorplan: dict[str, FloorplanOverride] = Field(default_factory=dict, description="per-PDK core "
+                                                    "utilisation / placement density of this design, in place "
+                                                    "of the platform's (the closure loop relaxes from these)")
     label: str | None = Field(None, description="tells several parameter sets of one design apart (names the "
                                                 "build directory and the run)")
     # Validated by the generator's ``accuracy`` plug-in (orchestrator.accuracy).
@@ -539,11 +552,11 @@ def load_config(path: str | os.PathLike[str] = "config.yaml") -> Config:
             known = ", ".join(sorted(platforms)) or "none"
             raise ConfigError(f"{config_path}: key 'pdks[{index}]': unknown PDK (value: {clip(pdk)}; known: {known})")
     for index, spec in enumerate(config.designs):
-        for pdk in spec.clock_period:
-            if pdk not in platforms:
-                raise ConfigError(
-                    f"{config_path}: key 'designs[{index}].clock_period.{cut(pdk)}': unknown PDK (value: {clip(pdk)})"
-                )
+        for key in ("clock_period", "floorplan"):
+            for pdk in getattr(spec, key):
+                if pdk not in platforms:
+                    raise ConfigError(f"{config_path}: key 'designs[{index}].{key}.{cut(pdk)}': unknown PDK "
+                                      f"(value: {clip(pdk)})")
     return config.model_copy(update={"root": root, "platforms": platforms})
 
 

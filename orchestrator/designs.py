@@ -95,6 +95,16 @@ def validate_parameters(generator: str, design: str, parameters: dict[str, Any])
         raise DesignError(f"design '{design}': {exc}") from None
 
 
+def platform_for(spec: DesignSpec, platform: Platform) -> Platform:
+    """The platform as this design uses it: its own floorplan settings (``floorplan.<pdk>``) in place
+    of the platform's. The job carries this one, so the cache key, the closure loop's start and the
+    record all see the same numbers."""
+    override = spec.floorplan.get(platform.name)
+    if override is None:
+        return platform
+    return platform.model_copy(update=override.model_dump(exclude_none=True))
+
+
 def clock_period_for(spec: DesignSpec, platform: Platform) -> float:
     return spec.clock_period.get(platform.name, platform.clock_period)
 

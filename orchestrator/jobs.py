@@ -35,7 +35,7 @@ from typing import Any
 
 from orchestrator import accuracy
 from orchestrator.config import Config, DesignSpec, Platform, Sweep, load_config
-from orchestrator.designs import DesignError, clock_period_for, validate_parameters
+from orchestrator.designs import DesignError, clock_period_for, platform_for, validate_parameters
 from orchestrator.errors import ConfigError, OrchestratorError, clip, cut
 from orchestrator.names import UnsafeNameError, check_name, did_you_mean
 from orchestrator.record import parameters_key, run_name
@@ -208,7 +208,8 @@ def validate_sweep(sweep: Sweep, *, default_pdks: Iterable[str], known_pdks: Map
 def _job_identity(job: Job) -> tuple:
     """What makes two jobs the same computation (labels aside; an accuracy task makes it another)."""
     return (job.spec.generator, job.spec.name, job.platform.name, parameters_key(job.parameters),
-            clock_period_for(job.spec, job.platform), accuracy.label(job.spec.accuracy))
+            clock_period_for(job.spec, job.platform), accuracy.label(job.spec.accuracy),
+            job.platform.core_utilization_pct, job.platform.placement_density)
 
 
 def select_jobs(
@@ -256,7 +257,8 @@ def select_jobs(
             if spec.accuracy is not None:
                 spec = spec.model_copy(update={"accuracy": accuracy.normalise(spec.generator, spec.accuracy)})
             parameters = _validated(spec.generator, spec.name, spec.parameters, "--param")
-            jobs.extend(Job(spec=spec, platform=config.platform(pdk), parameters=parameters) for pdk in pdks)
+            jobs.extend(Job(spec=spec, platform=platform_for(spec, config.platform(pdk)), parameters=parameters)
+                        for pdk in pdks)
 
     seen = {_job_identity(job) for job in jobs}
     for name in sweeps or []:
