@@ -182,7 +182,9 @@ def key_components(
         # finished job for nothing; a job that finished under a higher limit stays a true result.
         "flow": {"to": to, "syn_np": config.flow.syn_np, "jobname": SC_JOBNAME,
                  "openroad_skip_reports": sorted(config.flow.openroad_skip_reports),
-                 "closure": config.flow.closure.model_dump(mode="json")},
+                 "closure": config.flow.closure.model_dump(mode="json"),
+                 **({"detailed_route_end_iteration": config.flow.detailed_route_end_iteration}
+                    if config.flow.detailed_route_end_iteration is not None else {})},
         "tools": tool_identity(toolchain),
         "pdk_data": pdk_data_identity(config.resolved_pdk_data_root(), platform.pdk, platform.stdcell_lib),
         "orchestrator": orchestrator_identity(),

@@ -258,6 +258,11 @@ class FlowOptions(_Strict):
     # on the latch-memory designs (a small halut_matmul on ASAP7 sat in it for over 15 min at
     # cts.repair_timing); the record does not use SC's logicdepth metric.
     closure: ClosureOptions = Field(default_factory=ClosureOptions, description="routing closure loop")
+    # A detailed route that plateaus (a NanGate45 matmul at 45 %: 16 violations from its 7th pass on)
+    # would otherwise run OpenROAD's 64 passes before the closure loop may relax the floorplan.
+    detailed_route_end_iteration: int | None = Field(None, ge=1, le=64, description="last detailed-routing "
+                                                     "pass (SC openroad var drt_end_iteration, ORFS "
+                                                     "DETAILED_ROUTE_END_ITERATION); null = OpenROAD's 64")
 
     @field_validator("step_timeouts_s")
     @classmethod

@@ -160,6 +160,7 @@ def build_project(
     apply_placement_settings(project, platform)
     apply_timing_scenarios(project, platform)
     skip_openroad_reports(project, config.flow.openroad_skip_reports)
+    apply_detailed_route_settings(project, config.flow)
 
     register_pdk_data_root(project, config.resolved_pdk_data_root())
 
@@ -243,6 +244,16 @@ def apply_placement_settings(project, platform: Platform) -> None:
             task.set_openroad_gplroutabilitydriven(platform.gpl_routability_driven)
         if platform.gpl_cell_padding_sites is not None:
             task.set_openroad_padglobalplace(platform.gpl_cell_padding_sites)
+
+
+def apply_detailed_route_settings(project, options: FlowOptions) -> None:
+    """The detailed router's last pass (SC ``var,drt_end_iteration``; unset = OpenROAD's)."""
+    if options.detailed_route_end_iteration is None:
+        return
+    from siliconcompiler.tools.openroad.detailed_route import DetailedRouteTask
+
+    for task in flow_tasks(project, DetailedRouteTask):
+        task.set_openroad_drtenditeration(options.detailed_route_end_iteration)
 
 
 def apply_timing_scenarios(project, platform: Platform) -> None:

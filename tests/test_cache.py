@@ -323,3 +323,14 @@ def test_closure_loop_settings_change_the_key(template_project):
     config_path.write_text(text + "flow:\n  closure: {max_attempts: 5}\n")
     after = job_keys(config_path)
     assert all(before[name] != after[name] for name in before)
+
+
+def test_detailed_route_end_iteration_changes_the_key_and_unset_keeps_it(template_project):
+    config_path, _, _ = template_project
+    text = config_path.read_text()
+    before = job_keys(config_path)
+    config_path.write_text(text + "flow:\n  detailed_route_end_iteration: null\n")
+    assert job_keys(config_path) == before  # unset is OpenROAD's default: the same computation
+    config_path.write_text(text + "flow:\n  detailed_route_end_iteration: 20\n")
+    after = job_keys(config_path)
+    assert all(before[name] != after[name] for name in before)

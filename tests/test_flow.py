@@ -389,6 +389,19 @@ def test_openroad_tasks_skip_the_configured_reports(project_factory):
     assert all(task.get("var", "skip_reports") == ["logicdepth"] for task in tasks)
 
 
+@pytest.mark.parametrize("end_iteration", [None, 12])
+def test_detailed_route_end_iteration_reaches_sc_detailed_route_task(project_factory, end_iteration):
+    from siliconcompiler.tools.openroad.detailed_route import DetailedRouteTask
+
+    config, project = project_factory()
+    options = config.flow.model_copy(update={"detailed_route_end_iteration": end_iteration})
+    flow.apply_detailed_route_settings(project, options)
+    tasks = flow.flow_tasks(project, DetailedRouteTask)
+    assert tasks  # the asicflow has a route.detailed step
+    # The var SC's procs.tcl turns into detailed_route -droute_end_iter.
+    assert all(task.get("var", "drt_end_iteration") == end_iteration for task in tasks)
+
+
 @pytest.mark.parametrize("pdk, pattern", [("asap7", "DHLx*_ASAP7_75t_R"), ("nangate45", "DLH_X*")])
 def test_latch_cells_are_held_out_of_openroads_resizer_not_out_of_synthesis(project_factory, pdk, pattern):
     config, project = project_factory(pdk=pdk)
