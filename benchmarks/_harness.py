@@ -85,30 +85,36 @@ def design_entries(toy: bool) -> dict[str, str]:
     return TOY_DESIGNS if toy or not halut_usable() else HALUT_DESIGNS
 
 
-def design_yaml(name: str, parameters: str) -> str:
+def design_yaml(name: str, parameters: str, clock_period: dict[str, float] | None = None) -> str:
+    """One design entry; a reference entry keeps what else config.yaml gives it (its floorplan), and
+    ``clock_period`` (PDK -> period) overrides the platform clocks."""
     if name.startswith("counter"):
         label = name.partition("-")[2]
         return (f"  - {{name: counter, generator: toygen, parameters: {parameters}"
                 + (f", label: {label}}}\n" if label else "}\n"))
-    extras = HALUT_ENTRY_EXTRAS.get(name, {}) if parameters == HALUT_DESIGNS.get(name) else {}
+    extras = dict(HALUT_ENTRY_EXTRAS.get(name, {})) if parameters == HALUT_DESIGNS.get(name) else {}
+    if clock_period:
+        extras["clock_period"] = {**extras.get("clock_period", {}), **clock_period}
     more = "".join(f", {key}: {_flow_yaml(value)}" for key, value in extras.items())
     return f"  - {{name: {name}, parameters: {parameters}{more}}}\n"
 
 
 @contextmanager
 def project(designs: dict[str, str], pdks: list[str], extra: str = "", keep: bool = False,
-            designs_yaml: str = "", at: Path | None = None) -> Iterator[Path]:
+            designs_yaml: str = "", at: Path | None = None,
+            clock_period: dict[str, float] | None = None) -> Iterator[Path]:
     """A temporary project directory; yields its config.yaml. ``designs_yaml``: more design entries
     (YAML list items), written as they are. ``at``: a lasting project directory instead (created
     on first use, kept; its platforms and config.yaml are written anew each time, so its build
-    folder and history stay and the cache can reuse their runs)."""
+    folder and history stay and the cache can reuse their runs). ``clock_period``: PDK -> period
+    for every design entry, in place of the platform's."""
     tmp = Path(tempfile.mkdtemp(prefix="halut-bench.")) if at is None else at
     try:
         tmp.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp / "platforms", ignore_errors=True)
         shutil.copytree(REPO_ROOT / "platforms", tmp / "platforms")
         text = (f"pdk_data_root: {pdk_data_root()}\npdks: [{', '.join(pdks)}]\ndesigns:\n"
-                + "".join(design_yaml(n, p) for n, p in designs.items()) + designs_yaml + extra)
+                + "".join(design_yaml(n, p, clock_period) for n, p in designs.items()) + designs_yaml + extra)
         (tmp / "config.yaml").write_text(text, encoding="utf-8")
         yield tmp / "config.yaml"
     finally:

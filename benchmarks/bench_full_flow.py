@@ -294,15 +294,25 @@ def main() -> int:
                         help="run in DIR and keep it; a later run with the same DIR takes the jobs that are "
                              "unchanged since (same cache key) from its history instead of running them again "
                              "(a reference matrix that does not fit one sitting finishes over several)")
+    parser.add_argument("--clock", action="append", default=[], metavar="PDK=PERIOD",
+                        help="clock period for every design on PDK, in the platform's time unit (e.g. "
+                             "nangate45=6: the archive's NanGate45 runs are at 6 ns); repeatable")
     parser.add_argument("--history", type=Path, default=None, metavar="DIR",
                         help="run nothing: report the records in a history directory (e.g. of a --keep project)")
     args = parser.parse_args()
 
     entries = {name: PRESETS[args.params][name] for name in args.design}
+    clock_period = {}
+    for item in args.clock:
+        pdk, _, period = item.partition("=")
+        try:
+            clock_period[pdk] = float(period)
+        except ValueError:
+            parser.error(f"--clock: expected PDK=PERIOD, e.g. nangate45=6 (value: {item!r})")
     archive = find_reference(REPO_ROOT)
     if args.history is not None:
         return report_history(args.history, archive)
-    with project(entries, args.pdk, keep=args.keep, at=args.project) as config_path:
+    with project(entries, args.pdk, keep=args.keep, at=args.project, clock_period=clock_period) as config_path:
         if args.keep or args.project:
             print(f"project: {config_path.parent}", file=sys.stderr)
         config = load_project(config_path)
