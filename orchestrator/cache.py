@@ -22,9 +22,11 @@ which of them changed):
 Where nodes run (``--scheduler``) and how many jobs run at once are not part of the key.
 
 A hit reuses the newest history record with that key whose status is ``pass`` or ``partial`` (a
-failed job is run again: failures may be transient). The reused record is written to the history
-as a new record (new run id and timestamp, ``cached: true``): the history stays append-only, shows
-that the run happened, and ``check`` compares against tonight's record either way.
+failed job is run again: failures may be transient). A ``--to STEP`` job with no record of its own
+also reuses the record of the same job run without ``--to`` when that run finished STEP. The
+reused record is written to the history as a new record (new run id and timestamp, ``cached:
+true``): the history stays append-only, shows that the run happened, and ``check`` compares against
+tonight's record either way.
 """
 
 from __future__ import annotations
@@ -358,6 +360,23 @@ def last_key_path(job: Job, build_dir: Path) -> Path:
     return build_dir.parent / f"{job.run_name}.last-key.json"
 
 
+def _covering_record(history: HistoryIndex, components: dict[str, Any]) -> RunRecord | None:
+    """For ``--to STEP``: the record of the same job run as far as the tools allow (``to`` unset),
+    if it ran STEP to success. Its steps up to STEP are the computation a ``--to`` run would make
+    (SC runs the same nodes with the same inputs); the record keeps what it ran beyond, and says so
+    in its steps and stage."""
+    flow_component = components.get("flow")
+    if not isinstance(flow_component, dict) or flow_component.get("to") is None:
+        return None
+    wider = job_key({**components, "flow": {**flow_component, "to": None}})
+    record = history.lookup(wider)
+    if record is None:
+        return None
+    step = flow_component["to"]
+    ran = any(info.step == step and info.status == "success" for info in record.steps)
+    return record if ran else None
+
+
 def decide(history: HistoryIndex, job: Job, components: dict[str, Any], build_dir: Path, *, force: bool,
            now: datetime) -> Decision:
     """A hit (an unchanged job with a reusable record, unless ``force``) or a miss with its reason.
@@ -367,7 +386,7 @@ def decide(history: HistoryIndex, job: Job, components: dict[str, Any], build_di
     last_key_file = last_key_path(job, build_dir)
     previous_components = read_components(last_key_file)
     if not force:
-        previous = history.lookup(key)
+        previous = history.lookup(key) or _covering_record(history, components)
         if previous is not None:
             return Decision(reuse_record(previous, job, now), None)
     if force:

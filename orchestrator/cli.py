@@ -16,6 +16,7 @@ import shlex
 import shutil
 import signal
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -256,6 +257,15 @@ def _width(args) -> int | None:
     return shutil.get_terminal_size((100, 24)).columns
 
 
+def _notice(head: str, items: list[str]) -> None:
+    """A warning with one item per line, each wrapped to the terminal (100 columns in a log)."""
+    width = shutil.get_terminal_size((100, 24)).columns
+    print(head, file=sys.stderr)
+    for item in items:
+        print(textwrap.fill(item, width=max(width, 40), initial_indent="   - ", subsequent_indent="     ",
+                            break_on_hyphens=False, break_long_words=False), file=sys.stderr)
+
+
 def _shown(path: Path) -> Path:
     """A path as the user would type it: relative to the working directory when inside it."""
     try:
@@ -356,8 +366,7 @@ def cmd_run(args) -> int:
     missing = [s for s in toolchain.tools.values()
                if not s.found and s.name in tools.FLOW_TOOLS]
     if missing:
-        print("!! Flow stages will be SKIPPED: " + "; ".join(
-            f"{s.name} not installed ({s.install_hint})" for s in missing), file=sys.stderr)
+        _notice("!! Flow stages will be SKIPPED:", [f"{s.name} not installed ({s.install_hint})" for s in missing])
         if require_all and to is None:
             raise ToolError("--require-all-stages: missing " + ", ".join(s.name for s in missing))
     runner.preflight(config, jobs, toolchain, to)
@@ -394,7 +403,8 @@ def cmd_run(args) -> int:
     # Flow order: the tool that stopped the flow first leads.
     skipped = list(dict.fromkeys(s.reason for r in records for s in r.skipped_stages if s.blocked_by is None))
     if skipped:
-        print("\n!! P&R/sign-off stages were skipped: " + "; ".join(skipped), file=sys.stderr)
+        print(file=sys.stderr)
+        _notice("!! P&R/sign-off stages were skipped:", skipped)
         if require_all:
             exit_code = max(exit_code, EXIT_TOOL)
     if records:

@@ -3,6 +3,7 @@ that an unchanged job reuses its record (marked cached) while --force and change
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import textwrap
 import uuid
@@ -14,7 +15,7 @@ import pytest
 from orchestrator import cache, history
 from orchestrator.designs import render_design
 from orchestrator.jobs import load_project, select_jobs
-from orchestrator.record import Metrics, RunRecord
+from orchestrator.record import Metrics, RunRecord, StepInfo
 from orchestrator.tools import Toolchain, ToolStatus
 from tests.conftest import write_project
 from tests.test_cli import error_lines, run_cli
@@ -334,3 +335,34 @@ def test_detailed_route_end_iteration_changes_the_key_and_unset_keeps_it(templat
     config_path.write_text(text + "flow:\n  detailed_route_end_iteration: 20\n")
     after = job_keys(config_path)
     assert all(before[name] != after[name] for name in before)
+
+
+def _alpha_components(config_path: Path, to: str | None):
+    config = load_project(config_path)
+    job = select_jobs(config, pdks=["nangate45"], designs=["alpha"])[0]
+    rendered = render_design(config, job.spec, job.platform, config_path.parent / "render" / uuid.uuid4().hex)
+    components = cache.key_components(config, job, rendered, toolchain(), to)
+    return dataclasses.replace(job, key=cache.job_key(components)), components
+
+
+@pytest.mark.parametrize("ran, reused", [({"elaborate": "success", "synthesis": "success", "floorplan.init": "success"},
+                                          True),
+                                         ({"elaborate": "success", "synthesis": "skipped"}, False)])
+def test_a_to_step_job_reuses_the_whole_flow_run_that_finished_that_step(template_project, tmp_path, ran, reused):
+    config_path, _, _ = template_project
+    _, full = _alpha_components(config_path, None)
+    job, short = _alpha_components(config_path, "synthesis")
+    history_dir = tmp_path / "hist"
+    whole_run = record("20260101T000000000000Z-alpha-nangate45-00000000", key=cache.job_key(full), status="partial")
+    whole_run.steps = [StepInfo(step=step, status=status) for step, status in ran.items()]
+    history.write_record(history_dir, whole_run)
+    index = cache.HistoryIndex.scan(history_dir, [("nangate45", "alpha")])
+    decision = cache.decide(index, job, short, tmp_path / "build", force=False, now=datetime.now(UTC))
+    assert (decision.reuse is not None) == reused
+    if reused:
+        assert decision.reuse.cached and decision.reuse.metrics == whole_run.metrics
+    # The other way round never holds: a --to synthesis record says nothing of the steps after it.
+    index_short = cache.HistoryIndex()
+    index_short.reusable[job.key] = index.reusable[cache.job_key(full)]
+    full_job = dataclasses.replace(job, key=cache.job_key(full))
+    assert cache.decide(index_short, full_job, full, tmp_path / "b2", force=False, now=datetime.now(UTC)).reuse is None

@@ -263,6 +263,9 @@ def test_run_table_fits_the_terminal_with_run_ids_and_ends_with_the_next_command
     assert "0 ran, 2 cached" in proc.stderr  # else the keys differ and jobs ran: the test is broken
     assert proc.returncode == 0, proc.stderr
     assert max_width(proc.stdout) <= 100, proc.stdout
+    # The warnings too: the skipped tools' install hints are wrapped, one tool per item.
+    assert max_width(proc.stderr) <= 100, proc.stderr
+    assert "   - openroad not installed (install OpenROAD" in proc.stderr
     assert "[µm²]" in proc.stdout and "1,286.91 (syn)" in proc.stdout
     reused = [r for r in history.load_records(config.parent / "reports" / "history") if r.cached]
     assert len(reused) == 2 and all(f"  {r.run_id} (cached)" in proc.stdout for r in reused)
