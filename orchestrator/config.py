@@ -572,11 +572,16 @@ def _check_unique_jobs(config_path: Path, config: Config) -> None:
             first = config.pdks.index(pdk)
             raise ConfigError(f"{config_path}: keys 'pdks[{first}]' and 'pdks[{index}]': PDK listed twice "
                               f"(value: {pdk!r})")
+    # Case-folded: names that differ only in case are one build directory and one history folder on
+    # a case-insensitive file system (macOS, Windows, some network shares).
     seen: dict[tuple[str, str | None], int] = {}
     for index, spec in enumerate(config.designs):
-        key = (spec.name, spec.label)
+        key = (spec.name.casefold(), spec.label.casefold() if spec.label else None)
         if key in seen:
+            first = config.designs[seen[key]]
             what = f"label {spec.label!r}" if spec.label else "no label"
-            raise ConfigError(f"{config_path}: keys 'designs[{seen[key]}]' and 'designs[{index}]': the same job "
+            same = "the same job" if (first.name, first.label) == (spec.name, spec.label) else \
+                "names that differ only in case, one folder on a case-insensitive file system"
+            raise ConfigError(f"{config_path}: keys 'designs[{seen[key]}]' and 'designs[{index}]': {same} "
                               f"(design {spec.name!r}, {what}); give each a distinct 'label'")
         seen[key] = index

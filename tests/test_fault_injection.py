@@ -324,12 +324,17 @@ def test_bad_names_and_periods_in_the_config_exit_2_before_anything_is_created(t
     ("pdks: [asap7]\ndesigns:\n  - {name: counter, generator: toygen, label: ''}\n"
      "  - {name: counter, generator: toygen}\n",
      "keys 'designs[0]' and 'designs[1]': the same job (design 'counter', no label)"),
+    ("pdks: [asap7]\ndesigns:\n  - {name: counter, generator: toygen, label: b}\n"
+     "  - {name: counter, generator: toygen, label: B}\n",
+     "keys 'designs[0]' and 'designs[1]': names that differ only in case, one folder on a case-insensitive file "
+     "system (design 'counter', label 'B')"),
 ])
 def test_config_entries_that_map_to_one_job_are_refused_naming_both(tmp_path, body, expected):
     config = write_project(tmp_path, body)
     proc = run_cli(config, "run")
     assert proc.returncode == 2 and error_lines(proc) == [f"error: {config}: {expected}; give each a distinct 'label'"
-                                                          if "same job" in expected else f"error: {config}: {expected}"]
+                                                          if "designs[" in expected else f"error: {config}: {expected}"]
+    assert not (tmp_path / "build").exists()
 
 
 @pytest.mark.parametrize("command", [["run"], ["history"], ["report"]])
