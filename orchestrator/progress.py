@@ -93,9 +93,12 @@ SUMMARY_NAMES = 10
 def format_run_summary(outcomes, wall_s: float, *, interrupted: bool = False) -> str:
     """What a run did: jobs that ran / were reused / failed; after Ctrl-C, which finished
     (and were recorded), which were stopped in which step, and which never started."""
-    ran = [o for o in outcomes if o.record is not None and not o.cached]
-    cached = [o for o in outcomes if o.cached]
-    failed = [o for o in outcomes if o.record is None and not o.interrupted]
+    # Counted by what reached the history: a record that could not be written (a full disk) is a
+    # job without a record, whatever it found.
+    stored = [o for o in outcomes if o.record is not None and not o.history_error]
+    ran = [o for o in stored if not o.cached]
+    cached = [o for o in stored if o.cached]
+    failed = [o for o in outcomes if (o.record is None and not o.interrupted) or (o.record and o.history_error)]
     stopped = [o for o in outcomes if o.interrupted and o.started]
     not_started = [o for o in outcomes if o.interrupted and not o.started]
     head = "interrupted" if interrupted else "run finished"

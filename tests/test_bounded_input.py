@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,24 @@ def test_an_interrupted_summary_names_a_few_jobs_and_counts_the_rest():
     line = next(line for line in summary.splitlines() if "not started:" in line)
     assert line.endswith(f"and {10_000 - SUMMARY_NAMES} more") and len(line) < 600
     assert "counter-sweep.W=0-asap7" in line and "W=9999" not in line
+
+
+def test_the_summary_counts_what_reached_the_history_not_what_the_jobs_found():
+    # Probed for real with the history on a full tmpfs: both jobs passed, neither record was
+    # written, and the summary said "2 ran, ... 0 without a record".
+    from orchestrator.config import DesignSpec, load_platform
+    from orchestrator.record import RunRecord
+
+    platform = load_platform(REPO_ROOT / "platforms" / "nangate45.yaml")
+
+    def outcome(label: str, **fields) -> JobOutcome:
+        job = Job(spec=DesignSpec(name="counter", label=label), platform=platform, parameters={})
+        record = RunRecord(run_id=f"20260101T000000000000Z-counter-{label}-nangate45-00000000", design="counter",
+                           pdk="nangate45", timestamp=datetime(2026, 1, 1, tzinfo=UTC), status="pass")
+        return JobOutcome(job, record=record, started=True, **fields)
+
+    outcomes = [outcome("a", history_error="[Errno 28] No space left on device"),
+                outcome("b", cached=True, history_error="[Errno 28] No space left on device"),
+                outcome("c"), outcome("d", cached=True)]
+    summary = format_run_summary(outcomes, 1.0)
+    assert summary.startswith("run finished after 1.0 s: 1 ran, 1 cached (reused record), 2 without a record")
