@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict
 
 from orchestrator import accuracy, closure, flow, metrics, netlist, scheduler
 from orchestrator.config import Config, DesignSpec
-from orchestrator.designs import RenderedDesign
+from orchestrator.designs import RenderedDesign, platform_for
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_json
 from orchestrator.history import write_record
@@ -67,8 +67,9 @@ class JobRequest(BaseModel):
     history_dir: Path | None = None  # the child stores its record here the moment it has one
 
     def job(self) -> Job:
-        return Job(spec=self.spec, platform=self.config.platform(self.pdk), parameters=self.rendered.parameters,
-                   key=self.job_key)
+        # The platform as the parent's job had it (the design's own floorplan applied): the key hashed it.
+        platform = platform_for(self.spec, self.config.platform(self.pdk))
+        return Job(spec=self.spec, platform=platform, parameters=self.rendered.parameters, key=self.job_key)
 
 
 def sc_node_times(manifest: Manifest | None, nodes: list[tuple[str, str]]) -> dict[str, float]:

@@ -70,3 +70,20 @@ def test_a_bad_floorplan_is_refused_naming_its_key(toy_project, block, expected)
         load_project(path)
     assert expected in str(excinfo.value)
     assert "\n" not in str(excinfo.value).strip()
+
+
+def test_the_job_process_runs_with_the_designs_floorplan(toy_project, tmp_path):
+    # The child rebuilds its job from the request: it must see the floorplan the parent's key hashed
+    # (it ran the platform's 45 % for a design entry that asked for 40 %).
+    from orchestrator.designs import render_design
+    from orchestrator.job_process import JobRequest
+    from orchestrator.tools import Toolchain
+
+    config = load_project(_with_override(toy_project))
+    job = select_jobs(config, pdks=["nangate45"])[0]
+    rendered = render_design(config, job.spec, job.platform, tmp_path / "inputs")
+    request = JobRequest(config=config, spec=job.spec, pdk="nangate45", rendered=rendered, toolchain=Toolchain({}),
+                         job_key="k", result=tmp_path / "r.json", log=tmp_path / "l.log")
+    child = JobRequest.model_validate_json(request.model_dump_json()).job()
+    assert (child.platform.core_utilization_pct, child.platform.placement_density) == (33, 0.5)
+    assert child.platform == job.platform
