@@ -253,3 +253,20 @@ def test_a_def_outside_the_build_folder_is_not_read(pictured, tmp_path):
     figure = re.search(r'<figure data-image="placement density">(.*?)</figure>', page, re.DOTALL).group(1)
     assert "not drawn: outside the project&#39;s build folder" in figure and "<img" not in figure
     assert any("not published" in w for w in summary.warnings)
+
+
+def test_a_huge_record_image_is_published_smaller_and_the_build_folder_keeps_its_own(tmp_path):
+    record = routed_record(tmp_path / "build")
+    original = Path(record.images["layout"])
+    # As wide as SC's KLayout render of the GDS (4096 px), with detail that does not compress away.
+    noise = np.random.default_rng(1).integers(0, 255, (4096, 4096, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(original)
+    before = original.read_bytes()
+    roots = ArtifactRoots(build=(tmp_path / "build",))
+    for site in ("site", "again"):  # the second build takes the smaller copies from the cache
+        build_site([record], tmp_path / site, roots=roots, cache_dir=tmp_path / "cache")
+        img = tmp_path / site / "runs" / slug(record.run_id) / "img"
+        assert Image.open(img / "layout.png").width == 1600 and Image.open(img / "layout-thumb.png").width == 800
+        assert (img / "layout.png").stat().st_size < len(before) / 4
+    assert original.read_bytes() == before
+    assert len(list((tmp_path / "cache" / "thumbs").iterdir())) == 1

@@ -32,8 +32,8 @@ from orchestrator.report.def_file import DefLayout
 # Bumped when a picture's look changes, so cached pictures of the older look are redrawn.
 PICTURE_VERSION = "1"
 FIGURE_IN = (9.0, 8.0)
-FULL_DPI = 200  # 1800 x 1600 px: every wire of a small block visible when opened
-THUMB_DPI = 100  # 900 x 800 px, tens to a few hundred kB
+FULL_PX = 1800  # wide: every wire of a small block visible when opened
+THUMB_PX = 900  # wide: tens to a few hundred kB, two a row on the run page
 # Above this many cells the outlines are left out of the placement picture (the density map
 # says the same, and drawing 10^6 rectangles takes minutes).
 MAX_OUTLINED_CELLS = 60_000
@@ -170,10 +170,13 @@ def _chip_axes(layout: DefLayout, title: str):
 
 
 def _render(fig) -> Drawn:
+    # Resolution chosen so every picture comes out FULL_PX / THUMB_PX wide, whatever its legends
+    # and insets add to the figure's width.
+    width_in = fig.get_tightbbox(fig.canvas.get_renderer()).width + 0.2  # savefig's pad_inches, both sides
     out = []
-    for dpi in (FULL_DPI, THUMB_DPI):
+    for width_px in (FULL_PX, THUMB_PX):
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+        fig.savefig(buffer, format="png", dpi=width_px / width_in, bbox_inches="tight", metadata={"Software": None})
         out.append(buffer.getvalue())
     plt.close(fig)
     return Drawn(png=_optimise(out[0]), thumb=_optimise(out[1]))
@@ -249,8 +252,9 @@ def draw_placement(layout: DefLayout, sizes: dict[str, tuple[float, float]], ste
     cx0, cy0, bin_um, density, boxes = placement_density(layout, sizes)
     ny, nx = density.shape
     total = sum(w * h for _, _, w, h, _ in boxes)
-    fig, ax = _chip_axes(layout, f"{layout.design}: placement density after {step} "
-                                 f"({len(boxes)} cells, {total / (nx * ny * bin_um * bin_um):.0%} of the placed area)")
+    ex0, ey0, ex1, ey1 = _core_extent(layout, boxes)
+    fig, ax = _chip_axes(layout, f"{layout.design}: placement density after {step} ({len(boxes)} cells "
+                                 f"covering {total / ((ex1 - ex0) * (ey1 - ey0)):.0%} of the rows they span)")
     image = ax.imshow(np.clip(density, 0, 100), origin="lower", cmap="viridis", vmin=0, vmax=100,
                       extent=(cx0, cx0 + nx * bin_um, cy0, cy0 + ny * bin_um), interpolation="nearest")
     if len(boxes) <= MAX_OUTLINED_CELLS:

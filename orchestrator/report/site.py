@@ -438,15 +438,32 @@ class _SiteBuilder:
         copy = run_dir / rel
         if copy.suffix.lower() != ".png":
             return ImageLink(key=key, href=rel)
+        thumb = rel.removesuffix(".png") + "-thumb.png"
         try:
+            # Decoding a 4096 px PNG takes a second: the smaller copies are kept by content hash.
+            cached = None
+            if self.cache_dir is not None:
+                key_hash = f"{layout_mod.file_sha256(copy)}-{pictures.PICTURE_VERSION}-{FULL_IMAGE_PX}-{THUMB_IMAGE_PX}"
+                cached = self.cache_dir / "thumbs" / key_hash
+            if cached is not None and (cached / "thumb.png").is_file():
+                if (cached / "full.png").is_file():
+                    copy.unlink()  # the hard link to the build folder's file; the copy replaces it
+                    shutil.copyfile(cached / "full.png", copy)
+                shutil.copyfile(cached / "thumb.png", run_dir / thumb)
+                return ImageLink(key=key, href=rel, thumb=thumb)
             from PIL import Image
 
             with Image.open(copy) as image:
                 width = image.width
             if width > FULL_IMAGE_PX:
-                atomic_write_bytes(copy, pictures.thumbnail_of(copy, width_px=FULL_IMAGE_PX))
-            thumb = rel.removesuffix(".png") + "-thumb.png"
-            atomic_write_bytes(run_dir / thumb, pictures.thumbnail_of(copy, width_px=THUMB_IMAGE_PX))
+                smaller = pictures.thumbnail_of(copy, width_px=FULL_IMAGE_PX)
+                atomic_write_bytes(copy, smaller)
+                if cached is not None:
+                    atomic_write_bytes(cached / "full.png", smaller)
+            small = pictures.thumbnail_of(copy, width_px=THUMB_IMAGE_PX)
+            atomic_write_bytes(run_dir / thumb, small)
+            if cached is not None:
+                atomic_write_bytes(cached / "thumb.png", small)
         except (OSError, ValueError, pictures.PictureError) as exc:
             self.summary.warnings.append(f"{self._record_name(record)}: {key} image: no thumbnail: {exc}")
             return ImageLink(key=key, href=rel)
