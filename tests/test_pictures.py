@@ -270,3 +270,18 @@ def test_a_huge_record_image_is_published_smaller_and_the_build_folder_keeps_its
         assert (img / "layout.png").stat().st_size < len(before) / 4
     assert original.read_bytes() == before
     assert len(list((tmp_path / "cache" / "thumbs").iterdir())) == 1
+
+
+def test_the_record_names_the_def_each_step_wrote_in_flow_order(tmp_path):
+    from orchestrator.metrics import find_defs
+
+    job = tmp_path / "sc" / "halut_decoder" / "job0"
+    for step, name in (("place.detailed", "halut_decoder.def.gz"), ("cts.clock_tree_synthesis", "halut_decoder.def"),
+                       ("route.detailed", "halut_decoder.def.gz"), ("write.gds", "halut_decoder.gds")):
+        (job / step / "0" / "outputs").mkdir(parents=True)
+        (job / step / "0" / "outputs" / name).write_bytes(b"")
+    (job / "synthesis" / "0" / "outputs").mkdir(parents=True)  # a step without a DEF
+    steps = ["synthesis", "place.detailed", "cts.clock_tree_synthesis", "route.detailed", "write.gds"]
+    defs = find_defs(job, "halut_decoder", steps)
+    assert list(defs) == ["place.detailed", "cts.clock_tree_synthesis", "route.detailed"]
+    assert defs["cts.clock_tree_synthesis"].endswith("cts.clock_tree_synthesis/0/outputs/halut_decoder.def")
