@@ -188,15 +188,18 @@ def test_a_picture_without_cell_sizes_says_why():
         pic.draw("placement density", parse_def(SMALL_DEF), "place.detailed", sizes=None)
 
 
-def test_plan_takes_the_last_def_of_each_stage():
-    defs = {"place.global": "a", "place.detailed": "b", "cts.clock_tree_synthesis": "c", "route.detailed": "d",
-            "route.detailed_antenna_repair": "e", "write.views": "f"}
-    assert pic.plan(defs) == [("placement density", "place.detailed", "b"),
+def test_plan_takes_the_last_def_of_each_stage_in_flow_order():
+    flow = ["place.global", "place.detailed", "cts.clock_tree_synthesis", "route.global", "route.detailed",
+            "route.detailed_antenna_repair", "write.views"]
+    # Keys sorted, as the history stores them: route.global after route.detailed_antenna_repair.
+    defs = {"cts.clock_tree_synthesis": "c", "place.detailed": "b", "place.global": "a", "route.detailed": "d",
+            "route.detailed_antenna_repair": "e", "route.global": "g", "write.views": "f"}
+    assert pic.plan(defs, flow) == [("placement density", "place.detailed", "b"),
                               ("clock tree", "route.detailed_antenna_repair", "e"),
                               ("routing layers", "route.detailed_antenna_repair", "e"),
                               ("congestion", "route.detailed_antenna_repair", "e")]
     # Stopped after CTS: the clock tree unrouted, no routing pictures.
-    assert pic.plan({"place.detailed": "b", "cts.clock_tree_synthesis": "c"}) == [
+    assert pic.plan({"place.detailed": "b", "cts.clock_tree_synthesis": "c"}, flow) == [
         ("placement density", "place.detailed", "b"), ("clock tree", "cts.clock_tree_synthesis", "c")]
 
 

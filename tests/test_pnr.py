@@ -106,8 +106,10 @@ def test_full_flow_reaches_gds_with_signoff_metrics(tmp_path, pdk_data_root, des
 
     assert {"place.detailed", "cts.clock_tree_synthesis", "route.detailed"} <= set(record.defs)
     assert all(Path(path).name == f"{design}.def.gz" for path in record.defs.values())
-    planned = pictures.plan(record.defs)
-    assert [key for key, _, _ in planned] == list(pictures.PICTURE_SOURCES)
+    planned = pictures.plan(record.defs, [s.step for s in record.steps])
+    assert [(key, step) for key, step, _ in planned] == [
+        ("placement density", "place.detailed"), ("clock tree", "route.detailed_antenna_repair"),
+        ("routing layers", "route.detailed_antenna_repair"), ("congestion", "route.detailed_antenna_repair")]
     sizes = pictures.cell_sizes_from_gds(gds)
     log = Path(record.logs["route.global"]).read_text()
     for key, step, path in planned:

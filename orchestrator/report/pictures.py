@@ -496,19 +496,34 @@ def write(drawn: Drawn, full: Path, thumb: Path) -> None:
     atomic_write_bytes(thumb, drawn.thumb)
 
 
+def _pil():
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = 64 * 1024 * 1024  # a decompression bomb is refused, not decoded
+    return Image
+
+
+def png_width(png: Path) -> int:
+    """The image's width from its header (nothing decoded)."""
+    Image = _pil()  # noqa: N806 - the module's own name
+    try:
+        with Image.open(png) as image:
+            return image.width
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise PictureError(f"{png.name}: cannot be read as an image: {exc}") from exc
+
+
 def thumbnail_of(png: Path, *, width_px: int, max_bytes_in: int = 64 << 20) -> bytes:
     """A PNG of ``png`` at most ``width_px`` wide (a 4096 px KLayout render is 11 MB)."""
     if png.stat().st_size > max_bytes_in:
         raise PictureError(f"{png.name}: larger than {max_bytes_in >> 20} MiB")
-    from PIL import Image
-
-    Image.MAX_IMAGE_PIXELS = 64 * 1024 * 1024  # a decompression bomb is refused, not decoded
+    Image = _pil()  # noqa: N806 - the module's own name
     try:
         with Image.open(png) as image:
             image.thumbnail((width_px, width_px * 4))
             buffer = io.BytesIO()
             image.save(buffer, format="PNG", optimize=True)
-    except (OSError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise PictureError(f"{png.name}: cannot be read as an image: {exc}") from exc
     # 64 colours: a KLayout render's hatching needs no more, and 900 px of it stays near 300 kB.
     return _optimise(buffer.getvalue(), colors=64)
@@ -527,13 +542,17 @@ PICTURE_SOURCES: dict[str, tuple[str, ...]] = {
 NEEDS_CELL_SIZES = {"placement density", "clock tree"}
 
 
-def plan(defs: dict[str, str]) -> list[tuple[str, str, str]]:
-    """(picture key, step, DEF path) for each picture the record's DEFs (``record.defs``, flow
-    order) can give: the last DEF of the first stage in ``PICTURE_SOURCES`` that wrote one."""
+def plan(defs: dict[str, str], step_order: list[str]) -> list[tuple[str, str, str]]:
+    """(picture key, step, DEF path) for each picture the record's DEFs (``record.defs``) can
+    give: the last DEF, in the flow's ``step_order``, of the first stage in ``PICTURE_SOURCES``
+    that wrote one. (The history stores the mapping with sorted keys: route.global would come
+    after route.detailed.)"""
+    rank = {step: position for position, step in enumerate(step_order)}
+    ordered = sorted(defs, key=lambda step: rank.get(step, len(rank)))
     chosen = []
     for key, stages in PICTURE_SOURCES.items():
         for stage in stages:
-            steps = [step for step in defs if step.split(".", 1)[0] == stage]
+            steps = [step for step in ordered if step.split(".", 1)[0] == stage]
             if steps:
                 chosen.append((key, steps[-1], defs[steps[-1]]))
                 break

@@ -451,11 +451,7 @@ class _SiteBuilder:
                     shutil.copyfile(cached / "full.png", copy)
                 shutil.copyfile(cached / "thumb.png", run_dir / thumb)
                 return ImageLink(key=key, href=rel, thumb=thumb)
-            from PIL import Image
-
-            with Image.open(copy) as image:
-                width = image.width
-            if width > FULL_IMAGE_PX:
+            if pictures.png_width(copy) > FULL_IMAGE_PX:
                 smaller = pictures.thumbnail_of(copy, width_px=FULL_IMAGE_PX)
                 atomic_write_bytes(copy, smaller)
                 if cached is not None:
@@ -472,7 +468,7 @@ class _SiteBuilder:
     def _draw_pictures(self, record: RunRecord, run_dir: Path, gds: Path | None) -> list[ImageLink]:
         """The run page's own pictures (``pictures.plan``), each drawn from a DEF of the record
         read through ``locate_artifact``, cached by the hash of everything it is drawn from."""
-        planned = pictures.plan(record.defs)
+        planned = pictures.plan(record.defs, [step.step for step in record.steps])
         if not planned:
             return []
         links: list[ImageLink] = []
