@@ -501,8 +501,14 @@ def cmd_report(args) -> int:
     summary = build_reports_from_config(config)
     for warning in summary.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    # Each kind of picture counted apart: "0 layouts rendered" read as "no layout" when the run's
+    # own KLayout render was published (copied, not rendered here).
     print(f"site: {summary.index} ({summary.pages} pages, {summary.runs} runs, {summary.plots} plots, "
-          f"{summary.layouts_rendered} layouts rendered, {summary.seconds:.1f} s)")
+          f"{summary.images_copied} run images published, "
+          f"{summary.pictures_drawn + summary.picture_cache_hits} layout pictures "
+          f"({summary.pictures_drawn} drawn, {summary.picture_cache_hits} from cache), "
+          f"{summary.layouts_rendered + summary.layout_cache_hits} GDS renders "
+          f"({summary.layouts_rendered} new), {summary.seconds:.1f} s)")
     print(f"tables: {config.path('reports_dir') / 'summary.md'}, {config.path('reports_dir') / 'history.csv'}")
     return EXIT_OK
 

@@ -276,6 +276,7 @@ def build_record(
         reports=reports,
         gds=_find_output(jobpath, top, (".gds", ".gds.gz")),
         images=find_images(jobpath, top),
+        defs=find_defs(jobpath, top, [step for step, _ in run_nodes]),
     )
 
 
@@ -346,6 +347,19 @@ def find_images(jobpath: Path, top: str) -> dict[str, str]:
         if found:
             images[kind] = str(found[-1])
     return images
+
+
+def find_defs(jobpath: Path, top: str, steps: list[str]) -> dict[str, str]:
+    """step -> the DEF the step's node 0 wrote (SC 0.38's OpenROAD tasks write
+    ``outputs/<top>.def.gz``; an uncompressed ``<top>.def`` is taken too), in ``steps`` order."""
+    found: dict[str, str] = {}
+    for step in steps:
+        for name in (f"{top}.def.gz", f"{top}.def"):
+            candidate = jobpath / step / "0" / "outputs" / name
+            if candidate.is_file():
+                found[step] = str(candidate)
+                break
+    return found
 
 
 _STAGE_ORDER = ("floorplan", "place", "cts", "route", "dfm", "write")

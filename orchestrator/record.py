@@ -271,6 +271,9 @@ class RunRecord(BaseModel):
     gds: str | None = None
     # "layout" (KLayout render of the GDS), "placement", "clocks", "routing" (OpenROAD) -> png path
     images: dict[str, str] = Field(default_factory=dict)
+    # step -> the DEF OpenROAD wrote in that step (``outputs/<top>.def[.gz]``), in flow order: what
+    # the run page's placement, routing, congestion and clock-tree pictures are drawn from.
+    defs: dict[str, str] = Field(default_factory=dict)
     source_path: str | None = None  # for imports: where the run came from
 
     @field_validator("timestamp")
