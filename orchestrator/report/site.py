@@ -39,7 +39,7 @@ from orchestrator.fsutil import (
     swap_directory_into_place,
 )
 from orchestrator.history import record_sort_key, to_dataframe
-from orchestrator.record import METRIC_NAMES, METRIC_SPEC, METRIC_UNITS, RunRecord, parameters_key
+from orchestrator.record import METRIC_NAMES, METRIC_SPEC, METRIC_UNITS, VIEWS, RunRecord, parameters_key
 from orchestrator.report import design_space, identity, orfs_compare, plots, trends
 from orchestrator.report import layout as layout_mod
 from orchestrator.report.layout import ArtifactRoots, FileLink, ImageLink, RunAssets
@@ -69,10 +69,10 @@ INLINE_TEXT_LIMIT_BYTES = 2 * 1024 * 1024
 CONTENT_SECURITY_POLICY = ("default-src 'self' file:; script-src 'none'; object-src 'none'; "
                            "frame-src 'none'; base-uri 'none'; form-action 'none'; "
                            "style-src 'self' file: 'unsafe-inline'; img-src 'self' file: data:")
-# Metric of the cross-design trend per PDK (first one any run has).
-CROSS_DESIGN_TREND_METRICS = ("ge", "area_um2")
-# Metrics of the cross-design comparison plot per PDK.
-COMPARISON_METRICS = ("area_um2", "ge", "stdcell_count", "target_freq_mhz", "tns_ns", "utilization_pct")
+# Metric of the cross-design trend per PDK (first one any run has), and those of the cross-design
+# comparison plot per PDK: chosen in ``record.VIEWS``.
+CROSS_DESIGN_TREND_METRICS = tuple(c.metric for c in VIEWS["cross_design_trend"])
+COMPARISON_METRICS = tuple(c.metric for c in VIEWS["comparison"])
 
 
 @dataclass
