@@ -69,7 +69,7 @@ from pydantic import ValidationError
 
 from orchestrator.config import TIME_UNIT_NS, Platform, read_text_file
 from orchestrator.designs import generator_hooks
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import OrchestratorError, first_line
 from orchestrator.history import HistoryError, implausible_metric, in_the_future, write_record
 from orchestrator.names import UnsafeNameError, check_name
 from orchestrator.record import METRIC_SPEC, MetricOrigin, Metrics, RunRecord, StepInfo, make_run_id
@@ -895,9 +895,9 @@ def import_orfs(
         except OrfsImportError as exc:
             built.append(str(exc))
         except (OSError, ValidationError) as exc:
-            built.append(f"{run.path}: {_first_line(exc)}")
+            built.append(f"{run.path}: {first_line(exc)}")
         except Exception as exc:  # noqa: BLE001 -- one bad folder must never abort the others
-            built.append(f"{run.path}: cannot be read: {type(exc).__name__}: {_first_line(exc)}")
+            built.append(f"{run.path}: cannot be read: {type(exc).__name__}: {first_line(exc)}")
     best: dict[str, RunRecord] = {}
     for record in built:
         if isinstance(record, RunRecord):
@@ -916,7 +916,7 @@ def import_orfs(
                     keep = not _stored_before(history_dir, record, file_timed[id(record)])
                 written = write_record(history_dir, record) if keep else None
             except (OSError, HistoryError) as exc:
-                reason = f"{run.path}: record not written: {_first_line(exc)}"
+                reason = f"{run.path}: record not written: {first_line(exc)}"
                 outcome = RunOutcome(path=run.path, run_id=None, status="error", reason=reason, action="not_imported")
                 summary.outcomes.append(outcome)
                 if on_progress is not None:
@@ -935,11 +935,6 @@ def import_orfs(
         if on_progress is not None:
             on_progress(done, len(runs), outcome)
     return summary
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _stored_before(history_dir: Path, record: RunRecord, identity: str) -> bool:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from orchestrator.names import NOT_PLAIN
 from orchestrator.steps import STEP_SPECS
 from orchestrator.steps import MetricOrigin as MetricOrigin  # the type records use; declared with the steps
 
@@ -456,9 +456,6 @@ def parameters_key(parameters: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
 def run_name(design: str, label: str | None) -> str:
     """A design and its label as one name ("halut_encoder", "encoder_ck.C=16"): the start of run ids,
     build directories and last-key files (``jobs.Job.run_name``)."""
@@ -471,4 +468,4 @@ def make_run_id(design: str, pdk: str, parameters: dict[str, Any], timestamp: da
     digest = hashlib.sha256(
         f"{design}|{pdk}|{parameters_key(parameters)}|{stamp}|{salt}".encode()
     ).hexdigest()[:8]
-    return f"{stamp}-{_UNSAFE.sub('_', design)}-{_UNSAFE.sub('_', pdk)}-{digest}"
+    return f"{stamp}-{NOT_PLAIN.sub('_', design)}-{NOT_PLAIN.sub('_', pdk)}-{digest}"

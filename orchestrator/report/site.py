@@ -594,7 +594,8 @@ class _SiteBuilder:
                     if assets.gds_href:
                         column_view["gds"] = base + assets.gds_href
                     else:
-                        column_view["gds_note"] = assets.gds_note or layout_mod.no_artifact_reason(record, "GDS")
+                        # _collect_assets gives every run without a GDS copy its reason.
+                        column_view["gds_note"] = assets.gds_note
                 else:
                     for kind in ("placement", "routing", "gds"):
                         column_view[f"{kind}_note"] = column.note or "no run"

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from orchestrator.names import NOT_PLAIN
 from orchestrator.record import (
     METRIC_SPEC,
     METRIC_SPECS,
@@ -170,13 +171,10 @@ def missing_run_reason(latest_any: RunRecord | None) -> str:
     return f"no passing run (latest {latest_any.status}: {why})"
 
 
-_SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
 def slug(text: str) -> str:
     """A file-name-safe, collision-free name: the text itself when already safe, else a cleaned
     version plus a short hash of the original."""
-    cleaned = _SLUG_UNSAFE.sub("_", text).strip("._") or "_"
+    cleaned = NOT_PLAIN.sub("_", text).strip("._") or "_"
     if cleaned == text and not text.startswith("."):
         return text
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
