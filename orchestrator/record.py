@@ -1,7 +1,9 @@
 """The history record (one immutable JSON document per flow job) and the metric registry.
 
 ``METRIC_SPECS`` declares each record metric once: field, unit, better direction, display format,
-first stage, and where SiliconCompiler records it; every table about metrics derives from it.
+first stage, where SiliconCompiler (in its declared unit), OpenROAD and ORFS record it, its default
+gate rule and plausibility limit; every table about metrics derives from it. ``VIEWS`` beside it
+chooses which metrics each table, plot and terminal view shows.
 Every producer (SiliconCompiler runs in ``metrics``, ORFS imports in ``orfs_import``) emits a
 ``RunRecord``; every consumer (``history``, ``report``, ``check``) reads only this shape.
 Units are part of the field names; a metric that no stage produced is absent (``None``), never 0.
