@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -14,14 +13,13 @@ import pytest
 from orchestrator import history
 from orchestrator.report import ArtifactRoots, build_reports
 from orchestrator.report.view import INDEX_ROWS, format_metric
+from tests.orfs_reference import reference_path
 from tests.synthetic_history import HOSTILE_TEXT, showcase_records
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-# .ci/run exports HALUT_ORFS_REFERENCE; developer machines keep the archive in ../shared beside the checkout.
-REFERENCE = Path(os.environ.get("HALUT_ORFS_REFERENCE")
-                 or Path(__file__).resolve().parents[2] / "shared/reference/halutmatmul-openroad-reports")
+REFERENCE = reference_path(Path(__file__).resolve().parents[1])
 REFERENCE_GDS = REFERENCE / "latest/nangate45/fp_16_32_adder/results/6_final.gds"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (needed to drive chromium)")

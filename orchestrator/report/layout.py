@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.fsutil import atomic_write_bytes
+from orchestrator.names import NOT_PLAIN
 from orchestrator.record import RunRecord
 from orchestrator.report.view import short_reason
 
@@ -150,11 +151,8 @@ def image_reason(record: RunRecord, assets: RunAssets, kind: str) -> str:
     return no_artifact_reason(record, "layout image")
 
 
-_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
 def safe_file_name(name: str) -> str:
-    cleaned = _FILE_UNSAFE.sub("_", name).lstrip(".") or "file"
+    cleaned = NOT_PLAIN.sub("_", name).lstrip(".") or "file"
     return cleaned
 
 

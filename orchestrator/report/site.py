@@ -41,7 +41,7 @@ from orchestrator.fsutil import (
     swap_directory_into_place,
 )
 from orchestrator.history import record_sort_key, to_dataframe
-from orchestrator.record import METRIC_NAMES, METRIC_SPEC, METRIC_UNITS, RunRecord, parameters_key
+from orchestrator.record import METRIC_NAMES, METRIC_SPEC, METRIC_UNITS, VIEWS, RunRecord, parameters_key
 from orchestrator.report import def_file, design_space, identity, orfs_compare, pictures, plots, trends
 from orchestrator.report import layout as layout_mod
 from orchestrator.report.layout import ArtifactRoots, FileLink, ImageLink, RunAssets
@@ -75,10 +75,10 @@ CONTENT_SECURITY_POLICY = ("default-src 'self' file:; script-src 'none'; object-
 # a thumbnail is 11 MB); thumbnails on the run page are THUMB_IMAGE_PX wide.
 FULL_IMAGE_PX = 1600
 THUMB_IMAGE_PX = 800
-# Metric of the cross-design trend per PDK (first one any run has).
-CROSS_DESIGN_TREND_METRICS = ("ge", "area_um2")
-# Metrics of the cross-design comparison plot per PDK.
-COMPARISON_METRICS = ("area_um2", "ge", "stdcell_count", "target_freq_mhz", "tns_ns", "utilization_pct")
+# Metric of the cross-design trend per PDK (first one any run has), and those of the cross-design
+# comparison plot per PDK: chosen in ``record.VIEWS``.
+CROSS_DESIGN_TREND_METRICS = tuple(c.metric for c in VIEWS["cross_design_trend"])
+COMPARISON_METRICS = tuple(c.metric for c in VIEWS["comparison"])
 
 
 @dataclass
@@ -718,7 +718,8 @@ class _SiteBuilder:
                     if assets.gds_href:
                         column_view["gds"] = base + assets.gds_href
                     else:
-                        column_view["gds_note"] = assets.gds_note or layout_mod.no_artifact_reason(record, "GDS")
+                        # _collect_assets gives every run without a GDS copy its reason.
+                        column_view["gds_note"] = assets.gds_note
                 else:
                     for kind in ("placement", "routing", "gds"):
                         column_view[f"{kind}_note"] = column.note or "no run"
