@@ -260,8 +260,9 @@ def test_orfs_comparison_page_loads_cleanly_links_both_runs_and_shows_both_layou
     assert not failures, "\n".join(failures[:30])
     index, problems = _open(browser, out_dir / "index.html")
     assert index.locator("nav a", has_text="vs ORFS").get_attribute("href") == "vs-orfs.html"
-    layout = index.locator(f'img[src="runs/{slug(unmatched.run_id)}/img/layout.png"]')
-    assert layout.count() == 1  # the index shows our own routed layout (the latest run)
+    # The index shows our own routed layout (the latest run): its thumbnail, linking to the picture.
+    layout = index.locator(f'a[href="runs/{slug(unmatched.run_id)}/img/layout.png"] img')
+    assert layout.count() == 1 and _loaded_width(index, layout) > 0
     index.close()
     assert not problems
 
