@@ -35,6 +35,7 @@ PATH=../shared/tools/opensta/bin:../shared/tools/openroad/bin:$PATH.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -261,6 +262,14 @@ def corner_table(records: list[RunRecord], orfs: list[RunRecord], platforms, dat
         print(f"  {record.design + '/' + record.pdk:<28}{ours:>24}{there:>30}{theirs:>24}")
 
 
+def _shown_path(path: Path | None) -> str:
+    """A path as the report prints it: relative to the checkout, so that no machine's layout ends up
+    in a pasted result (docs/benchmarks-full-flow.md)."""
+    if path is None:
+        return "not found"
+    return os.path.relpath(path, REPO_ROOT) if path.is_relative_to(REPO_ROOT.parent) else str(path)
+
+
 def report_history(history_dir: Path, archive: Path | None) -> int:
     """The report for records already written (job wall times are not in a record)."""
     config = load_config(REPO_ROOT / "config.yaml")
@@ -352,7 +361,7 @@ def main() -> int:
                  config.resolved_pdk_data_root())
     failed = [o.job.name for o in outcomes if o.record is None or o.record.status != "pass"]
     print(f"\nfull flow: {len(outcomes)} jobs in {wall:.1f} s wall (--jobs {args.jobs}); "
-          f"ORFS archive: {archive or 'not found'}" + (f"; not pass: {', '.join(failed)}" if failed else ""))
+          f"ORFS archive: {_shown_path(archive)}" + (f"; not pass: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
 

@@ -27,7 +27,6 @@ Cross-module optimisation is off in that view, so its total is above the flat ne
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import re
@@ -41,18 +40,17 @@ from pathlib import Path
 from _harness import HALUT_DESIGNS, REPO_ROOT, pdk_data_root, project, run_api
 
 from orchestrator import flow, tools
+from orchestrator.fsutil import open_maybe_gzip
 from orchestrator.jobs import load_project
+from tests.orfs_reference import find_reference
 
 # Our design -> the reference's unit name in the archive.
 REFERENCE_UNIT = {"halut_encoder": "halut_encoder_4", "halut_decoder": "halut_decoder", "halut_matmul": "halut_matmul"}
 
 
 def reference_root() -> Path | None:
-    for candidate in (os.environ.get("HALUT_ORFS_REFERENCE"),
-                      REPO_ROOT.parent / "shared" / "reference" / "halutmatmul-openroad-reports"):
-        if candidate and (Path(candidate) / "latest").is_dir():
-            return Path(candidate)
-    return None
+    root = find_reference(REPO_ROOT)
+    return root if root is not None and (root / "latest").is_dir() else None
 
 
 # ----------------------------------------------------------------------------- Liberty classes
@@ -64,8 +62,7 @@ def liberty_cells(files: tuple[str, ...]) -> dict[str, tuple[str, float]]:
     cell_start = re.compile(r"^\s*cell\s*\(\s*\"?([\w$]+)\"?\s*\)", re.MULTILINE)
     classes: dict[str, tuple[str, float]] = {}
     for path in files:
-        opener = gzip.open if path.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+        with open_maybe_gzip(path, "rt", encoding="utf-8", errors="replace") as handle:
             text = handle.read()
         starts = list(cell_start.finditer(text))
         for i, match in enumerate(starts):

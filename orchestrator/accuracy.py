@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from orchestrator.errors import OrchestratorError, clip
+from orchestrator.errors import OrchestratorError, clip, first_line
 from orchestrator.record import METRIC_SPECS
 
 # Metrics the evaluation yields: the registry's ``stage="accuracy"`` entries.
@@ -106,7 +106,7 @@ def evaluate(generator: str, parameters: Mapping[str, Any], task: Mapping[str, A
     except AccuracyError:
         raise
     except Exception as exc:  # a failed evaluation must be one line in the job's error, not a traceback
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = first_line(exc)
         raise AccuracyError("", f"accuracy {label(task)}: {text}") from None
     missing = [name for name in ACCURACY_METRICS if name not in result]
     if missing:

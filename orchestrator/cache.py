@@ -11,8 +11,9 @@ which of them changed):
 ``platform``      every setting of ``platforms/<pdk>.yaml`` (the typed model)
 ``flow``          the last step asked for (``--to``), synthesis parallelism, SC job name, skipped
                   OpenROAD reports, the routing closure loop's settings
-``tools``         found/missing and version of each flow tool (Yosys, and whether it is our pyosys
-                  bridge; pyslang, OpenROAD, OpenSTA, KLayout) and of siliconcompiler, lambdapdk, pyosys
+``schema``        ``CACHE_SCHEMA``, the key's own layout
+``tools``         found/missing and version of each flow tool (``steps.FLOW_TOOLS``; for Yosys also
+                  whether it is our pyosys bridge) and of siliconcompiler, lambdapdk, pyosys
 ``pdk_data``      the lambdapdk data root and a fingerprint of the PDK's and its std-cell library's
                   files (relative path, size, mtime): cheap to take, changes when the data does
 ``orchestrator``  package version and a hash of the sources of the modules that shape a record

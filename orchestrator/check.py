@@ -6,9 +6,10 @@ The baseline file (``reports/baseline.yaml``) holds two things:
   absolute) and optional hard bounds;
 * ``baseline``: per PDK and design, the reference run (status, completed stages, metrics).
 
-Which way is better is physics, not configuration: ``METRIC_BETTER`` below is the single source
-of truth, and a rule may restate it but never invert it. ``run_check`` is pure (records in, a
-``CheckResult`` out); rendering and writing are separate functions the CLI calls.
+Which way is better is physics, not configuration: it is declared with each metric
+(``record.METRIC_SPECS``, ``METRIC_BETTER`` below), and a rule may restate it but never invert it.
+``run_check`` is pure (records in, a ``CheckResult`` out); rendering and writing are separate
+functions the CLI calls.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from orchestrator.history import SkippedRecord, latest_records
 from orchestrator.markdown import md_text
 from orchestrator.names import did_you_mean
 from orchestrator.record import METRIC_BETTER as RECORD_METRIC_BETTER
-from orchestrator.record import METRIC_NAMES, METRIC_UNITS, Better, RunRecord, Status, parameters_key
+from orchestrator.record import METRIC_NAMES, METRIC_SPECS, METRIC_UNITS, Better, RunRecord, Status, parameters_key
 
 BASELINE_SCHEMA_VERSION = 1
 
@@ -134,35 +135,19 @@ class Baseline(BaseModel):
         return base.merged(override)
 
 
-# Physical sign-off limits that every baseline file gets: a routed design with DRC or electrical
-# rule violations cannot be taped out, so any count above 0 fails, with or without a baseline.
+# Physical sign-off limits that every baseline file gets (``MetricSpec.signoff_max``): a routed
+# design with DRC or electrical rule violations cannot be taped out, so any count above 0 fails,
+# with or without a baseline.
 SIGNOFF_LIMITS: dict[str, MetricRule] = {
-    "drc_count": MetricRule(better="lower", max=0),
-    "drv_count": MetricRule(better="lower", max=0),
+    spec.name: MetricRule(better=spec.better, max=spec.signoff_max)
+    for spec in METRIC_SPECS if spec.signoff_max is not None
 }
 
-# Written into a fresh baseline file; afterwards the file is the source of truth.
+# Written into a fresh baseline file (``MetricSpec.gate``, then the runtime); afterwards the file
+# is the source of truth.
 DEFAULT_RULES: dict[str, MetricRule] = {
-    "area_um2": MetricRule(better="lower", rel_tol_pct=2.0),
-    "stdcell_count": MetricRule(better="lower", rel_tol_pct=2.0),
-    "ge": MetricRule(better="lower", rel_tol_pct=2.0),
-    "register_count": MetricRule(better="lower"),  # same RTL, same flops: any growth is a change
-    "power_mw": MetricRule(better="lower", rel_tol_pct=5.0),
-    "total_runtime_s": MetricRule(better="lower", rel_tol_pct=25.0, abs_tol=60.0),
-    "target_freq_mhz": MetricRule(better="higher"),  # the constraint itself: exact
-    "fmax_mhz": MetricRule(better="higher", rel_tol_pct=2.0),
-    "wns_ns": MetricRule(better="higher", abs_tol=0.01),
-    "tns_ns": MetricRule(better="higher", rel_tol_pct=5.0, abs_tol=0.01),
-    "utilization_pct": MetricRule(better="none", min=20.0, max=75.0),
-    "hold_wns_ns": MetricRule(better="higher", abs_tol=0.01),
-    "hold_tns_ns": MetricRule(better="higher", rel_tol_pct=5.0, abs_tol=0.01),
-    "leakage_power_mw": MetricRule(better="lower", rel_tol_pct=5.0),
-    "latch_count": MetricRule(better="lower"),
-    "flop_count": MetricRule(better="lower"),
-    # Seeded and deterministic; the slack absorbs last-bit BLAS differences between machines
-    # (one digits test image is 0.19 points).
-    "accuracy_pct": MetricRule(better="higher", abs_tol=0.5),
-    "approx_error": MetricRule(better="lower", rel_tol_pct=2.0),
+    **{spec.name: MetricRule(better=spec.better, **spec.gate.fields()) for spec in METRIC_SPECS if spec.gate},
+    "total_runtime_s": MetricRule(better=METRIC_BETTER["total_runtime_s"], rel_tol_pct=25.0, abs_tol=60.0),
 }
 
 

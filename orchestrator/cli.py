@@ -501,8 +501,17 @@ def cmd_report(args) -> int:
     summary = build_reports_from_config(config)
     for warning in summary.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"site: {summary.index} ({summary.pages} pages, {summary.runs} runs, {summary.plots} plots, "
-          f"{summary.layouts_rendered} layouts rendered, {summary.seconds:.1f} s)")
+    # Each kind of picture counted apart: "0 layouts rendered" read as "no layout" when the run's
+    # own KLayout render was published (copied, not rendered here).
+    # Two lines: the path alone is often most of a 100-column terminal.
+    print(f"site: {summary.index}")
+    counts = (f"{summary.pages} pages, {summary.runs} runs, {summary.plots} plots, {summary.seconds:.1f} s; "
+              f"{summary.images_copied} run images published, "
+              f"{summary.pictures_drawn + summary.picture_cache_hits} layout pictures "
+              f"({summary.pictures_drawn} drawn, {summary.picture_cache_hits} from cache), "
+              f"{summary.layouts_rendered + summary.layout_cache_hits} GDS renders ({summary.layouts_rendered} new)")
+    print(textwrap.fill(counts, width=max(shutil.get_terminal_size((100, 24)).columns, 40), initial_indent="  ",
+                        subsequent_indent="  "))
     print(f"tables: {config.path('reports_dir') / 'summary.md'}, {config.path('reports_dir') / 'history.csv'}")
     return EXIT_OK
 

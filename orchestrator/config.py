@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from orchestrator.errors import CLIP_CHARS, ConfigError, OrchestratorError, clip, cut
 from orchestrator.names import check_name
+from orchestrator.record import TimingCheck
 
 # Environment variable that points lambdapdk at an offline data root (e.g. ../shared/pdk).
 PDK_ROOT_ENV = "HALUT_PDK_ROOT"
@@ -29,7 +30,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-TimingCheck = Literal["setup", "hold", "power"]
 
 
 class TimingScenarioSpec(_Strict):

@@ -29,6 +29,7 @@ import jinja2
 
 from orchestrator.config import Config, DesignSpec, Platform
 from orchestrator.errors import OrchestratorError
+from orchestrator.names import short_number
 
 
 class DesignError(OrchestratorError):
@@ -120,18 +121,14 @@ def render_sdc(config: Config, platform: Platform, design: str, clock_period: fl
     text = template.render(
         design=design,
         platform=platform,
-        period=_fmt(clock_period),
-        io_delay=_fmt(clock_period * platform.io_delay_fraction),
-        uncertainty=_fmt(platform.clock_uncertainty),
+        period=short_number(clock_period),
+        io_delay=short_number(clock_period * platform.io_delay_fraction),
+        uncertainty=short_number(platform.clock_uncertainty),
         freq_mhz=1000.0 / platform.to_ns(clock_period),
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(text, encoding="utf-8")
     return out_path
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.6g}"
 
 
 def render_design(config: Config, spec: DesignSpec, platform: Platform, out_dir: Path) -> RenderedDesign:

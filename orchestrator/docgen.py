@@ -111,15 +111,21 @@ def settings_page() -> str:
 
 
 def _source_text(spec) -> str:
-    """Where the orchestrator reads a metric: SC's metric (its check's scenario), OpenROAD's
-    metrics.json key, or its own computation."""
+    """Where the orchestrator reads a metric: SC's metric (its unit, its check's scenario),
+    OpenROAD's metrics.json key, or its own computation; then ORFS's key for imported runs."""
     parts = []
     if spec.sc is not None:
+        unit = f" ({spec.sc.unit})" if spec.sc.unit else ""
         scenario = f" at the {spec.sc.check} scenario" if spec.sc.check else ""
-        parts.append(f"SC `{spec.sc.name}`{scenario}")
+        parts.append(f"SC `{spec.sc.name}`{unit}{scenario}")
     if spec.openroad is not None:
         parts.append(f"OpenROAD `{spec.openroad}`")
-    return "; ".join(parts) or "computed by the orchestrator"
+    parts = parts or ["computed by the orchestrator"]
+    if spec.orfs is not None:
+        where = f"{spec.orfs.stage}__{spec.orfs.key}" if spec.orfs.stage else f"<stage>__{spec.orfs.key}"
+        unit = {None: "", "time": " (platform time unit)"}.get(spec.orfs.unit, f" ({spec.orfs.unit})")
+        parts.append(f"ORFS `{where}`{unit}")
+    return "; ".join(parts)
 
 
 def metrics_page() -> str:

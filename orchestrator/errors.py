@@ -1,5 +1,6 @@
-"""Exceptions that the CLI turns into one clear line and a non-zero exit, and ``clip``, the one way
-an error message shows a value it was given."""
+"""Exceptions that the CLI turns into one clear line and a non-zero exit, ``clip``, the one way
+an error message shows a value it was given, and ``first_line``, the one way it quotes another
+library's exception."""
 
 from __future__ import annotations
 
@@ -54,3 +55,10 @@ def clip(value: Any, limit: int = CLIP_CHARS) -> str:
     if len(text) > limit:
         return f"{text[:limit]}... (cut)"
     return text
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none): what a job's
+    reason or a one-line error quotes of a tool's or a library's exception."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

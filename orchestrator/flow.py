@@ -8,7 +8,6 @@ machine without OpenROAD still runs elaboration + synthesis and records why P&R 
 
 from __future__ import annotations
 
-import gzip
 import importlib
 import re
 from collections.abc import Iterable
@@ -18,8 +17,8 @@ from typing import Any
 
 from orchestrator.config import Config, FlowOptions, Platform
 from orchestrator.designs import RenderedDesign
-from orchestrator.errors import OrchestratorError, ToolError
-from orchestrator.fsutil import read_tail
+from orchestrator.errors import OrchestratorError, ToolError, first_line
+from orchestrator.fsutil import open_maybe_gzip, read_tail
 from orchestrator.jobs import Job
 from orchestrator.record import SkippedStage
 from orchestrator.tools import Toolchain
@@ -80,8 +79,7 @@ _NOM_VOLTAGE = re.compile(rb"^\s*nom_voltage\s*:\s*([0-9.eE+-]+)\s*;", re.MULTIL
 
 def liberty_nom_voltage(path: str) -> float | None:
     """The library-level ``nom_voltage`` (V) from a Liberty file; it sits in the header."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as handle:
+    with open_maybe_gzip(path) as handle:
         head = handle.read(64 * 1024)
     match = _NOM_VOLTAGE.search(head)
     return float(match.group(1)) if match else None
@@ -96,7 +94,7 @@ def check_pdk_data(project, platform: Platform, data_root: Path | None) -> list[
     except PdkDataError:
         raise
     except Exception as exc:  # SC raises FileNotFoundError / ValueError, lambdapdk download errors
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise PdkDataError(
             f"PDK data for '{platform.name}' ({platform.stdcell_lib}) not found in {where}: {first}"
         ) from None

@@ -8,13 +8,20 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import gzip
 import json
 import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+
+def open_maybe_gzip(path: str | os.PathLike[str], mode: str = "rb", **kwargs: Any) -> IO[Any]:
+    """Open a file that may be gzip-compressed (by its ".gz" name, as PDKs ship Liberty files)."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    return opener(path, mode, **kwargs)
 
 
 def read_tail(path: str | os.PathLike[str] | None, max_bytes: int) -> str:

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import atomic_write_json
 from orchestrator.names import UnsafeNameError, check_name, did_you_mean
-from orchestrator.record import METRIC_NAMES, SIGNED_METRICS, RunRecord, parameters_key
+from orchestrator.record import METRIC_NAMES, PLAUSIBLE_MAX, SIGNED_METRICS, RunRecord, parameters_key
 
 if TYPE_CHECKING:  # pandas costs ~0.4 s to import; `run` only needs it to print nothing
     import pandas as pd
@@ -44,15 +44,11 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 MAX_RECORD_DEPTH = 32
 
 
-# Largest plausible magnitude per metric: a value beyond it is a corrupt or hand-made file (and
-# overflows derived figures, axes and date conversions). Metrics not listed must be below 1e15;
-# only the registry's signed metrics (slacks, WNS, TNS) may be negative. A die of 1 m^2
-# (1e12 um^2) or 1 THz is no real run.
-PLAUSIBLE_LIMIT: dict[str, float] = {
-    "area_um2": 1e12, "die_area_um2": 1e12, "core_area_um2": 1e12, "ge": 1e13, "stdcell_count": 1e12,
-    "register_count": 1e12, "clock_period_ns": 1e9, "target_freq_mhz": 1e6, "fmax_mhz": 1e6,
-    "utilization_pct": 1e4, "voltage_v": 100.0, "power_mw": 1e9, "wns_ns": 1e9, "tns_ns": 1e15,
-}
+# Largest plausible magnitude per metric (``MetricSpec.plausible_max``): a value beyond it is a
+# corrupt or hand-made file (and overflows derived figures, axes and date conversions); only the
+# registry's signed metrics (slacks, WNS, TNS) may be negative. A die of 1 m^2 (1e12 um^2) or 1 THz
+# is no real run.
+PLAUSIBLE_LIMIT: dict[str, float] = PLAUSIBLE_MAX
 # Clock skew between machines is tolerated; a record from next year is not.
 FUTURE_TOLERANCE = timedelta(days=1)
 

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from orchestrator import accuracy, closure, flow, metrics, netlist, scheduler
 from orchestrator.config import Config, DesignSpec
 from orchestrator.designs import RenderedDesign, platform_for
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import OrchestratorError, first_line
 from orchestrator.fsutil import atomic_write_json
 from orchestrator.history import write_record
 from orchestrator.jobs import Job
@@ -147,7 +147,7 @@ def execute(request: JobRequest) -> dict[str, Any]:
         try:
             project.run()
         except Exception as exc:  # SC raises RuntimeError("Run failed: ...") on a failed node
-            error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            error = first_line(exc)
         attempt_s = time.monotonic() - attempt_began
         manifest = metrics.load_job_manifest(build_dir / "sc", rendered.top, flow.SC_JOBNAME)
         record = metrics.build_record(

@@ -37,7 +37,7 @@ from orchestrator import accuracy
 from orchestrator.config import Config, DesignSpec, Platform, Sweep, load_config
 from orchestrator.designs import DesignError, clock_period_for, platform_for, validate_parameters
 from orchestrator.errors import ConfigError, OrchestratorError, clip, cut
-from orchestrator.names import UnsafeNameError, check_name, did_you_mean
+from orchestrator.names import UnsafeNameError, check_name, did_you_mean, short_number
 from orchestrator.record import parameters_key, run_name
 
 
@@ -90,14 +90,10 @@ class SweepPoint:
 
     @property
     def label(self) -> str:
-        axes = [f"{name}={_fmt(value)}" for name, value in self.swept.items()]
+        axes = [f"{name}={short_number(value)}" for name, value in self.swept.items()]
         if self.clock_period is not None:
-            axes.append(f"period={_fmt(self.clock_period)}")
+            axes.append(f"period={short_number(self.clock_period)}")
         return f"{self.sweep}.{','.join(axes)}" if axes else self.sweep
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def sweep_pdks(sweep: Sweep, default_pdks: Iterable[str]) -> list[str]:
@@ -189,7 +185,7 @@ def validate_sweep(sweep: Sweep, *, default_pdks: Iterable[str], known_pdks: Map
             raise SweepError(f".accuracy{exc.key}", exc.message) from None
     where = ".grid" if sweep.grid else ".points"
     for index, swept in enumerate(parameter_points(sweep)):
-        point = cut(", ".join(f"{k}={_fmt(v)}" for k, v in swept.items())) or "shared parameters"
+        point = cut(", ".join(f"{k}={short_number(v)}" for k, v in swept.items())) or "shared parameters"
         key = f"{where}[{index}]" if sweep.points else (where if sweep.grid else ".parameters")
         try:
             parameters = validate_parameters(sweep.generator, sweep.design, {**sweep.parameters, **swept})

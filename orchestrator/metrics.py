@@ -15,13 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__, netlist
+from orchestrator import __version__, netlist, steps
 from orchestrator.config import Platform
 from orchestrator.netlist import Sequential
 from orchestrator.record import (
     INT_METRICS,
     METRIC_SPECS,
-    MetricOrigin,
     Metrics,
     MetricSpec,
     RunRecord,
@@ -32,6 +31,7 @@ from orchestrator.record import (
     run_name,
 )
 from orchestrator.sc_manifest import Manifest
+from orchestrator.steps import step_origin, steps_producing
 
 # The registry entries read from SC's ``[metric,...]`` (``MetricSpec.sc``), in declaration order.
 SC_METRICS: tuple[MetricSpec, ...] = tuple(spec for spec in METRIC_SPECS if spec.sc is not None)
@@ -42,26 +42,6 @@ OPENROAD_METRICS: dict[str, str] = {spec.openroad: spec.name for spec in METRIC_
 
 # Slacks of a check -> its worst negative slack, when the tool records only the slack.
 WNS_FROM_SLACK = {"setup_slack_ns": "wns_ns", "hold_slack_ns": "hold_wns_ns"}
-
-# First component of an SC step name -> the stage it belongs to.
-STEP_ORIGIN: dict[str, MetricOrigin] = {
-    "elaborate": "synthesis",
-    "synthesis": "synthesis",
-    "cleanup": "synthesis",
-    "floorplan": "floorplan",
-    "place": "place",
-    "cts": "cts",
-    "route": "route",
-    "dfm": "route",
-    "write": "finish",
-}
-
-
-def step_origin(step: str) -> MetricOrigin:
-    """The stage a step's figures describe. ``synthesis.timing`` analyses the synthesized netlist,
-    so its area and cell counts are synthesis figures."""
-    return STEP_ORIGIN.get(step.split(".", 1)[0], "finish")
-
 
 def job_dir(build_dir: Path, top: str, jobname: str) -> Path:
     return Path(build_dir) / top / jobname
@@ -276,6 +256,7 @@ def build_record(
         reports=reports,
         gds=_find_output(jobpath, top, (".gds", ".gds.gz")),
         images=find_images(jobpath, top),
+        defs=find_defs(jobpath, top, [step for step, _ in run_nodes]),
     )
 
 
@@ -290,7 +271,7 @@ def _take_metrics(source: Manifest | None, step: str, index: str, node_dir: Path
         value = source.get("metric", spec.sc.name, step=step, index=index)
         if value is None or (spec.pnr_only and pre_pnr):
             continue
-        taken[spec.name] = float(value) * spec.sc.scale
+        taken[spec.name] = float(value) * spec.sc_scale
     for slack, wns in WNS_FROM_SLACK.items():
         # WNS is min(0, worst slack) by definition; OpenSTA's task records only the slack.
         if slack in taken and wns not in taken:
@@ -320,8 +301,8 @@ def _openroad_metrics(node_dir: Path) -> dict[str, float]:
 
 
 def _find_output(jobpath: Path, top: str, suffixes: tuple[str, ...]) -> str | None:
-    """The final GDS, from the last write step that produced one."""
-    for step in ("write.gds", "write.views"):
+    """The final GDS, from the first step (``steps.STEP_SPECS`` "gds") that produced one."""
+    for step in steps_producing("gds"):
         out = jobpath / step / "0" / "outputs"
         for suffix in suffixes:
             candidate = out / f"{top}{suffix}"
@@ -331,27 +312,41 @@ def _find_output(jobpath: Path, top: str, suffixes: tuple[str, ...]) -> str | No
 
 
 # Record image name -> the file SC 0.38 writes for it: KLayout renders the GDS in write.gds
-# (``outputs/<top>.png``); OpenROAD's report script writes ``reports/images/<top>.<view>.png`` in
-# the nodes that reach that view, and only when OpenROAD was built with its GUI module.
-OPENROAD_IMAGES = {"placement": "placement", "clocks": "clocks", "routing": "routing"}
+# (``outputs/<top>.png``, ``steps.STEP_SPECS`` "layout_png"); OpenROAD's report script writes
+# ``reports/images/<top>.<view>.png`` in the nodes that reach that view, and only when OpenROAD was
+# built with its GUI module. The record's name is OpenROAD's view name.
+OPENROAD_IMAGES = ("placement", "clocks", "routing")
 
 
 def find_images(jobpath: Path, top: str) -> dict[str, str]:
     images: dict[str, str] = {}
-    layout = jobpath / "write.gds" / "0" / "outputs" / f"{top}.png"
-    if layout.is_file():
-        images["layout"] = str(layout)
-    for kind, view in OPENROAD_IMAGES.items():
+    for step in steps_producing("layout_png"):
+        layout = jobpath / step / "0" / "outputs" / f"{top}.png"
+        if layout.is_file():
+            images["layout"] = str(layout)
+            break
+    for view in OPENROAD_IMAGES:
         found = sorted(jobpath.glob(f"*/*/reports/images/{top}.{view}.png"), key=_flow_position)
         if found:
-            images[kind] = str(found[-1])
+            images[view] = str(found[-1])
     return images
 
 
-_STAGE_ORDER = ("floorplan", "place", "cts", "route", "dfm", "write")
+def find_defs(jobpath: Path, top: str, steps: list[str]) -> dict[str, str]:
+    """step -> the DEF the step's node 0 wrote (SC 0.38's OpenROAD tasks write
+    ``outputs/<top>.def.gz``; an uncompressed ``<top>.def`` is taken too), in ``steps`` order."""
+    found: dict[str, str] = {}
+    for step in steps:
+        for name in (f"{top}.def.gz", f"{top}.def"):
+            candidate = jobpath / step / "0" / "outputs" / name
+            if candidate.is_file():
+                found[step] = str(candidate)
+                break
+    return found
 
 
 def _flow_position(path: Path) -> tuple[int, str]:
+    """Where a node's file stands in SC's flow order (``steps.STEP_SPECS``; -1: no flow step)."""
     step = path.parts[-5]  # <step>/<index>/reports/images/<file>
-    stage = step.split(".", 1)[0]
-    return (_STAGE_ORDER.index(stage) if stage in _STAGE_ORDER else -1, step)
+    spec = steps.STEP_SPEC.get(step)
+    return (steps.STEP_SPECS.index(spec) if spec else -1, step)

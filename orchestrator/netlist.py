@@ -8,7 +8,6 @@ synthesis and after routing: each instance's cell is classified by its Liberty d
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from orchestrator.fsutil import atomic_write_json, user_cache_dir
+from orchestrator.fsutil import atomic_write_json, open_maybe_gzip, user_cache_dir
 
 Sequential = Literal["ff", "latch"]
 
@@ -30,8 +29,7 @@ _CLASSIFIER_VERSION = 1
 
 
 def _read(path: str | Path) -> bytes:
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as handle:
+    with open_maybe_gzip(path) as handle:
         return handle.read()
 
 

@@ -10,21 +10,16 @@ their layout, not by their names; every layout of the halutmatmul report archive
 * ``history/<platform>/<timestamp>/<unit>/`` and ``history/<platform>/<unit>/<timestamp>/<unit>/``
   wrap either of the above; ``history/<platform>/<timestamp>/`` may itself be the run folder.
 
-Mapping (ORFS key -> ``Metrics`` field; ``<stage>`` = the latest ORFS stage that has the key,
-``finish`` first, then ``detailedroute``, ``globalroute``, ``cts``, ..., ``floorplan``):
+Mapping: each metric ORFS reports is declared with its ORFS key and unit in the registry
+(``MetricSpec.orfs``; the table is in docs/metrics.md). ``<stage>__<key>`` is read at the latest
+ORFS stage that has it (``finish`` first, then ``detailedroute``, ``globalroute``, ``cts``, ...,
+``floorplan``; ``steps.ORFS_STAGE_SPECS``) unless the registry names one stage, scaled from ORFS's
+unit (a utilization fraction, watts, the platform's time unit) to the record's. Beyond that:
 
 =============================================  ===================  ===============================
 ORFS key                                       field                conversion
 =============================================  ===================  ===============================
-``<stage>__design__instance__area``            ``area_um2``         µm² as is (ORFS distance 1 µm)
 ``synth_stat.txt`` "Chip area for top module"  ``area_um2``         only when no P&R stage has area
-``<stage>__design__instance__count__stdcell``  ``stdcell_count``    int
-``<stage>__design__instance__utilization``     ``utilization_pct``  x 100 (ORFS gives a fraction)
-``<stage>__timing__setup__ws`` / ``__tns``     ``wns_ns``/``tns_ns`` x time unit in ns (1ps -> 1e-3)
-``<stage>__power__total``                      ``power_mw``         x 1000 (ORFS reports watts)
-``detailedroute__route__drc_errors``           ``drc_count``        int
-``detailedroute__route__wirelength``           ``wirelength_um``    µm as is
-``<stage>__design__die__area`` / ``core``      ``die/core_area_um2`` µm² as is
 ``constraints__clocks__details``               ``clock_period_ns``  "clk_i: 1500.0000" x time unit
 (derived)                                      ``target_freq_mhz``  1000 / clock_period_ns
 (derived)                                      ``fmax_mhz``         1000 / (period - ws); not when
@@ -74,84 +69,31 @@ from pydantic import ValidationError
 
 from orchestrator.config import TIME_UNIT_NS, Platform, read_text_file
 from orchestrator.designs import generator_hooks
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import OrchestratorError, first_line
 from orchestrator.history import HistoryError, implausible_metric, in_the_future, write_record
 from orchestrator.names import UnsafeNameError, check_name
-from orchestrator.record import MetricOrigin, Metrics, RunRecord, StepInfo, make_run_id
+from orchestrator.record import METRIC_SPEC, MetricOrigin, Metrics, RunRecord, StepInfo, make_run_id
+from orchestrator.steps import ORFS_STAGE, ORFS_STAGE_SPECS, orfs_stage_origin
 
-# ORFS metric stages (the prefix of every metric key) in flow order.
-ORFS_STAGES: tuple[str, ...] = (
-    "synth",
-    "floorplan",
-    "floorplan_io",
-    "floorplan_tdms",
-    "floorplan_macro",
-    "floorplan_tap",
-    "floorplan_pdn",
-    "globalplace_skip_io",
-    "globalplace_io",
-    "globalplace",
-    "placeopt",
-    "detailedplace",
-    "cts",
-    "cts_fill",
-    "globalroute",
-    "detailedroute",
-    "finish_merge",
-    "finish",
-)
+# ORFS metric stages (the prefix of every metric key) in flow order, declared in ``steps``.
+ORFS_STAGES: tuple[str, ...] = tuple(spec.name for spec in ORFS_STAGE_SPECS)
 
 # Stages that report design figures, latest first: "the latest stage that has it".
-_FIGURE_STAGES: tuple[str, ...] = (
-    "finish",
-    "detailedroute",
-    "globalroute",
-    "cts",
-    "detailedplace",
-    "placeopt",
-    "globalplace",
-    "floorplan",
-)
+_FIGURE_STAGES: tuple[str, ...] = tuple(spec.name for spec in reversed(ORFS_STAGE_SPECS) if spec.figures)
 
 # ORFS step log (logs/<platform>/<design>/<variant>/<name>.json) -> metric stage it belongs to.
-STEP_LOG_STAGE: dict[str, str] = {
-    "1_synth": "synth",
-    "1_1_yosys": "synth",
-    "2_1_floorplan": "floorplan",
-    "2_2_floorplan_io": "floorplan_io",
-    "2_3_tdms": "floorplan_tdms",
-    "2_4_mplace": "floorplan_macro",
-    "2_5_tapcell": "floorplan_tap",
-    "2_6_pdn": "floorplan_pdn",
-    "3_1_place_gp_skip_io": "globalplace_skip_io",
-    "3_2_place_iop": "globalplace_io",
-    "3_3_place_gp": "globalplace",
-    "3_4_resizer": "placeopt",
-    "3_5_opendp": "detailedplace",
-    "4_1_cts": "cts",
-    "4_2_cts_fillcell": "cts_fill",
-    "5_1_fastroute": "globalroute",
-    "5_2_TritonRoute": "detailedroute",
-    "6_1_merge": "finish_merge",
-    "6_report": "finish",
-}
+STEP_LOG_STAGE: dict[str, str] = {log: spec.name for spec in ORFS_STAGE_SPECS for log in spec.logs}
 # The step logs the 2022 flow writes, in order: after the last one present, the next one is
 # where the flow stopped.
 _STEP_LOG_SEQUENCE: tuple[str, ...] = tuple(
-    name for name in STEP_LOG_STAGE if name not in ("1_synth", "1_1_yosys", "6_1_merge")
+    log for spec in ORFS_STAGE_SPECS if spec.in_log_sequence for log in spec.logs
 )
 
-_STAGE_ORIGIN_PREFIXES: tuple[tuple[str, MetricOrigin], ...] = (
-    ("synth", "synthesis"),
-    ("floorplan", "floorplan"),
-    ("globalplace", "place"),
-    ("placeopt", "place"),
-    ("detailedplace", "place"),
-    ("cts", "cts"),
-    ("globalroute", "route"),
-    ("detailedroute", "route"),
-    ("finish", "finish"),
-)
+def _orfs_key(name: str) -> str:
+    """The ORFS key of a registry metric, with its stage when it has one."""
+    orfs = METRIC_SPEC[name].orfs
+    return f"{orfs.stage}__{orfs.key}" if orfs.stage else orfs.key
+
 
 METRICS_FILE_NAMES = ("metrics.json", "metadata.json")
 IMAGE_SUFFIXES = (".png", ".webp", ".jpg", ".jpeg", ".gif", ".svg")
@@ -575,10 +517,7 @@ def _read_metrics_file(path: Path) -> tuple[dict[str, Any] | None, str | None]:
 
 
 def stage_origin(stage: str) -> MetricOrigin:
-    for prefix, origin in _STAGE_ORIGIN_PREFIXES:
-        if stage == prefix or stage.startswith(prefix + "_"):
-            return origin
-    return "finish"
+    return orfs_stage_origin(stage)
 
 
 def _stages_in(data: dict[str, Any]) -> list[str]:
@@ -709,8 +648,8 @@ def _figures(run: OrfsRun, data: dict[str, Any], pdk: str, platform: Platform, p
     unit_ns = _time_unit_ns(data, platform, problems)
 
     # Area and cell count: the latest P&R stage, else synthesis.
-    area = _latest(data, "design__instance__area")
-    count = _latest(data, "design__instance__count__stdcell")
+    area = _latest(data, _orfs_key("area_um2"))
+    count = _latest(data, _orfs_key("stdcell_count"))
     if area is None or count is None:
         synth = _synthesis_figures(run, data, problems)
         if area is None and synth.area_um2 is not None:
@@ -725,41 +664,40 @@ def _figures(run: OrfsRun, data: dict[str, Any], pdk: str, platform: Platform, p
         out.put("stdcell_count", int(round(count[0])), count[1])
         out.origin = out.origin or stage_origin(count[1])
 
-    for name, suffix, scale in (
-        ("utilization_pct", "design__instance__utilization", 100.0),  # a fraction in ORFS
-        ("die_area_um2", "design__die__area", 1.0),
-        ("core_area_um2", "design__core__area", 1.0),
-        ("power_mw", "power__total", 1000.0),  # watts in ORFS, whatever power_units says
-    ):
-        found = _latest(data, suffix)
+    # Key and unit of each are the registry's (``MetricSpec.orfs``); a metric declared with an ORFS
+    # key must be named here or above (tests/test_metric_registry.py).
+    for name in ("utilization_pct", "die_area_um2", "core_area_um2", "power_mw"):
+        found = _latest(data, METRIC_SPEC[name].orfs.key)
         if found:
-            out.put(name, found[0] * scale, found[1])
+            out.put(name, found[0] * METRIC_SPEC[name].orfs_scale, found[1])
     # Detailed routing's own figures (after its last iteration).
-    for name, key in (("drc_count", "detailedroute__route__drc_errors"),
-                      ("wirelength_um", "detailedroute__route__wirelength")):
-        value = parse_number(data.get(key))
+    for name in ("drc_count", "wirelength_um"):
+        spec = METRIC_SPEC[name]
+        value = parse_number(data.get(_orfs_key(name)))
         if value is not None and value >= 0:
-            out.put(name, int(round(value)) if name == "drc_count" else value, "detailedroute")
+            value *= spec.orfs_scale
+            out.put(name, int(round(value)) if spec.kind is int else value, spec.orfs.stage)
 
     period_ns: float | None = None
-    if "constraints__clocks__details" in data and unit_ns is not None:
+    clock_key = _orfs_key("clock_period_ns")
+    if clock_key in data and unit_ns is not None:
         try:
-            clocks = parse_clocks(data["constraints__clocks__details"])
+            clocks = parse_clocks(data[clock_key])
         except ValueError as exc:
-            problems.append(f"constraints__clocks__details: {exc}")
+            problems.append(f"{clock_key}: {exc}")
             clocks = []
         if clocks:
             # One clock in every halutmatmul run; with several, the platform's clock port decides.
             period_ns = next((p for n, p in clocks if n == platform.clock_port), clocks[0][1]) * unit_ns
             if not period_ns > 0:  # a zero or negative period: no frequency can be derived from it
-                raise OrfsImportError(f"{run.path}: constraints__clocks__details: clock period must be > 0 "
-                                      f"(value: {data['constraints__clocks__details']!r})")
+                raise OrfsImportError(f"{run.path}: {clock_key}: clock period must be > 0 "
+                                      f"(value: {data[clock_key]!r})")
             out.put("clock_period_ns", period_ns, "constraints")
             out.put("target_freq_mhz", 1000.0 / period_ns, "constraints")
 
     if unit_ns is not None:
-        wns = _latest(data, "timing__setup__ws")
-        tns = _latest(data, "timing__setup__tns")
+        wns = _latest(data, _orfs_key("wns_ns"))
+        tns = _latest(data, _orfs_key("tns_ns"))
         if wns:
             wns_ns = wns[0] * unit_ns
             out.put("wns_ns", wns_ns, wns[1])
@@ -785,7 +723,7 @@ def _steps(run: OrfsRun, loaded: _RunData) -> list[StepInfo]:
         StepInfo(
             step=stage,
             status="success",
-            tool="yosys" if stage == "synth" else "openroad",
+            tool=ORFS_STAGE[stage].tool if stage in ORFS_STAGE else "openroad",
             runtime_s=parse_runtime_s(loaded.data.get(f"{stage}__runtime__total")),
             peak_memory_mib=parse_peak_memory_mib(loaded.data.get(f"{stage}__mem__peak")),
             log=logs.get(stage),
@@ -957,9 +895,9 @@ def import_orfs(
         except OrfsImportError as exc:
             built.append(str(exc))
         except (OSError, ValidationError) as exc:
-            built.append(f"{run.path}: {_first_line(exc)}")
+            built.append(f"{run.path}: {first_line(exc)}")
         except Exception as exc:  # noqa: BLE001 -- one bad folder must never abort the others
-            built.append(f"{run.path}: cannot be read: {type(exc).__name__}: {_first_line(exc)}")
+            built.append(f"{run.path}: cannot be read: {type(exc).__name__}: {first_line(exc)}")
     best: dict[str, RunRecord] = {}
     for record in built:
         if isinstance(record, RunRecord):
@@ -978,7 +916,7 @@ def import_orfs(
                     keep = not _stored_before(history_dir, record, file_timed[id(record)])
                 written = write_record(history_dir, record) if keep else None
             except (OSError, HistoryError) as exc:
-                reason = f"{run.path}: record not written: {_first_line(exc)}"
+                reason = f"{run.path}: record not written: {first_line(exc)}"
                 outcome = RunOutcome(path=run.path, run_id=None, status="error", reason=reason, action="not_imported")
                 summary.outcomes.append(outcome)
                 if on_progress is not None:
@@ -997,11 +935,6 @@ def import_orfs(
         if on_progress is not None:
             on_progress(done, len(runs), outcome)
     return summary
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _stored_before(history_dir: Path, record: RunRecord, identity: str) -> bool:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from orchestrator.record import RunRecord, format_kge
+from orchestrator.record import METRIC_SPEC, VIEWS, Column, RunRecord, format_kge
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -190,15 +190,28 @@ def _wrap(text: str, width: int | None) -> list[str]:
 
 
 # Run table: (header, priority); 0 = always shown, then in the order a designer reads them.
+# (header, priority): the job, its metrics (``record.VIEWS["run_table"]``), its runtime.
 RUN_COLUMNS: list[tuple[str, int]] = [
-    ("design", 0), ("pdk", 0), ("status", 0), ("stage", 6), ("area [µm²]", 1), ("GE [kGE]", 2), ("cells", 5),
-    ("regs", 10), ("clock [MHz]", 3), ("fmax [MHz]", 8), ("WNS [ns]", 7), ("TNS [ns]", 4), ("hold WNS [ns]", 13),
-    ("power [mW]", 11), ("util [%]", 9), ("DRC", 12), ("V", 14), ("runtime [s]", 15),
+    ("design", 0), ("pdk", 0), ("status", 0), ("stage", 6), *((c.label, c.priority) for c in VIEWS["run_table"]),
+    ("runtime [s]", 15),
 ]
 
 
 def _kge(ge: float | None) -> str:
     return "-" if ge is None or (isinstance(ge, float) and math.isnan(ge)) else f"{ge / 1000.0:.3f}"
+
+
+def _metric_cells(r: RunRecord, columns: tuple[Column, ...]) -> list[str]:
+    cells = []
+    for column in columns:
+        value = getattr(r.metrics, column.metric)
+        if METRIC_SPEC[column.metric].fmt == "kge":  # the header says kGE: the number alone
+            cells.append(_kge(value))
+            continue
+        # Post-synthesis figures (synthesis or its STA) are estimates of the routed design: say so.
+        mark = " (syn)" if column.mark_estimate and r.post_synthesis and value else ""
+        cells.append(_fmt(value, column.digits) + mark)
+    return cells
 
 
 def format_metrics_table(records: list[RunRecord], width: int | None = None) -> str:
@@ -207,16 +220,9 @@ def format_metrics_table(records: list[RunRecord], width: int | None = None) -> 
     headers = [h for h, _ in RUN_COLUMNS]
     rows = []
     for r in records:
-        m = r.metrics
-        # Post-synthesis figures (synthesis or its STA) are estimates of the routed design: say so.
-        syn = " (syn)" if r.post_synthesis else ""
-        area = _fmt(m.area_um2, 2) + (syn if m.area_um2 else "")
         design = r.design + (f" [{r.parameters['label']}]" if r.parameters.get("label") else "")
-        rows.append([design, r.pdk, r.status + ("*" if r.cached else ""), r.stage_reached or "-", area, _kge(m.ge),
-                     _fmt(m.stdcell_count), _fmt(m.register_count), _fmt(m.target_freq_mhz, 1),
-                     _fmt(m.fmax_mhz, 1), _fmt(m.wns_ns), _fmt(m.tns_ns), _fmt(m.hold_wns_ns), _fmt(m.power_mw),
-                     _fmt(m.utilization_pct, 1), _fmt(m.drc_count), _fmt(m.voltage_v, 2),
-                     _fmt(r.total_runtime_s, 1)])
+        rows.append([design, r.pdk, r.status + ("*" if r.cached else ""), r.stage_reached or "-",
+                     *_metric_cells(r, VIEWS["run_table"]), _fmt(r.total_runtime_s, 1)])
     keep = fit_columns(headers, rows, [p for _, p in RUN_COLUMNS], width)
     lines = [_table([headers[i] for i in keep], [[row[i] for i in keep] for row in rows], left=4)]
     notes = []
@@ -234,19 +240,18 @@ def format_metrics_table(records: list[RunRecord], width: int | None = None) -> 
     return "\n".join(lines)
 
 
-# History table: per design/PDK/source/parameter set, its runs oldest first.
+# History table: per design/PDK/source/parameter set, its runs oldest first; its metrics are
+# ``record.VIEWS["history_table"]``.
 HISTORY_ROW_COLUMNS: list[tuple[str, int]] = [
-    ("run id", 0), ("status", 0), ("stage", 6), ("area [µm²]", 1), ("GE [kGE]", 2), ("cells", 9),
-    ("clock [MHz]", 3), ("fmax [MHz]", 7), ("WNS [ns]", 8), ("TNS [ns]", 4), ("util [%]", 5), ("runtime [s]", 10),
+    ("run id", 0), ("status", 0), ("stage", 6), *((c.label, c.priority) for c in VIEWS["history_table"]),
+    ("runtime [s]", 10),
 ]
 REUSED = "reused"
 
 
 def _history_cells(r: RunRecord) -> list[str]:
-    m = r.metrics
-    return [r.run_id, r.status, r.stage_reached or "-", _fmt(m.area_um2, 2), _kge(m.ge), _fmt(m.stdcell_count),
-            _fmt(m.target_freq_mhz, 1), _fmt(m.fmax_mhz, 1), _fmt(m.wns_ns), _fmt(m.tns_ns),
-            _fmt(m.utilization_pct, 1), _fmt(r.total_runtime_s, 1)]
+    return [r.run_id, r.status, r.stage_reached or "-", *_metric_cells(r, VIEWS["history_table"]),
+            _fmt(r.total_runtime_s, 1)]
 
 
 def reused_from(records: list[RunRecord]) -> dict[str, str | None]:

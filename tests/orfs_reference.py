@@ -12,8 +12,14 @@ REFERENCE_ENV = "HALUT_ORFS_REFERENCE"
 REFERENCE_RELATIVE = Path("..") / "shared" / "reference" / "halutmatmul-openroad-reports"
 
 
-def find_reference(repo_root: Path) -> Path | None:
-    """The halutmatmul ORFS archive: $HALUT_ORFS_REFERENCE, else ../shared/reference/... beside the repo."""
+def reference_path(repo_root: Path) -> Path:
+    """Where the archive should be: $HALUT_ORFS_REFERENCE, else ../shared/reference/... beside the
+    repo (it may not exist: callers skip, and say where they looked)."""
     value = os.environ.get(REFERENCE_ENV)
-    candidate = Path(value) if value else Path(repo_root) / REFERENCE_RELATIVE
+    return Path(value) if value else Path(repo_root) / REFERENCE_RELATIVE
+
+
+def find_reference(repo_root: Path) -> Path | None:
+    """The halutmatmul ORFS archive, or None when it is not there."""
+    candidate = reference_path(repo_root)
     return candidate.resolve() if candidate.is_dir() else None

@@ -7,6 +7,7 @@ The numbers are plausible (ASAP7/NanGate45 sized) but invented; they never enter
 from __future__ import annotations
 
 import random
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -177,10 +178,18 @@ _SC_VERSIONS = {"klayout": "0.28.5", "openroad": "26Q3-1551-g5c9e487120", "opens
                 "yosys": "0.70"}
 
 
+# DEFs OpenROAD wrote in that run (place.detailed, route.detailed_antenna_repair) and the tables of its
+# route.global log (GRT-0053 routing resources, GRT-0096 final congestion report).
+PICTURE_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "pictures"
+RUN_DEFS = {"place.detailed": "halut_decoder.place.detailed.def.gz",
+            "route.detailed_antenna_repair": "halut_decoder.route.def.gz"}
+
+
 def routed_record(build_root: Path, *, timestamp: datetime | None = None, clock_period_ns: float = 3.0,
-                  parameters: dict | None = None, gds: Path | None = None) -> RunRecord:
+                  parameters: dict | None = None, gds: Path | None = None, with_defs: bool = False) -> RunRecord:
     """A passing full-flow record of halut_decoder on NanGate45, with its KLayout layout PNG
-    written under ``build_root`` (``gds``: a real GDS to point the record at)."""
+    written under ``build_root`` (``gds``: a real GDS to point the record at; ``with_defs``: the
+    run's DEFs and route.global log put where SC 0.38 writes them, and named in ``record.defs``)."""
     from orchestrator.record import TimingScenario
 
     timestamp = timestamp or datetime(2026, 12, 1, 22, 44, 44, tzinfo=UTC)
@@ -198,9 +207,18 @@ def routed_record(build_root: Path, *, timestamp: datetime | None = None, clock_
             continue
         log = job / step / "0" / f"{step}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(f"{step}: done\n", encoding="utf-8")
+        if with_defs and step == "route.global":
+            shutil.copyfile(PICTURE_FIXTURES / "route.global.log", log)
+        else:
+            log.write_text(f"{step}: done\n", encoding="utf-8")
         logs[step] = str(log)
         steps.append(StepInfo(step=step, tool=tool, runtime_s=runtime, log=str(log)))
+    defs = {}
+    for step, name in (RUN_DEFS.items() if with_defs else ()):
+        target = job / step / "0" / "outputs" / "halut_decoder.def.gz"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PICTURE_FIXTURES / name, target)
+        defs[step] = str(target)
     metrics = dict(ROUTED_DECODER_METRICS, clock_period_ns=clock_period_ns, target_freq_mhz=1000 / clock_period_ns)
     metric_steps = {name: "write.views" for name in metrics}
     metric_steps.update({"clock_period_ns": "sdc", "target_freq_mhz": "sdc", "voltage_v": "liberty",
@@ -215,7 +233,7 @@ def routed_record(build_root: Path, *, timestamp: datetime | None = None, clock_
                                                     voltage_v=1.1)},
         steps=steps, tool_versions=dict(_SC_VERSIONS), orchestrator_version="0.1.0",
         ge_reference_cell="NAND2_X1", ge_reference_area_um2=0.798, build_dir=str(job.parent.parent), logs=logs,
-        gds=str(gds) if gds is not None else None, images={"layout": str(png)},
+        gds=str(gds) if gds is not None else None, images={"layout": str(png)}, defs=defs,
     )
 
 

@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "orchestrator"
 # yosys_bridge) is one entry: its modules share its layer.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("__init__", "errors", "names", "markdown", "fsutil", "sc_manifest"),  # foundation
+    ("steps",),  # the flow's steps and tools, declared (data only)
     ("record",),  # the record contract and the metric registry
     ("config",),  # typed schema + YAML loading
     ("tools", "yosys_bridge"),  # which flow tools exist

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -27,11 +26,10 @@ from orchestrator.check import (
     write_step_summary,
 )
 from orchestrator.record import METRIC_NAMES, Metrics, RunRecord, SkippedStage, StepInfo, make_run_id
+from tests.orfs_reference import reference_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# .ci/run exports HALUT_ORFS_REFERENCE; developer machines keep the archive in ../shared beside the checkout.
-REFERENCE = Path(os.environ.get("HALUT_ORFS_REFERENCE")
-                 or REPO_ROOT.parent / "shared" / "reference" / "halutmatmul-openroad-reports")
+REFERENCE = reference_path(REPO_ROOT)
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 HALUT_DESIGNS = ["halut_encoder", "halut_decoder", "halut_matmul"]
 FULL_FLOW = ("syn", "floorplan", "place", "cts", "route", "write_gds")

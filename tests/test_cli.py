@@ -276,3 +276,12 @@ def test_run_table_fits_the_terminal_with_run_ids_and_ends_with_the_next_command
                                                           f"{config.parent.name}/config.yaml report")
     wide = run_cli(config, "run", "--wide", env={**env, "COLUMNS": "100"})
     assert wide.returncode == 0 and "hold WNS" in wide.stdout and "not shown" not in wide.stdout
+
+
+def test_reports_summary_fits_the_terminal(toy_project):
+    config = toy_project()
+    proc = run_cli(config, "report", env={"COLUMNS": "100"})
+    assert proc.returncode == 0, proc.stderr
+    # The paths are the user's (a temporary folder here can be longer than 100 characters alone).
+    counts = [line for line in proc.stdout.splitlines() if not line.startswith(("site: ", "tables: "))]
+    assert counts and "pages" in counts[0] and max(map(len, counts)) <= 100, proc.stdout

@@ -296,3 +296,33 @@ def test_too_old_tool_counts_as_missing(tmp_path, monkeypatch):
     status = tools._detect_exe("sta", "sta", ["-version"], r"(\S+)")
     assert not status.found and status.version == "2.5.0" and "needs >= 2.6.2" in status.note
     assert status.missing_reason == "sta 2.5.0 too old for SiliconCompiler (needs >= 2.6.2)"
+
+
+def test_sc_units_are_the_ones_scs_schema_declares():
+    from siliconcompiler.metrics.asic import ASICMetricsSchema
+
+    schema = ASICMetricsSchema()
+    declared = {spec.name: spec.sc.unit for spec in metrics.SC_METRICS}
+    assert declared == {s.name: schema.get(s.sc.name, field=None).get(field="unit") for s in metrics.SC_METRICS}
+
+
+def test_scale_factors_follow_from_the_declared_units():
+    spec = {s.name: s for s in METRIC_SPECS}
+    assert spec["fmax_mhz"].sc_scale == 1e-6  # SC records Hz
+    assert {s.sc_scale for s in metrics.SC_METRICS if s.name != "fmax_mhz"} == {1.0}
+    assert (spec["utilization_pct"].orfs_scale, spec["power_mw"].orfs_scale) == (100.0, 1000.0)  # a fraction; W
+    assert spec["area_um2"].orfs_scale == spec["drc_count"].orfs_scale == 1.0
+
+
+def test_every_metric_with_an_orfs_key_is_imported():
+    tree = ast.parse(Path(orfs_import.__file__).read_text(encoding="utf-8"))
+    assert {s.name for s in METRIC_SPECS if s.orfs} <= names_passed_to(tree, "put")
+
+
+def test_check_rules_and_plausibility_limits_come_from_the_registry():
+    from orchestrator import history
+
+    assert {m: r.better for m, r in check.DEFAULT_RULES.items()} == {
+        **{s.name: s.better for s in METRIC_SPECS if s.gate}, "total_runtime_s": "lower"}
+    assert set(check.SIGNOFF_LIMITS) == {s.name for s in METRIC_SPECS if s.signoff_max is not None}
+    assert history.PLAUSIBLE_LIMIT == {s.name: s.plausible_max for s in METRIC_SPECS}

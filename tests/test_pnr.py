@@ -98,3 +98,20 @@ def test_full_flow_reaches_gds_with_signoff_metrics(tmp_path, pdk_data_root, des
     layout = Path(record.images["layout"])
     assert layout.name == f"{design}.png" and layout.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "(syn)" not in proc.stdout  # post-route figures are not labelled as estimates
+
+    # The run page's pictures: each step's DEF by name, and every planned picture drawn from them,
+    # the cells sized from this run's own GDS.
+    from orchestrator.report import pictures
+    from orchestrator.report.def_file import read_def
+
+    assert {"place.detailed", "cts.clock_tree_synthesis", "route.detailed"} <= set(record.defs)
+    assert all(Path(path).name == f"{design}.def.gz" for path in record.defs.values())
+    planned = pictures.plan(record.defs, [s.step for s in record.steps])
+    assert [(key, step) for key, step, _ in planned] == [
+        ("placement density", "place.detailed"), ("clock tree", "route.detailed_antenna_repair"),
+        ("routing layers", "route.detailed_antenna_repair"), ("congestion", "route.detailed_antenna_repair")]
+    sizes = pictures.cell_sizes_from_gds(gds)
+    log = Path(record.logs["route.global"]).read_text()
+    for key, step, path in planned:
+        drawn = pictures.draw(key, read_def(Path(path)), step, sizes=sizes, global_route_log=log)
+        assert drawn.thumb[:8] == b"\x89PNG\r\n\x1a\n" and len(drawn.thumb) < 400_000, key

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import html
-import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from orchestrator.report import (
 )
 from orchestrator.report import site as site_mod
 from orchestrator.report.view import build_index_tables, format_metric, slug
+from tests.orfs_reference import reference_path
 from tests.synthetic_history import (
     HOSTILE_TEXT,
     showcase_records,
@@ -322,9 +322,7 @@ def test_missing_image_and_gds_files_are_reported_not_linked(tmp_path):
     assert "<img" not in page
 
 
-# .ci/run exports HALUT_ORFS_REFERENCE; developer machines keep the archive in ../shared beside the checkout.
-REFERENCE = Path(os.environ.get("HALUT_ORFS_REFERENCE")
-                 or Path(__file__).resolve().parents[2] / "shared/reference/halutmatmul-openroad-reports")
+REFERENCE = reference_path(Path(__file__).resolve().parents[1])
 REFERENCE_GDS = REFERENCE / "latest/nangate45/fp_16_32_adder/results/6_final.gds"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
 import re
 from pathlib import Path
 
@@ -13,11 +12,10 @@ from orchestrator import history
 from orchestrator.config import load_platforms
 from orchestrator.report import ArtifactRoots, build_reports
 from orchestrator.report.view import INDEX_ROWS, slug
+from tests.orfs_reference import reference_path
 
 REPO = Path(__file__).resolve().parents[1]
-# .ci/run exports HALUT_ORFS_REFERENCE; developer machines keep the archive in ../shared beside the checkout.
-REFERENCE = Path(os.environ.get("HALUT_ORFS_REFERENCE")
-                 or REPO.parent / "shared/reference/halutmatmul-openroad-reports")
+REFERENCE = reference_path(REPO)
 
 orfs_import = pytest.importorskip("orchestrator.orfs_import", reason="orchestrator.orfs_import not available yet")
 if not REFERENCE.is_dir():

@@ -59,8 +59,9 @@ def test_index_shows_our_klayout_layout_and_the_post_route_figures(routed, tmp_p
     page = (tmp_path / "site" / "index.html").read_text()
     run = slug(routed.run_id)
     image = tmp_path / "site" / "runs" / run / "img" / "layout.png"
-    assert f'<img src="runs/{run}/img/layout.png"' in page
-    assert image.read_bytes() == open(routed.images["layout"], "rb").read()  # the record's own PNG, copied
+    # The index shows a thumbnail linking to the record's own PNG (copied: it is narrower than 1600 px).
+    assert f'<a href="runs/{run}/img/layout.png"><img src="runs/{run}/img/layout-thumb.png"' in page
+    assert image.read_bytes() == open(routed.images["layout"], "rb").read()
     assert "final GDS, rendered with KLayout" in page
 
     signoff = table_cells(page, "signoff")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -14,14 +13,13 @@ import pytest
 from orchestrator import history
 from orchestrator.report import ArtifactRoots, build_reports
 from orchestrator.report.view import INDEX_ROWS, format_metric
+from tests.orfs_reference import reference_path
 from tests.synthetic_history import HOSTILE_TEXT, showcase_records
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-# .ci/run exports HALUT_ORFS_REFERENCE; developer machines keep the archive in ../shared beside the checkout.
-REFERENCE = Path(os.environ.get("HALUT_ORFS_REFERENCE")
-                 or Path(__file__).resolve().parents[2] / "shared/reference/halutmatmul-openroad-reports")
+REFERENCE = reference_path(Path(__file__).resolve().parents[1])
 REFERENCE_GDS = REFERENCE / "latest/nangate45/fp_16_32_adder/results/6_final.gds"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (needed to drive chromium)")
@@ -262,7 +260,61 @@ def test_orfs_comparison_page_loads_cleanly_links_both_runs_and_shows_both_layou
     assert not failures, "\n".join(failures[:30])
     index, problems = _open(browser, out_dir / "index.html")
     assert index.locator("nav a", has_text="vs ORFS").get_attribute("href") == "vs-orfs.html"
-    layout = index.locator(f'img[src="runs/{slug(unmatched.run_id)}/img/layout.png"]')
-    assert layout.count() == 1  # the index shows our own routed layout (the latest run)
+    # The index shows our own routed layout (the latest run): its thumbnail, linking to the picture.
+    layout = index.locator(f'a[href="runs/{slug(unmatched.run_id)}/img/layout.png"] img')
+    assert layout.count() == 1 and _loaded_width(index, layout) > 0
     index.close()
     assert not problems
+
+
+@pytest.fixture(scope="module")
+def pictured_site(tmp_path_factory, pdk_data_root):
+    """A routed run with the real small run's DEFs (tests/fixtures/pictures) and, as its GDS,
+    NanGate45's cell GDS (the cells its final GDS holds), so every picture is drawn."""
+    from tests.synthetic_history import routed_record
+
+    pytest.importorskip("klayout.db", reason="klayout Python module not installed")
+    cells = pdk_data_root / "lambdapdk/freepdk45/libs/nangate45/gds/NangateOpenCellLibrary.gds"
+    if not cells.is_file():
+        pytest.skip(f"NanGate45 cell GDS not at {cells}")
+    root = tmp_path_factory.mktemp("pictures")
+    record = routed_record(root / "build", with_defs=True)
+    gds = Path(record.build_dir) / "halut_decoder/job0/write.gds/0/outputs/halut_decoder.gds"
+    shutil.copyfile(cells, gds)
+    record.gds = str(gds)
+    summary = build_reports([record], reports_dir=root / "reports", cache_dir=root / "cache",
+                            roots=ArtifactRoots(build=(root / "build",)))
+    assert not summary.warnings, summary.warnings
+    return summary.out_dir, record
+
+
+def test_run_page_opens_with_the_pictures_of_the_chip_and_collapsed_files(pictured_site, browser):
+    from orchestrator.report.view import slug
+
+    out_dir, record = pictured_site
+    page_path = out_dir / "runs" / f"{slug(record.run_id)}.html"
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(page_path.as_uri(), wait_until="load")
+    figures = page.locator("section.pictures figure")
+    keys = [figures.nth(i).get_attribute("data-image") for i in range(figures.count())]
+    assert keys[:4] == ["placement density", "clock tree", "routing layers", "congestion"]
+    for index in range(4):
+        image = figures.nth(index).locator("img")
+        # Decoded, drawn a few hundred px wide, and in the first screenful or the next one.
+        assert _loaded_width(page, image) >= 700
+        box = image.bounding_box()
+        assert box["width"] >= 500
+    page.evaluate("window.scrollTo(0, 0)")
+    first = figures.nth(0).locator("img").bounding_box()
+    metrics = page.locator("h2", has_text="Metrics").bounding_box()
+    assert first["y"] < 400 and first["y"] < metrics["y"]
+    # The file list: one collapsed <details> per step, its links hidden until opened.
+    groups = page.locator("details.files")
+    assert groups.count() >= 10
+    assert page.evaluate("[...document.querySelectorAll('details.files')].every(d => !d.open)")
+    first_link = groups.nth(0).locator("a").first
+    assert not first_link.is_visible()
+    groups.nth(0).locator("summary").click()
+    assert first_link.is_visible()
+    page.close()
+    assert not _page_failures(browser, page_path, out_dir)

@@ -24,7 +24,6 @@ from orchestrator.yosys_bridge import (
     find_native_yosys,
     install_shim,
     parse_yosys_version,
-    sc_yosys_tool_dir,
 )
 
 COUNTER_WIDTH = 16
@@ -317,18 +316,6 @@ def test_find_native_yosys_checks_version_and_tcl(tmp_path, version, tcl, suitab
     found = find_native_yosys(path_env=os.pathsep.join([str(shim_dir), str(native_dir)]))
     assert found == NativeYosys(native_dir / "yosys", version, tcl)
     assert found.suitable is suitable
-
-
-def test_sc_tool_dir_is_the_shim_only_without_a_suitable_native(tmp_path, monkeypatch):
-    native_dir = fake_native_yosys(tmp_path / "native", "0.40", True).parent
-    monkeypatch.setenv("PATH", f"{native_dir}{os.pathsep}/usr/bin:/bin")
-    assert sc_yosys_tool_dir(tmp_path / "bin") == tmp_path / "bin"
-    assert (tmp_path / "bin" / "yosys").is_file()
-
-    good_dir = fake_native_yosys(tmp_path / "good", "0.52", True).parent
-    monkeypatch.setenv("PATH", f"{good_dir}{os.pathsep}/usr/bin:/bin")
-    assert sc_yosys_tool_dir(tmp_path / "other") is None
-    assert not (tmp_path / "other").exists()
 
 
 def test_configure_project_sets_sc_tool_path_of_yosys_tasks(tmp_path):

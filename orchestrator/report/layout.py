@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.fsutil import atomic_write_bytes
+from orchestrator.names import NOT_PLAIN
 from orchestrator.record import RunRecord
 from orchestrator.report.view import short_reason
 
@@ -41,6 +42,11 @@ IMAGE_TITLES = {
     "placement": "placement (OpenROAD)",
     "clocks": "clock tree (OpenROAD)",
     "routing": "routing (OpenROAD)",
+    "placement density": "share of each bin covered by placed cells",
+    "clock tree": "clock nets by depth in the tree, clock buffers and sinks",
+    "routing layers": "every routed wire, one colour per metal layer",
+    "congestion": "routed wire length per GCell over its track length; global routing's overflow and "
+                  "per-layer usage",
 }
 
 
@@ -57,17 +63,52 @@ class ImageLink:
     key: str
     href: str | None
     note: str = ""
+    thumb: str | None = None  # the small copy the page shows (href: the full-size one)
+    source: str = ""  # what it was drawn from, for the caption ("route.detailed DEF")
+
+
+@dataclass
+class FileGroup:
+    """The run page's files of one SC step (or "other"), shown as one collapsed list."""
+
+    step: str
+    files: list[FileLink] = field(default_factory=list)
 
 
 @dataclass
 class RunAssets:
     images: list[ImageLink] = field(default_factory=list)
     files: list[FileLink] = field(default_factory=list)
+    file_groups: list[FileGroup] = field(default_factory=list)
     gds_href: str | None = None
     gds_note: str = ""
     placement: str | None = None  # image picked for the index "clock tree / placement" row
     routing: str | None = None  # image picked for the index "routing" row (or the GDS render)
+    thumbs: dict[str, str] = field(default_factory=dict)  # image href -> its thumbnail's href
     routing_is_render: bool = False
+
+
+_STEP_IN_PATH = re.compile(r"/job[^/]*/([a-z_]+\.[a-z0-9_]+)/\d+/")
+
+
+def file_step(label: str, path: str) -> str:
+    """The SC step a run file belongs to: named in a log's label ("log: route.global"), else the
+    ``<job>/<step>/<index>/`` part of its path; "other" for neither (an imported run's files)."""
+    if label.startswith("log: "):
+        return label.removeprefix("log: ")
+    match = _STEP_IN_PATH.search(path.replace("\\", "/"))
+    return match.group(1) if match else "other"
+
+
+def group_files(entries: list[tuple[str, str, FileLink]], step_order: list[str]) -> list[FileGroup]:
+    """(label, path, link) -> one group per step: the steps of ``step_order`` (the flow's) in its
+    order, then any other in the order first met."""
+    groups: dict[str, FileGroup] = {}
+    for label, path, link in entries:
+        step = file_step(label, path)
+        groups.setdefault(step, FileGroup(step)).files.append(link)
+    rank = {step: position for position, step in enumerate(step_order)}
+    return sorted(groups.values(), key=lambda g: rank.get(g.step, len(rank)))
 
 
 def _index_preference(key: str, wanted: str) -> int | None:
@@ -110,11 +151,8 @@ def image_reason(record: RunRecord, assets: RunAssets, kind: str) -> str:
     return no_artifact_reason(record, "layout image")
 
 
-_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
 def safe_file_name(name: str) -> str:
-    cleaned = _FILE_UNSAFE.sub("_", name).lstrip(".") or "file"
+    cleaned = NOT_PLAIN.sub("_", name).lstrip(".") or "file"
     return cleaned
 
 
@@ -222,9 +260,26 @@ def publish_artifact(artifact: Artifact, target: Path) -> bool:
         os.close(fd)
 
 
+def read_artifact(artifact: Artifact, limit: int) -> bytes | None:
+    """The first ``limit`` + 1 bytes of the checked file (so a caller sees it is larger), opened
+    as ``publish_artifact`` opens it: without following symlinks, and only if it is still the file
+    ``locate_artifact`` checked. None: it changed meanwhile."""
+    assert artifact.path is not None and artifact.identity is not None
+    try:
+        fd = os.open(artifact.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        opened = os.fstat(handle.fileno())
+        if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != artifact.identity:
+            return None
+        return handle.read(limit + 1)
+
+
 def has_artifacts(record: RunRecord) -> bool:
     """Whether the record names any image, GDS, log or report to publish."""
-    return bool(record.images or record.gds or record.logs or record.reports or any(s.log for s in record.steps))
+    return bool(record.images or record.gds or record.logs or record.reports or record.defs
+                or any(s.log for s in record.steps))
 
 
 def run_files(record: RunRecord) -> list[tuple[str, str]]:

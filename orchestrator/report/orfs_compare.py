@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.history import record_sort_key
-from orchestrator.record import RunRecord
+from orchestrator.record import VIEWS, RunRecord
 from orchestrator.report import identity
 from orchestrator.report.view import format_metric, is_post_synthesis, metric_label
 
-# The figures of the halutmatmul summary the comparison is about.
-COMPARED_METRICS: tuple[str, ...] = ("area_um2", "stdcell_count", "utilization_pct", "tns_ns")
-# Metrics where ours / theirs is a meaningful ratio (positive sizes).
-RATIO_METRICS = frozenset({"area_um2", "stdcell_count"})
+# The figures of the halutmatmul summary the comparison is about, and those where ours / theirs is
+# a meaningful ratio (positive sizes): chosen in ``record.VIEWS``.
+COMPARED_METRICS: tuple[str, ...] = tuple(c.metric for c in VIEWS["orfs_compare"])
+RATIO_METRICS = frozenset(c.metric for c in VIEWS["orfs_compare"] if c.ratio)
 # Clock periods this close (relative) are the same constraint (ORFS stores ps, we store ns).
 CLOCK_REL_TOL = 1e-6
 IMPORT_SOURCE = "orfs"

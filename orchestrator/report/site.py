@@ -16,6 +16,7 @@ Layout of the site::
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import shutil
@@ -33,14 +34,15 @@ from markupsafe import Markup
 from orchestrator import __version__
 from orchestrator.config import Platform
 from orchestrator.fsutil import (
+    atomic_write_bytes,
     current_umask,
     make_swap_directory,
     remove_swap_leftovers,
     swap_directory_into_place,
 )
 from orchestrator.history import record_sort_key, to_dataframe
-from orchestrator.record import METRIC_NAMES, METRIC_SPEC, METRIC_UNITS, RunRecord, parameters_key
-from orchestrator.report import design_space, identity, orfs_compare, plots, trends
+from orchestrator.record import METRIC_NAMES, METRIC_SPEC, METRIC_UNITS, VIEWS, RunRecord, parameters_key
+from orchestrator.report import def_file, design_space, identity, orfs_compare, pictures, plots, trends
 from orchestrator.report import layout as layout_mod
 from orchestrator.report.layout import ArtifactRoots, FileLink, ImageLink, RunAssets
 from orchestrator.report.view import (
@@ -69,10 +71,14 @@ INLINE_TEXT_LIMIT_BYTES = 2 * 1024 * 1024
 CONTENT_SECURITY_POLICY = ("default-src 'self' file:; script-src 'none'; object-src 'none'; "
                            "frame-src 'none'; base-uri 'none'; form-action 'none'; "
                            "style-src 'self' file: 'unsafe-inline'; img-src 'self' file: data:")
-# Metric of the cross-design trend per PDK (first one any run has).
-CROSS_DESIGN_TREND_METRICS = ("ge", "area_um2")
-# Metrics of the cross-design comparison plot per PDK.
-COMPARISON_METRICS = ("area_um2", "ge", "stdcell_count", "target_freq_mhz", "tns_ns", "utilization_pct")
+# Published images wider than this are replaced by a copy this wide (a 4096 px render opened from
+# a thumbnail is 11 MB); thumbnails on the run page are THUMB_IMAGE_PX wide.
+FULL_IMAGE_PX = 1600
+THUMB_IMAGE_PX = 800
+# Metric of the cross-design trend per PDK (first one any run has), and those of the cross-design
+# comparison plot per PDK: chosen in ``record.VIEWS``.
+CROSS_DESIGN_TREND_METRICS = tuple(c.metric for c in VIEWS["cross_design_trend"])
+COMPARISON_METRICS = tuple(c.metric for c in VIEWS["comparison"])
 
 
 @dataclass
@@ -87,6 +93,8 @@ class SiteSummary:
     images_copied: int = 0
     layouts_rendered: int = 0  # GDS renders done now (cache misses)
     layout_cache_hits: int = 0
+    pictures_drawn: int = 0  # run-page pictures drawn now from DEFs and reports (cache misses)
+    picture_cache_hits: int = 0
     files_copied: int = 0  # logs and reports
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
@@ -385,7 +393,7 @@ class _SiteBuilder:
                 assets.images.append(ImageLink(key=key, href=None, note="image not copied: it changed while read"))
                 continue
             self.summary.images_copied += 1
-            assets.images.append(ImageLink(key=key, href=rel))
+            assets.images.append(self._shrink(record, key, run_dir, rel))
 
         gds = self._locate(record, record.gds)
         if gds.refused:
@@ -403,6 +411,10 @@ class _SiteBuilder:
             assets.gds_note = f"GDS file missing: {record.gds}"
         else:
             assets.gds_note = layout_mod.no_artifact_reason(record, "GDS")
+        # The pictures drawn here lead; the record's own images (the KLayout render) follow.
+        gds_copy = run_dir / assets.gds_href if assets.gds_href else None
+        assets.images[:0] = self._draw_pictures(record, run_dir, gds_copy)
+        assets.thumbs = {img.href: img.thumb for img in assets.images if img.href and img.thumb}
 
         assets.placement = layout_mod.pick_image(assets.images, "placement")
         assets.routing = layout_mod.pick_image(assets.images, "routing")
@@ -411,9 +423,119 @@ class _SiteBuilder:
             if rendered:
                 assets.routing, assets.routing_is_render = rendered[0], True
 
+        entries = []
         for index, (label, path) in enumerate(layout_mod.run_files(record), start=1):
-            assets.files.append(self._copy_file(record, label, path, run_dir, f"{index:02d}"))
+            link = self._copy_file(record, label, path, run_dir, f"{index:02d}")
+            assets.files.append(link)
+            entries.append((label, path, link))
+        assets.file_groups = layout_mod.group_files(entries, [step.step for step in record.steps])
         return assets
+
+    def _shrink(self, record: RunRecord, key: str, run_dir: Path, rel: str) -> ImageLink:
+        """The published image, with a thumbnail for the page; an image wider than
+        ``FULL_IMAGE_PX`` (SC's KLayout render is 4096 px, 11 MB) is replaced by a smaller copy (a
+        new file: the hard link to the build folder's file is swapped, never written through)."""
+        copy = run_dir / rel
+        if copy.suffix.lower() != ".png":
+            return ImageLink(key=key, href=rel)
+        thumb = rel.removesuffix(".png") + "-thumb.png"
+        try:
+            # Decoding a 4096 px PNG takes a second: the smaller copies are kept by content hash.
+            cached = None
+            if self.cache_dir is not None:
+                key_hash = f"{layout_mod.file_sha256(copy)}-{pictures.PICTURE_VERSION}-{FULL_IMAGE_PX}-{THUMB_IMAGE_PX}"
+                cached = self.cache_dir / "thumbs" / key_hash
+            if cached is not None and (cached / "thumb.png").is_file():
+                if (cached / "full.png").is_file():
+                    copy.unlink()  # the hard link to the build folder's file; the copy replaces it
+                    shutil.copyfile(cached / "full.png", copy)
+                shutil.copyfile(cached / "thumb.png", run_dir / thumb)
+                return ImageLink(key=key, href=rel, thumb=thumb)
+            if pictures.png_width(copy) > FULL_IMAGE_PX:
+                smaller = pictures.thumbnail_of(copy, width_px=FULL_IMAGE_PX)
+                atomic_write_bytes(copy, smaller)
+                if cached is not None:
+                    atomic_write_bytes(cached / "full.png", smaller)
+            small = pictures.thumbnail_of(copy, width_px=THUMB_IMAGE_PX)
+            atomic_write_bytes(run_dir / thumb, small)
+            if cached is not None:
+                atomic_write_bytes(cached / "thumb.png", small)
+        except (OSError, ValueError, pictures.PictureError) as exc:
+            self.summary.warnings.append(f"{self._record_name(record)}: {key} image: no thumbnail: {exc}")
+            return ImageLink(key=key, href=rel)
+        return ImageLink(key=key, href=rel, thumb=thumb)
+
+    def _draw_pictures(self, record: RunRecord, run_dir: Path, gds: Path | None) -> list[ImageLink]:
+        """The run page's own pictures (``pictures.plan``), each drawn from a DEF of the record
+        read through ``locate_artifact``, cached by the hash of everything it is drawn from."""
+        planned = pictures.plan(record.defs, [step.step for step in record.steps])
+        if not planned:
+            return []
+        links: list[ImageLink] = []
+        texts: dict[str, str] = {}
+        for name, path in (("congestion_report", self._congestion_report(record)),
+                           ("global_route_log", record.logs.get("route.global"))):
+            found = self._locate(record, path) if path else layout_mod.Artifact()
+            data = layout_mod.read_artifact(found, pictures.MAX_REPORT_BYTES) if found.path else None
+            texts[name] = data[:pictures.MAX_REPORT_BYTES].decode("utf-8", errors="replace") if data else ""
+        gds_digest = layout_mod.file_sha256(gds) if gds is not None else ""
+        sizes: dict[str, tuple[float, float]] | None = None
+        parsed: dict[str, def_file.DefLayout] = {}
+        for key, step, path in planned:
+            source = f"{step} DEF"
+            found = self._locate(record, path)
+            if found.path is None:
+                note = f"not drawn: {found.refused}" if found.refused else f"not drawn: DEF missing: {path}"
+                links.append(ImageLink(key=key, href=None, note=note, source=source))
+                continue
+            data = layout_mod.read_artifact(found, def_file.MAX_DEF_BYTES)
+            if data is None:
+                links.append(ImageLink(key=key, href=None, note="not drawn: the DEF changed while read", source=source))
+                continue
+            digest = hashlib.sha256()
+            for part in (pictures.PICTURE_VERSION, key, step, data,
+                         gds_digest if key in pictures.NEEDS_CELL_SIZES else "",
+                         texts["congestion_report"] if key == "congestion" else "",
+                         texts["global_route_log"] if key == "congestion" else ""):
+                digest.update(part if isinstance(part, bytes) else part.encode())
+                digest.update(b"\0")
+            name = layout_mod.safe_file_name(key.replace(" ", "-"))
+            rel, thumb = f"img/{name}.png", f"img/{name}-thumb.png"
+            cached = (self.cache_dir / "pictures" / digest.hexdigest()) if self.cache_dir is not None else None
+            if cached is not None and (cached / "full.png").is_file() and (cached / "thumb.png").is_file():
+                (run_dir / "img").mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(cached / "full.png", run_dir / rel)
+                shutil.copyfile(cached / "thumb.png", run_dir / thumb)
+                self.summary.picture_cache_hits += 1
+                links.append(ImageLink(key=key, href=rel, thumb=thumb, source=source))
+                continue
+            try:
+                if key in pictures.NEEDS_CELL_SIZES and sizes is None and gds is not None:
+                    sizes = pictures.cell_sizes_from_gds(gds)
+                if step not in parsed:
+                    parsed[step] = def_file.parse_def(def_file.decode(data, def_file.MAX_DEF_BYTES, Path(path).name))
+                drawn = pictures.draw(key, parsed[step], step, sizes=sizes,
+                                      congestion_report=texts["congestion_report"],
+                                      global_route_log=texts["global_route_log"])
+            except (pictures.PictureError, def_file.DefError, OSError, RuntimeError, ValueError) as exc:
+                self.summary.warnings.append(f"{self._record_name(record)}: {key} picture not drawn: {exc}")
+                links.append(ImageLink(key=key, href=None, note=f"not drawn: {short_reason(str(exc))}", source=source))
+                continue
+            pictures.write(drawn, run_dir / rel, run_dir / thumb)
+            if cached is not None:
+                pictures.write(drawn, cached / "full.png", cached / "thumb.png")
+            self.summary.pictures_drawn += 1
+            links.append(ImageLink(key=key, href=rel, thumb=thumb, source=source))
+        return links
+
+    @staticmethod
+    def _congestion_report(record: RunRecord) -> str | None:
+        """Global routing's congestion report among the record's reports (SC 0.38 names it
+        ``route.global/<index>/reports/route/<top>.congestion.rpt``; only written on overflow)."""
+        name = f"{record.top}.congestion.rpt" if record.top else ".congestion.rpt"
+        return next((path for path in record.reports
+                     if path.replace("\\", "/").endswith(name) and "/route.global/" in path.replace("\\", "/")),
+                    None)
 
     def _render_layout(self, record: RunRecord, gds: Path, run_dir: Path) -> ImageLink:
         key = "layout (GDS render)"
@@ -430,7 +552,7 @@ class _SiteBuilder:
         rel = "img/layout-gds.png"
         (run_dir / "img").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(png, run_dir / rel)
-        return ImageLink(key=key, href=rel)
+        return self._shrink(record, key, run_dir, rel)
 
     def _locate(self, record: RunRecord, path: str | None) -> layout_mod.Artifact:
         """``layout.locate_artifact`` against this site's roots; a refusal is one warning line naming
@@ -580,6 +702,7 @@ class _SiteBuilder:
                     "history_href": self.history_href(table.pdk, column.design, ""),
                     "parameters": identity.configuration(record).parameters_text() if record else "",
                     "placement": None, "routing": None, "routing_is_render": False, "gds": None,
+                    "placement_thumb": None, "routing_thumb": None,
                     "placement_note": "", "routing_note": "", "gds_note": "",
                 }
                 if record is not None and assets is not None:
@@ -588,13 +711,15 @@ class _SiteBuilder:
                         href = getattr(assets, kind)
                         if href:
                             column_view[kind] = base + href
+                            column_view[f"{kind}_thumb"] = base + assets.thumbs.get(href, href)
                         else:
                             column_view[f"{kind}_note"] = layout_mod.image_reason(record, assets, kind)
                     column_view["routing_is_render"] = assets.routing_is_render
                     if assets.gds_href:
                         column_view["gds"] = base + assets.gds_href
                     else:
-                        column_view["gds_note"] = assets.gds_note or layout_mod.no_artifact_reason(record, "GDS")
+                        # _collect_assets gives every run without a GDS copy its reason.
+                        column_view["gds_note"] = assets.gds_note
                 else:
                     for kind in ("placement", "routing", "gds"):
                         column_view[f"{kind}_note"] = column.note or "no run"

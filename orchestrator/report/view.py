@@ -10,16 +10,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from orchestrator.names import NOT_PLAIN
 from orchestrator.record import (
     METRIC_SPEC,
     METRIC_SPECS,
     METRIC_UNITS,
     POST_SYNTHESIS_ESTIMATES,
+    VIEWS,
     Format,
     RunRecord,
+    View,
     format_kge,
 )
 from orchestrator.report.identity import OWN_SOURCE, Kind, kind_of, newest_per
+from orchestrator.steps import record_step_origin
 
 
 def _fmt_area(value: float) -> str:
@@ -61,32 +65,9 @@ class IndexRow:
         return _FORMATTERS[self.metric]
 
 
-# The summary table of the halutmatmul project, in its row order.
-INDEX_ROWS: tuple[IndexRow, ...] = (
-    IndexRow("area_um2", "Area [um^2]"),
-    IndexRow("target_freq_mhz", "Freq [MHz]"),
-    IndexRow("ge", "GE"),
-    IndexRow("stdcell_count", "Std Cell [#]"),
-    IndexRow("voltage_v", "Voltage [V]"),
-    IndexRow("utilization_pct", "Util [%]"),
-    IndexRow("tns_ns", "TNS"),
-)
+def _rows(view: View) -> tuple[IndexRow, ...]:
+    return tuple(IndexRow(c.metric, c.label or metric_label(c.metric)) for c in VIEWS[view])
 
-# The sign-off figures of a routed run of this flow, shown under the summary table per PDK.
-SIGNOFF_ROWS: tuple[IndexRow, ...] = (
-    IndexRow("fmax_mhz", "fmax [MHz]"),
-    IndexRow("wns_ns", "Setup WNS [ns]"),
-    IndexRow("tns_ns", "Setup TNS [ns]"),
-    IndexRow("hold_wns_ns", "Hold WNS [ns]"),
-    IndexRow("hold_tns_ns", "Hold TNS [ns]"),
-    IndexRow("power_mw", "Power [mW]"),
-    IndexRow("leakage_power_mw", "Leakage [mW]"),
-    IndexRow("utilization_pct", "Util [%]"),
-    IndexRow("drc_count", "DRC [#]"),
-    IndexRow("drv_count", "DRV [#]"),
-    IndexRow("flop_count", "Flops [#]"),
-    IndexRow("latch_count", "Latches [#]"),
-)
 
 def format_metric(metric: str, value: float | None) -> str:
     """Display text of one metric value ("" for None: callers show the reason instead)."""
@@ -145,6 +126,11 @@ def metric_label(metric: str) -> str:
     return f"{name} [{unit}]" if unit else name
 
 
+# The summary table of the halutmatmul project and the sign-off figures under it (``record.VIEWS``).
+INDEX_ROWS: tuple[IndexRow, ...] = _rows("index")
+SIGNOFF_ROWS: tuple[IndexRow, ...] = _rows("signoff")
+
+
 def short_reason(reason: str) -> str:
     """First clause of a tool's reason ("openroad not installed (install ...)" -> "openroad not installed")."""
     text = reason.strip().splitlines()[0] if reason.strip() else reason
@@ -154,8 +140,7 @@ def short_reason(reason: str) -> str:
 
 def is_post_synthesis(record: RunRecord, metric: str) -> bool:
     """True when the value is a synthesis estimate rather than a P&R/STA figure."""
-    step = record.metric_steps.get(metric, "")
-    if step.startswith(("syn", "synthesis")):
+    if record_step_origin(record.source, record.metric_steps.get(metric, "")) == "synthesis":
         return True
     return record.post_synthesis and metric in POST_SYNTHESIS_ESTIMATES
 
@@ -186,13 +171,10 @@ def missing_run_reason(latest_any: RunRecord | None) -> str:
     return f"no passing run (latest {latest_any.status}: {why})"
 
 
-_SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
 def slug(text: str) -> str:
     """A file-name-safe, collision-free name: the text itself when already safe, else a cleaned
     version plus a short hash of the original."""
-    cleaned = _SLUG_UNSAFE.sub("_", text).strip("._") or "_"
+    cleaned = NOT_PLAIN.sub("_", text).strip("._") or "_"
     if cleaned == text and not text.startswith("."):
         return text
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]

@@ -17,7 +17,6 @@ from orchestrator.yosys_bridge.host import (
     install_shim,
     is_shim,
     parse_yosys_version,
-    sc_yosys_tool_dir,
 )
 
 __all__ = [
@@ -31,5 +30,4 @@ __all__ = [
     "install_shim",
     "is_shim",
     "parse_yosys_version",
-    "sc_yosys_tool_dir",
 ]

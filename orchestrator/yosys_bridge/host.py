@@ -1,6 +1,6 @@
 """Host side of the Yosys bridge: find a suitable native ``yosys`` or put the shim on SC's tool path.
 
-SiliconCompiler's Yosys tasks require Yosys >= 0.48 with Tcl support. When the machine has none,
+SiliconCompiler's Yosys tasks require a recent Yosys (``steps.TOOL_SPECS``) with Tcl support. When the machine has none,
 the flow points SC at a shim, a small ``yosys`` script that runs ``orchestrator.yosys_bridge.shim``
 (the replacement program: Python's Tcl driving PyPI pyosys' libyosys) with this interpreter.
 Nothing here loads libyosys or Tcl, so it is safe in the orchestrator process.
@@ -19,9 +19,6 @@ Public API (stable; orchestrator/flow.py and orchestrator/tools.py rely on it; r
     The first ``yosys`` on PATH (or ``path_env``) that is not a bridge shim, as
     ``NativeYosys(path, version, has_tcl)`` (a tuple); ``.suitable`` tells whether SC can use it
     (version >= ``MIN_NATIVE_VERSION`` and runs a Tcl script via ``-c``). None if there is none.
-``sc_yosys_tool_dir(shim_dir: Path) -> Path | None``
-    The decision in one call: None when a suitable native yosys exists (leave SC alone), else
-    installs the shim into ``shim_dir`` and returns that directory.
 ``configure_project(project, tool_dir: Path) -> list[str]``
     Sets SC's per-task tool path key ``('tool', 'yosys', 'task', <task>, 'path')`` to
     ``tool_dir`` for every yosys task of the project's flows (SC prepends it to PATH when it
@@ -41,9 +38,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from orchestrator.fsutil import atomic_write_text
+from orchestrator.steps import TOOL_SPEC
 
-MIN_NATIVE_VERSION = (0, 48)
-"""SiliconCompiler 0.38's YosysTask requires yosys >= 0.48."""
+MIN_NATIVE_VERSION = tuple(int(part) for part in TOOL_SPEC["yosys"].minimum.split("."))
+"""The oldest yosys SiliconCompiler 0.38's YosysTask accepts, as (major, minor)."""
 
 SHIM_MARKER = "halut-yosys-bridge-shim"
 """Written into every shim so find_native_yosys() never mistakes a shim for a native yosys."""
@@ -174,15 +172,6 @@ def find_native_yosys(path_env: str | None = None, timeout: float = 60.0) -> Nat
         seen.add(resolved)
         return _probe_native(candidate, timeout)
     return None
-
-
-def sc_yosys_tool_dir(shim_dir: Path) -> Path | None:
-    """None if a suitable native yosys exists; else install the shim and return its directory."""
-    native = find_native_yosys()
-    if native is not None and native.suitable:
-        return None
-    install_shim(shim_dir)
-    return Path(shim_dir)
 
 
 def configure_project(project: Any, tool_dir: Path) -> list[str]:
