@@ -25,7 +25,10 @@ TOYGEN = REPO_ROOT / "tests" / "fixtures"
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(TOYGEN))
 
+import yaml
+
 from orchestrator import runner, tools
+from orchestrator.config import load_config
 from orchestrator.jobs import load_project, select_jobs
 
 # A killed benchmark stops its job processes the way Ctrl-C does.
@@ -40,24 +43,16 @@ def _machine_note() -> None:
           f"{os.getloadavg()[0]:.1f} at end", file=sys.stderr)
 
 def _flow_yaml(value) -> str:
-    import yaml
-
     return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
 
 
-# The reference parameter sets of config.yaml (the halutmatmul configurations), read from it.
-def _reference_entries() -> dict[str, dict]:
-    import yaml
-
-    data = yaml.safe_load((REPO_ROOT / "config.yaml").read_text(encoding="utf-8"))
-    return {entry["name"]: entry for entry in data["designs"] if not entry.get("label")}
-
-
-REFERENCE_ENTRIES = _reference_entries()
-HALUT_DESIGNS = {name: _flow_yaml(entry.get("parameters", {})) for name, entry in REFERENCE_ENTRIES.items()}
-# What else a reference entry sets (per-PDK floorplan, clock period), appended to its entry.
-HALUT_ENTRY_EXTRAS = {name: {k: v for k, v in entry.items() if k not in ("name", "parameters")}
-                      for name, entry in REFERENCE_ENTRIES.items()}
+# The reference design entries of config.yaml (the halutmatmul configurations), read through the
+# project's own loader; each keeps what else its entry sets (per-PDK floorplan, clock period).
+REFERENCE_SPECS = {spec.name: spec for spec in load_config(REPO_ROOT / "config.yaml").designs if not spec.label}
+HALUT_DESIGNS = {name: _flow_yaml(spec.parameters) for name, spec in REFERENCE_SPECS.items()}
+HALUT_ENTRY_EXTRAS = {name: spec.model_dump(mode="json", include={"floorplan", "clock_period"},
+                                            exclude_defaults=True, exclude_none=True)
+                      for name, spec in REFERENCE_SPECS.items()}
 TOY_DESIGNS = {"counter": "{WIDTH: 32}", "counter-w48": "{WIDTH: 48}", "counter-w64": "{WIDTH: 64}"}
 
 

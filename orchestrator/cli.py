@@ -254,16 +254,25 @@ def _width(args) -> int | None:
     terminal's width; 100 when neither is known (a pipe, a CI log)."""
     if getattr(args, "wide", False):
         return None
+    return _columns()
+
+
+def _columns() -> int:
+    """$COLUMNS or the terminal's width; 100 when neither is known (a pipe, a CI log)."""
     return shutil.get_terminal_size((100, 24)).columns
 
 
+def _filled(text: str, first: str, rest: str) -> str:
+    """``text`` wrapped to the terminal (at least 40 columns), words and hyphenated names kept whole."""
+    return textwrap.fill(text, width=max(_columns(), 40), initial_indent=first, subsequent_indent=rest,
+                         break_on_hyphens=False, break_long_words=False)
+
+
 def _notice(head: str, items: list[str]) -> None:
-    """A warning with one item per line, each wrapped to the terminal (100 columns in a log)."""
-    width = shutil.get_terminal_size((100, 24)).columns
+    """A warning with one item per line, each wrapped to the terminal."""
     print(head, file=sys.stderr)
     for item in items:
-        print(textwrap.fill(item, width=max(width, 40), initial_indent="   - ", subsequent_indent="     ",
-                            break_on_hyphens=False, break_long_words=False), file=sys.stderr)
+        print(_filled(item, "   - ", "     "), file=sys.stderr)
 
 
 def _shown(path: Path) -> Path:
@@ -502,16 +511,15 @@ def cmd_report(args) -> int:
     for warning in summary.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     # Each kind of picture counted apart: "0 layouts rendered" read as "no layout" when the run's
-    # own KLayout render was published (copied, not rendered here).
-    # Two lines: the path alone is often most of a 100-column terminal.
+    # own KLayout render was published (copied, not rendered here). The path goes on a line of its
+    # own: it alone is often most of a 100-column terminal.
     print(f"site: {summary.index}")
     counts = (f"{summary.pages} pages, {summary.runs} runs, {summary.plots} plots, {summary.seconds:.1f} s; "
               f"{summary.images_copied} run images published, "
               f"{summary.pictures_drawn + summary.picture_cache_hits} layout pictures "
               f"({summary.pictures_drawn} drawn, {summary.picture_cache_hits} from cache), "
               f"{summary.layouts_rendered + summary.layout_cache_hits} GDS renders ({summary.layouts_rendered} new)")
-    print(textwrap.fill(counts, width=max(shutil.get_terminal_size((100, 24)).columns, 40), initial_indent="  ",
-                        subsequent_indent="  "))
+    print(_filled(counts, "  ", "  "))
     print(f"tables: {config.path('reports_dir') / 'summary.md'}, {config.path('reports_dir') / 'history.csv'}")
     return EXIT_OK
 
