@@ -4,6 +4,11 @@ We read the job manifest SC writes into the build directory, never the live proj
 ``Project.run()`` resets every non-global parameter when it returns, and a failed run may not
 return at all. Each metric is taken from the last successful step that produced it, and the
 record says which step that was. Units are normalised to the record's field names.
+
+``build_record`` is its parts in order: ``target_figures`` (the clock and voltage targets),
+``walk_nodes`` (each node's step, log, reports and figures), ``add_sequential_census`` (flops and
+latches), ``add_gate_equivalents``, ``metric_scenarios`` and ``run_status``; ``assemble_record``
+is the ``RunRecord`` both producers (this module and ``orfs_import``) build from ``Figures``.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +27,13 @@ from orchestrator.netlist import Sequential
 from orchestrator.record import (
     INT_METRICS,
     METRIC_SPECS,
+    MetricOrigin,
     Metrics,
     MetricSpec,
     RunRecord,
     SkippedStage,
+    Source,
+    Status,
     StepInfo,
     TimingScenario,
     make_run_id,
@@ -83,6 +92,80 @@ def git_commit(repo_dir: Path = _PACKAGE_DIR) -> str | None:
 MIB = 1024.0 * 1024.0  # SC records [metric,memory] in bytes
 
 
+@dataclass
+class Figures:
+    """A record's metrics as they are gathered: each value, and the step (an ORFS stage, "sdc",
+    "platform", ...) it came from. Both producers (SC jobs here, ``orfs_import``) fill one."""
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    metric_steps: dict[str, str] = field(default_factory=dict)
+    origin: MetricOrigin | None = None  # the stage the area / cell figures come from
+
+    def put(self, name: str, value: float | int | None, step: str) -> None:
+        """Take ``value`` for metric ``name`` from ``step`` (a later put overrides); None: nothing."""
+        if value is not None:
+            self.metrics[name] = value
+            self.metric_steps[name] = step
+
+
+@dataclass
+class Artifacts:
+    """The files a record points at."""
+
+    logs: dict[str, str] = field(default_factory=dict)  # step -> log path
+    reports: list[str] = field(default_factory=list)
+    gds: str | None = None
+    images: dict[str, str] = field(default_factory=dict)
+
+
+def assemble_record(
+    *,
+    run_id: str,
+    source: Source,
+    design: str,
+    top: str,
+    pdk: str,
+    platform: Platform,
+    parameters: dict[str, Any],
+    timestamp: datetime,
+    status: Status,
+    reason: str | None,
+    stage_reached: str | None,
+    figures: Figures,
+    steps: list[StepInfo],
+    tool_versions: dict[str, str],
+    artifacts: Artifacts,
+    **extra: Any,
+) -> RunRecord:
+    """The ``RunRecord`` every producer builds the same way: its platform's library and GE
+    reference, its figures, steps and files. ``extra``: the fields only one producer fills."""
+    return RunRecord(
+        run_id=run_id,
+        source=source,
+        design=design,
+        top=top,
+        pdk=pdk,
+        stdcell_lib=platform.stdcell_lib,
+        parameters=parameters,
+        timestamp=timestamp,
+        status=status,
+        reason=reason,
+        stage_reached=stage_reached,
+        metrics_origin=figures.origin,
+        metrics=Metrics(**figures.metrics),
+        metric_steps=figures.metric_steps,
+        steps=steps,
+        tool_versions=tool_versions,
+        ge_reference_cell=platform.ge_reference_cell,
+        ge_reference_area_um2=platform.ge_reference_area_um2,
+        logs=artifacts.logs,
+        reports=artifacts.reports,
+        gds=artifacts.gds,
+        images=artifacts.images,
+        **extra,
+    )
+
+
 def build_record(
     *,
     design: str,
@@ -109,94 +192,156 @@ def build_record(
     manifest when the caller has read it already (None: read it here). ``timing_scenarios``: the
     sign-off scenarios the flow analysed (which corner each timing/power figure comes from);
     ``sequential_cells``: the Liberty classification for the flop/latch census (None: no census)."""
-    period_ns = platform.to_ns(clock_period)
-    metrics: dict[str, Any] = {
-        "clock_period_ns": period_ns,
-        "target_freq_mhz": 1000.0 / period_ns,
-    }
-    metric_steps: dict[str, str] = {"clock_period_ns": "sdc", "target_freq_mhz": "sdc"}
+    figures = target_figures(platform, clock_period, voltage_v)
     scenarios = dict(timing_scenarios or {})
-    if voltage_v is not None:
-        metrics["voltage_v"] = voltage_v
-        metric_steps["voltage_v"] = "platform" if platform.voltage_v is not None else "liberty"
-
     jobpath = job_dir(build_dir, top, jobname)
     if manifest is None:
         manifest = load_job_manifest(build_dir, top, jobname)
-    steps: list[StepInfo] = []
-    logs: dict[str, str] = {}
-    reports: list[str] = []
-    versions = dict(tool_versions)
-    last_ok: str | None = None
-    failed_step: str | None = None
-    netlist_steps: list[str] = []  # successful steps that wrote a gate-level netlist, in flow order
+    walk = walk_nodes(build_dir, top, jobname, run_nodes, manifest, tool_versions, figures)
+    flow_order = [step for step, _ in run_nodes]
+    add_sequential_census(figures, walk.netlist_steps, flow_order, jobpath, top, sequential_cells)
+    add_gate_equivalents(figures, platform)
+    status, reason = run_status(error=error, failed_step=walk.failed_step, logs=walk.logs, skipped=skipped,
+                                last_ok=walk.last_ok)
+    return assemble_record(
+        run_id=make_run_id(run_name(design, label), platform.name, parameters, started),
+        source="siliconcompiler", design=design, top=top, pdk=platform.name, platform=platform,
+        parameters={**parameters, **({"label": label} if label else {})}, timestamp=started,
+        status=status, reason=reason, stage_reached=walk.last_ok, figures=figures,
+        steps=[*walk.steps, *(StepInfo(step=skip.step, status="skipped", note=skip.reason) for skip in skipped)],
+        tool_versions=walk.tool_versions,
+        artifacts=Artifacts(logs=walk.logs, reports=walk.reports, gds=_find_output(jobpath, top, (".gds", ".gds.gz")),
+                            images=find_images(jobpath, top)),
+        metric_scenarios=metric_scenarios(figures.metrics, scenarios, platform),
+        timing_scenarios=scenarios,
+        skipped_stages=skipped,
+        orchestrator_version=__version__,
+        orchestrator_commit=commit,
+        job_key=job_key,
+        build_dir=str(build_dir),
+        defs=find_defs(jobpath, top, flow_order),
+    )
+
+
+def target_figures(platform: Platform, clock_period: float, voltage_v: float | None) -> Figures:
+    """The figures a job has before any step runs: its clock target (the SDC's) and its voltage
+    (the platform's, else its Liberty's nominal one)."""
+    figures = Figures()
+    period_ns = platform.to_ns(clock_period)
+    figures.put("clock_period_ns", period_ns, "sdc")
+    figures.put("target_freq_mhz", 1000.0 / period_ns, "sdc")
+    figures.put("voltage_v", voltage_v, "platform" if platform.voltage_v is not None else "liberty")
+    return figures
+
+
+@dataclass
+class NodeWalk:
+    """What a job's flowgraph nodes left in its build directory, in flow order."""
+
+    tool_versions: dict[str, str]  # the caller's, updated with the version each node recorded
+    steps: list[StepInfo] = field(default_factory=list)
+    logs: dict[str, str] = field(default_factory=dict)  # step -> its log
+    reports: list[str] = field(default_factory=list)
+    last_ok: str | None = None  # the last step that succeeded
+    failed_step: str | None = None  # the first step that failed
+    netlist_steps: list[str] = field(default_factory=list)  # successful steps that wrote a netlist
+
+
+def walk_nodes(build_dir: Path, top: str, jobname: str, run_nodes: list[tuple[str, str]],
+               manifest: Manifest | None, tool_versions: dict[str, str], figures: Figures) -> NodeWalk:
+    """Each node's step, log, reports and tool version; the figures of each successful node are
+    put into ``figures`` (a later step overrides an earlier one)."""
+    jobpath = job_dir(build_dir, top, jobname)
+    walk = NodeWalk(tool_versions=dict(tool_versions))
     for step, index in run_nodes:
         node_dir = jobpath / step / index
-        # The job manifest holds every node SC finished; a node's own manifest is only read
-        # when the job manifest never heard of it, e.g. after a crash.
-        source = manifest
-        if manifest is None or manifest.get("record", "status", step=step, index=index) is None:
-            source = node_manifest(build_dir, top, jobname, step, index) or manifest
-        status = source.get("record", "status", step=step, index=index) if source else None
-        tool = source.node_tool(step, index) if source else None
-        # tasktime: the node's wall time (tool + SC's own setup); exetime is the tool alone.
-        runtime = source.get("metric", "tasktime", step=step, index=index) if source else None
-        if runtime is None and source is not None:
-            runtime = source.get("metric", "exetime", step=step, index=index)
-        memory = source.get("metric", "memory", step=step, index=index) if source else None
-        peak_mib = float(memory) / MIB if memory is not None else None
+        source = _node_source(manifest, build_dir, top, jobname, step, index)
         version = source.get("record", "toolversion", step=step, index=index) if source else None
-        if tool and version:
-            versions[tool] = str(version)
         log = node_dir / f"{step}.log"
         if log.is_file():
-            logs[step] = str(log)
+            walk.logs[step] = str(log)
         report_dir = node_dir / "reports"
         if report_dir.is_dir():
-            reports.extend(str(p) for p in sorted(report_dir.rglob("*")) if p.is_file())
-        note = None
-        if status == "success":
-            step_status = "success"
-        elif status == "skipped":
-            # SC decided the node has nothing to do (no macros to place, no timing to repair,
-            # no fill rules): not a failure, and not waiting to run either.
-            step_status = "skipped"
-            note = "skipped by SiliconCompiler: nothing to do in this design"
-        elif not node_dir.is_dir():
-            step_status = "pending"
-        else:
-            step_status = "error"
-        steps.append(StepInfo(step=step, status=step_status, tool=tool, runtime_s=runtime,
-                              peak_memory_mib=peak_mib, log=logs.get(step), note=note))
-        if step_status == "success":
-            last_ok = step
-            _take_metrics(source, step, index, node_dir, metrics, metric_steps)
+            walk.reports.extend(str(p) for p in sorted(report_dir.rglob("*")) if p.is_file())
+        info = node_step(source, step, index, node_dir, walk.logs.get(step))
+        if info.tool and version:
+            walk.tool_versions[info.tool] = str(version)
+        walk.steps.append(info)
+        if info.status == "success":
+            walk.last_ok = step
+            _take_metrics(source, step, index, node_dir, figures.metrics, figures.metric_steps)
             if netlist.step_netlist(node_dir, top) is not None:
-                netlist_steps.append(step)
-        elif failed_step is None and step_status == "error":
-            failed_step = step
-    for skip in skipped:
-        steps.append(StepInfo(step=skip.step, status="skipped", note=skip.reason))
+                walk.netlist_steps.append(step)
+        elif walk.failed_step is None and info.status == "error":
+            walk.failed_step = step
+    return walk
 
-    # Flops and latches from the netlist the area figure describes (or the newest one before it).
-    area_step = metric_steps.get("area_um2")
-    if sequential_cells and netlist_steps and area_step is not None:
-        order = [s for s, _ in run_nodes]
-        candidates = [s for s in netlist_steps if order.index(s) <= order.index(area_step)] or netlist_steps[:1]
-        census_step = candidates[-1]
-        counted = netlist.census(netlist.step_netlist(jobpath / census_step / "0", top), sequential_cells)
-        for name, value in (("flop_count", counted.flops), ("latch_count", counted.latches),
-                            ("register_count", counted.registers)):
-            metrics[name] = value
-            metric_steps[name] = census_step
 
-    area = metrics.get("area_um2")
+def _node_source(manifest: Manifest | None, build_dir: Path, top: str, jobname: str, step: str,
+                 index: str) -> Manifest | None:
+    """The manifest to read a node from: the job manifest holds every node SC finished; a node's
+    own manifest is only read when the job manifest never heard of it, e.g. after a crash."""
+    if manifest is None or manifest.get("record", "status", step=step, index=index) is None:
+        return node_manifest(build_dir, top, jobname, step, index) or manifest
+    return manifest
+
+
+def node_step(source: Manifest | None, step: str, index: str, node_dir: Path, log: str | None) -> StepInfo:
+    """One node as a record step: its status, tool, wall time and peak memory as SC recorded them."""
+    status = source.get("record", "status", step=step, index=index) if source else None
+    tool = source.node_tool(step, index) if source else None
+    # tasktime: the node's wall time (tool + SC's own setup); exetime is the tool alone.
+    runtime = source.get("metric", "tasktime", step=step, index=index) if source else None
+    if runtime is None and source is not None:
+        runtime = source.get("metric", "exetime", step=step, index=index)
+    memory = source.get("metric", "memory", step=step, index=index) if source else None
+    peak_mib = float(memory) / MIB if memory is not None else None
+    note = None
+    if status == "success":
+        step_status = "success"
+    elif status == "skipped":
+        # SC decided the node has nothing to do (no macros to place, no timing to repair,
+        # no fill rules): not a failure, and not waiting to run either.
+        step_status = "skipped"
+        note = "skipped by SiliconCompiler: nothing to do in this design"
+    elif not node_dir.is_dir():
+        step_status = "pending"
+    else:
+        step_status = "error"
+    return StepInfo(step=step, status=step_status, tool=tool, runtime_s=runtime, peak_memory_mib=peak_mib,
+                    log=log, note=note)
+
+
+def add_sequential_census(figures: Figures, netlist_steps: list[str], flow_order: list[str], jobpath: Path,
+                          top: str, sequential_cells: dict[str, Sequential] | None) -> None:
+    """Flops and latches of the netlist the area figure describes (or of the newest one before it),
+    counted with the Liberty classification ``sequential_cells``; nothing without one."""
+    area_step = figures.metric_steps.get("area_um2")
+    if not sequential_cells or not netlist_steps or area_step is None:
+        return
+    candidates = [s for s in netlist_steps if flow_order.index(s) <= flow_order.index(area_step)] or netlist_steps[:1]
+    census_step = candidates[-1]
+    counted = netlist.census(netlist.step_netlist(jobpath / census_step / "0", top), sequential_cells)
+    for name, value in (("flop_count", counted.flops), ("latch_count", counted.latches),
+                        ("register_count", counted.registers)):
+        figures.put(name, value, census_step)
+
+
+def add_gate_equivalents(figures: Figures, platform: Platform) -> None:
+    """The area in gate equivalents of the platform's reference cell, and where the area comes from."""
+    area = figures.metrics.get("area_um2")
     if area is not None:
-        metrics["ge"] = area / platform.ge_reference_area_um2
-        metric_steps["ge"] = metric_steps["area_um2"]
-    origin = step_origin(metric_steps["area_um2"]) if "area_um2" in metric_steps else None
+        figures.put("ge", area / platform.ge_reference_area_um2, figures.metric_steps["area_um2"])
+    if "area_um2" in figures.metric_steps:
+        figures.origin = step_origin(figures.metric_steps["area_um2"])
 
-    metric_scenarios: dict[str, str] = {}
+
+def metric_scenarios(metrics: dict[str, Any], scenarios: dict[str, TimingScenario],
+                     platform: Platform) -> dict[str, str]:
+    """Metric -> the sign-off scenarios (comma-joined) whose check it comes from: setup slack from
+    the setup corner, hold slack from the hold corner, power from the power corner. The voltage
+    is the setup corner's when the platform does not fix one."""
+    found: dict[str, str] = {}
     for spec in SC_METRICS:
         if spec.sc.check is None:
             continue
@@ -204,60 +349,29 @@ def build_record(
         if names:
             for field_name in (spec.name, WNS_FROM_SLACK.get(spec.name)):
                 if field_name and field_name in metrics:
-                    metric_scenarios[field_name] = ",".join(names)
-    if "voltage_v" in metrics and "wns_ns" in metric_scenarios and platform.voltage_v is None:
-        metric_scenarios["voltage_v"] = metric_scenarios["wns_ns"]
+                    found[field_name] = ",".join(names)
+    if "voltage_v" in metrics and "wns_ns" in found and platform.voltage_v is None:
+        found["voltage_v"] = found["wns_ns"]
+    return found
 
+
+def run_status(*, error: str | None, failed_step: str | None, logs: dict[str, str],
+               skipped: list[SkippedStage], last_ok: str | None) -> tuple[Status, str | None]:
+    """(status, reason) of a job: ``fail`` when a step failed or the run raised ``error``;
+    ``partial`` when stages were skipped (a tool is missing); else ``pass``."""
     if error is not None or failed_step is not None:
-        status = "fail"
-        if failed_step is not None:
-            log = logs.get(failed_step)
-            reason = f"step {failed_step} failed" + (f" (log: {log})" if log else "")
-            if error and error not in reason:
-                reason += f": {error}"
-        else:
-            reason = error
-    elif skipped:
-        status = "partial"
+        if failed_step is None:
+            return "fail", error
+        log = logs.get(failed_step)
+        reason = f"step {failed_step} failed" + (f" (log: {log})" if log else "")
+        if error and error not in reason:
+            reason += f": {error}"
+        return "fail", reason
+    if skipped:
         # In flow order, so the tool that stopped the flow first (openroad, usually) leads.
         tools = list(dict.fromkeys(s.reason.split(" (")[0] for s in skipped if s.blocked_by is None))
-        reason = f"stopped after {last_ok}: " + "; ".join(tools)
-    else:
-        status = "pass"
-        reason = None
-
-    return RunRecord(
-        run_id=make_run_id(run_name(design, label), platform.name, parameters, started),
-        source="siliconcompiler",
-        design=design,
-        top=top,
-        pdk=platform.name,
-        stdcell_lib=platform.stdcell_lib,
-        parameters={**parameters, **({"label": label} if label else {})},
-        timestamp=started,
-        status=status,
-        reason=reason,
-        stage_reached=last_ok,
-        metrics_origin=origin,
-        metrics=Metrics(**metrics),
-        metric_steps=metric_steps,
-        metric_scenarios=metric_scenarios,
-        timing_scenarios=scenarios,
-        steps=steps,
-        skipped_stages=skipped,
-        tool_versions=versions,
-        orchestrator_version=__version__,
-        orchestrator_commit=commit,
-        ge_reference_cell=platform.ge_reference_cell,
-        ge_reference_area_um2=platform.ge_reference_area_um2,
-        job_key=job_key,
-        build_dir=str(build_dir),
-        logs=logs,
-        reports=reports,
-        gds=_find_output(jobpath, top, (".gds", ".gds.gz")),
-        images=find_images(jobpath, top),
-        defs=find_defs(jobpath, top, [step for step, _ in run_nodes]),
-    )
+        return "partial", f"stopped after {last_ok}: " + "; ".join(tools)
+    return "pass", None
 
 
 def _take_metrics(source: Manifest | None, step: str, index: str, node_dir: Path,

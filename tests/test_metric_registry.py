@@ -15,7 +15,8 @@ from typing import get_args
 
 import pytest
 
-from orchestrator import accuracy, check, metrics, orfs_import, tools
+from orchestrator import accuracy, check, metrics, tools
+from orchestrator.orfs_import import mapping as orfs_import  # where ORFS keys become record fields
 from orchestrator.record import (
     INT_METRICS,
     METRIC_BETTER,
