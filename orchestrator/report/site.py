@@ -8,10 +8,14 @@ Layout of the site::
     runs/<run>/files/<n>-<name>[.html]      copied logs/reports and their inline text viewer
     runs/<run>/img/...                      layout images (copied, or rendered from the GDS)
     runs/<run>/<name>.gds                   the run's GDS (hard link when possible)
-    history/<pdk>/index.html                cross-design comparison plot per PDK
     history/<pdk>/<design>/index.html       trend plot per metric + the table behind them
-    vs-orfs.html                            this flow vs the imported halutmatmul ORFS runs, same clock
     data/history.csv                        the whole history as one table
+
+and the pages of the registry (``pages.PAGES``), written by their own modules::
+
+    history/<pdk>/index.html                cross-design comparison plot per PDK (``pdk_pages``)
+    design-space/...                        configurations and Pareto fronts (``design_space``)
+    vs-orfs.html                            this flow vs the imported halutmatmul ORFS runs, same clock
 """
 
 from __future__ import annotations
