@@ -130,28 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                          help="override a design parameter for every selected design, e.g. C=8 (repeatable)")
 
-    run = command("run", "render, synthesize and implement the design matrix",
-                  "Render each selected design, run the SiliconCompiler flow as far as the installed tools "
-                  "allow (unchanged jobs reuse their previous record unless --force), append one history "
-                  "record per job and print the metrics table.")
-    selection(run, "run")
-    run.add_argument("--jobs", type=int, default=None, metavar="N",
-                     help="jobs at once (default: flow.jobs of config.yaml, else the number of cores)")
-    run.add_argument("--to", default=None, metavar="STEP",
-                     help="last flow step to run, e.g. synthesis (default: flow.to, else as far as the tools allow)")
-    run.add_argument("--require-all-stages", action="store_true",
-                     help="fail (exit 3) instead of skipping stages whose tools are missing")
-    run.add_argument("--force", action="store_true",
-                     help="run every job, even those whose inputs match a reusable history record")
-    run.add_argument("--scheduler", default=None, metavar="NAME",
-                     help="where SC runs each flow node: local (default), " + ", ".join(SCHEDULERS)
-                     + " (SC's [option,scheduler,name]; overrides flow.scheduler)")
-    sweeps = run.add_mutually_exclusive_group()
-    sweeps.add_argument("--sweep", action="append", default=None, metavar="NAME",
-                        help="run only this sweep of config.yaml (repeatable; default: the matrix and all sweeps)")
-    sweeps.add_argument("--no-sweeps", action="store_true", help="run only the design matrix, no sweep")
-    run.add_argument("--wide", action="store_true",
-                     help="print every metric column, however wide (default: fit the terminal)")
+    _add_run(command, selection)
 
     command("doctor", "show detected tools and which flow stages can run",
             "List the flow tools found (version, path) and, per platform, which flow steps will run "
@@ -182,6 +161,38 @@ def build_parser() -> argparse.ArgumentParser:
             "Build the gallery (reports/site/index.html), reports/summary.md and reports/history.csv "
             "from the whole history.")
 
+    _add_check(command)
+    return parser
+
+
+def _add_run(command, selection) -> None:
+    """The ``run`` subcommand and its options."""
+    run = command("run", "render, synthesize and implement the design matrix",
+                  "Render each selected design, run the SiliconCompiler flow as far as the installed tools "
+                  "allow (unchanged jobs reuse their previous record unless --force), append one history "
+                  "record per job and print the metrics table.")
+    selection(run, "run")
+    run.add_argument("--jobs", type=int, default=None, metavar="N",
+                     help="jobs at once (default: flow.jobs of config.yaml, else the number of cores)")
+    run.add_argument("--to", default=None, metavar="STEP",
+                     help="last flow step to run, e.g. synthesis (default: flow.to, else as far as the tools allow)")
+    run.add_argument("--require-all-stages", action="store_true",
+                     help="fail (exit 3) instead of skipping stages whose tools are missing")
+    run.add_argument("--force", action="store_true",
+                     help="run every job, even those whose inputs match a reusable history record")
+    run.add_argument("--scheduler", default=None, metavar="NAME",
+                     help="where SC runs each flow node: local (default), " + ", ".join(SCHEDULERS)
+                     + " (SC's [option,scheduler,name]; overrides flow.scheduler)")
+    sweeps = run.add_mutually_exclusive_group()
+    sweeps.add_argument("--sweep", action="append", default=None, metavar="NAME",
+                        help="run only this sweep of config.yaml (repeatable; default: the matrix and all sweeps)")
+    sweeps.add_argument("--no-sweeps", action="store_true", help="run only the design matrix, no sweep")
+    run.add_argument("--wide", action="store_true",
+                     help="print every metric column, however wide (default: fit the terminal)")
+
+
+def _add_check(command) -> None:
+    """The ``check`` subcommand and its options."""
     check = command("check", "compare the latest runs with the baseline (regression gate)",
                     "Compare the latest run of every design/PDK with the baseline. Exit 0 when nothing "
                     "regressed: runs cut short by a missing tool ('skipped (tool missing)'), designs "
@@ -198,7 +209,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--markdown", default=None, metavar="FILE", help="also write the table as Markdown")
     check.add_argument("--wide", action="store_true",
                        help="one flat table with the rule column, however wide (default: fit the terminal)")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

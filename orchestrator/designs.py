@@ -13,11 +13,18 @@ case it does not cover; code that asks works without them:
   axis of a configuration (halut: C·K·M);
 * ``orfs_design_parameters(orfs_design) -> (design, parameters) | None``: an ORFS design name of
   this generator's designs (halut: ``halut_encoder_4`` is ``halut_encoder`` with ``EncUnits=4``).
+
+Generators are found as the entry points of the group ``halut_orchestrator.generators`` (name =
+the generator's name, value = its module; ``pyproject.toml`` declares ``halut = "halut"``), plus
+``BUILTIN_GENERATORS``, found by import name when the package is not installed (a plain checkout
+on PYTHONPATH has no metadata declaring them). A design entry's ``generator:`` is an entry point's
+name, else an importable module.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -28,7 +35,7 @@ from typing import Any
 import jinja2
 
 from orchestrator.config import Config, DesignSpec, Platform
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import OrchestratorError, cut
 from orchestrator.names import short_number
 
 
@@ -47,37 +54,89 @@ class RenderedDesign:
     clock_period: float  # in the platform time unit
 
 
-def load_generator(name: str) -> ModuleType:
+GENERATOR_GROUP = "halut_orchestrator.generators"
+"""The entry-point group a package declares its generators in
+(``[project.entry-points."halut_orchestrator.generators"]``, ``name = "module"``)."""
+
+BUILTIN_GENERATORS: tuple[str, ...] = ("halut",)
+"""The generators this repository ships: found by import name even without installed metadata
+(run from a checkout with ``designs/`` on PYTHONPATH), after those of the entry points."""
+
+KNOWN_GENERATORS: tuple[str, ...] | None = None
+"""The generators asked about a run record, which does not name its generator. None (the
+default): the discovered ones (``known_generators``); a tuple replaces discovery."""
+
+
+@cache
+def _generator_entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    """Name -> entry point of the group; a name declared twice: the first distribution on sys.path."""
+    found: dict[str, importlib.metadata.EntryPoint] = {}
+    for entry in importlib.metadata.entry_points(group=GENERATOR_GROUP):
+        found.setdefault(entry.name, entry)
+    return found
+
+
+def known_generators() -> tuple[str, ...]:
+    """The generators asked for hooks, in order: the entry points of ``GENERATOR_GROUP``, then the
+    built-in ones not declared there (``KNOWN_GENERATORS``, when set, instead)."""
+    if KNOWN_GENERATORS is not None:
+        return tuple(KNOWN_GENERATORS)
+    return tuple(dict.fromkeys([*_generator_entry_points(), *BUILTIN_GENERATORS]))
+
+
+def clear_generator_cache() -> None:
+    """Forget discovered entry points and loaded generators (after sys.path or installs changed)."""
+    _generator_entry_points.cache_clear()
+    _importable_generator.cache_clear()
+
+
+def _load_entry_point(entry: importlib.metadata.EntryPoint) -> Any:
     try:
-        module = importlib.import_module(name)
-    except ImportError as exc:
-        raise DesignError(f"generator '{name}' cannot be imported: {exc}") from None
+        return entry.load()
+    except Exception as exc:  # an installed package's bug: any error, one line naming the entry point
+        dist = getattr(entry, "dist", None)
+        where = f" of {dist.name} {dist.version}" if dist is not None else ""
+        message = (str(exc).strip().splitlines() or [""])[0]
+        raise DesignError(f"generator entry point '{entry.name} = {entry.value}' (group {GENERATOR_GROUP}{where}) "
+                          f"cannot be loaded: {type(exc).__name__}: {cut(message)}") from None
+
+
+def load_generator(name: str) -> ModuleType:
+    """The generator ``name``: its entry point's object if the group declares one, else the module."""
+    entry = _generator_entry_points().get(name)
+    if entry is not None:
+        module = _load_entry_point(entry)
+    else:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise DesignError(f"generator '{name}' cannot be imported: {exc}") from None
     for attr in ("DESIGNS", "validate_params", "render"):
         if not hasattr(module, attr):
             raise DesignError(f"generator '{name}' lacks '{attr}'")
     return module
 
 
-KNOWN_GENERATORS: tuple[str, ...] = ("halut",)
-"""The generators asked about a run record, which does not name its generator: a design entry's
-default generator (``DesignSpec.generator``)."""
-
-
 @cache
 def _importable_generator(name: str) -> ModuleType | None:
+    """The generator, or None when a name that no entry point declares cannot be imported (a
+    built-in one outside its checkout). A declared generator that does not load is an error."""
     try:
         return load_generator(name)
     except DesignError:
+        if name in _generator_entry_points():
+            raise
         return None
 
 
 def generator_hooks(hook: str, design: str | None = None,
                     generators: Iterable[str] | None = None) -> list[Callable[..., Any]]:
     """The optional hook ``hook`` of each generator that has it, in ``generators`` order (default
-    ``KNOWN_GENERATORS``); with ``design``, only of the generators that render that design (list
-    it in ``DESIGNS``). A generator that cannot be imported has no hooks."""
+    ``known_generators()``); with ``design``, only of the generators that render that design (list
+    it in ``DESIGNS``). A generator that cannot be imported has no hooks; one whose entry point is
+    broken raises ``DesignError`` naming it."""
     found = []
-    for name in KNOWN_GENERATORS if generators is None else generators:
+    for name in known_generators() if generators is None else generators:
         module = _importable_generator(name)
         function = getattr(module, hook, None) if module is not None else None
         if callable(function) and (design is None or design in module.DESIGNS):

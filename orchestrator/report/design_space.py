@@ -16,16 +16,16 @@ other point beats on both axes (higher frequency or size, and lower GE).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
-from typing import Any, Protocol
 
 from matplotlib.ticker import MaxNLocator
 
 from orchestrator.designs import generator_hooks
 from orchestrator.record import RunRecord
 from orchestrator.report import identity
+from orchestrator.report.pages import SiteView
 from orchestrator.report.view import format_metric, slug
 
 POINT_COLOR = "#8aa4bd"
@@ -287,19 +287,10 @@ def _tick(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
 
 
-class PageWriter(Protocol):
-    """Writes one site page: ``rel`` (path under the site root) from ``template`` with ``context``."""
-
-    def __call__(self, rel: str, template: str, **context: Any) -> None: ...
-
-
-def write_pages(groups: Mapping[tuple[str, str], list[RunRecord]], run_href: Callable[[RunRecord, str], str],
-                write_page: PageWriter) -> int:
-    """Write the design-space pages; returns how many (design, PDK) pages.
-
-    ``groups``: (pdk, design) -> its records, oldest first; ``run_href(record, prefix)``: the link
-    to a run page from a page ``prefix`` (``"../../"``) below the site root; ``write_page``: the
-    site's page writer."""
+def write_pages(site: SiteView) -> None:
+    """Write the design-space pages: one per (design, PDK) with a shown point, and their index
+    (an entry of ``pages.PAGES``)."""
+    groups, run_href, write_page = site.groups, site.run_href, site.write_page
     rows = []
     size_axes: list[str] = []  # the size axes of the pages, for the index's lead
     for (pdk, design), group in sorted(groups.items()):
@@ -337,7 +328,6 @@ def write_pages(groups: Mapping[tuple[str, str], list[RunRecord]], run_href: Cal
         if size is not None and size.name not in size_axes:
             size_axes.append(size.name)
     write_page("design-space/index.html", "design_space_index.html", rows=rows, size_axes=size_axes)
-    return len(rows)
 
 
 def _front_members(points: list[Point], axis: Axis, y: Callable[[Point], float | None] = _ge_or_area) -> list[int]:

@@ -6,7 +6,8 @@ shown with its latest passing run (else its latest partial run, whose figures ar
 post-synthesis estimates) beside the latest passing ORFS run of the same design and PDK at the
 same clock period. Comparing at different clocks would compare the constraint, not the flow, so a
 configuration whose clock ORFS never ran says so (with the clocks it did run) instead.
-Pure functions of records, like ``view``.
+``compare_with_orfs`` is a pure function of records, like ``view``; ``write_pages`` writes the
+site's ``vs-orfs.html`` from it (an entry of ``pages.PAGES``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from orchestrator.history import record_sort_key
 from orchestrator.record import VIEWS, RunRecord
 from orchestrator.report import identity
+from orchestrator.report.pages import SiteView
 from orchestrator.report.view import format_metric, is_post_synthesis, metric_label
 
 # The figures of the halutmatmul summary the comparison is about, and those where ours / theirs is
@@ -162,3 +164,24 @@ def compare_with_orfs(records: Iterable[RunRecord], reference: dict[str, dict[st
         for (pdk, design), runs in sorted(theirs_by_design.items()) if (pdk, design) not in ours_designs
     ]
     return OrfsComparison(rows=rows, orfs_only=orfs_only, imported_runs=len(imported), own_runs=len(own))
+
+
+def write_pages(site: SiteView) -> None:
+    """``vs-orfs.html``: this flow vs the imported ORFS runs at the same clock."""
+    comparison = compare_with_orfs(site.records, site.orfs_reference)
+    by_pdk: dict[str, list[dict[str, Any]]] = {}
+    for row in comparison.rows:
+        by_pdk.setdefault(row.pdk, []).append({
+            "row": row,
+            "ours_href": site.run_href(row.ours, ""),
+            "theirs_href": site.run_href(row.theirs, "") if row.theirs is not None else None,
+            "history_href": site.history_href(row.pdk, row.design, ""),
+            "ours_layout": site.layout_href(row.ours),
+            "theirs_layout": site.layout_href(row.theirs),
+        })
+    orfs_only = [{"entry": entry, "href": site.run_href(entry.latest, ""),
+                  "clocks": ", ".join(f"{c:g}" for c in entry.clocks_ns)} for entry in comparison.orfs_only]
+    site.write_page("vs-orfs.html", "vs_orfs.html", comparison=comparison, by_pdk=sorted(by_pdk.items()),
+                    orfs_only=orfs_only, metrics=COMPARED_METRICS,
+                    metric_labels={m: metric_label(m) for m in COMPARED_METRICS},
+                    metric_is_ratio=RATIO_METRICS.__contains__)

@@ -8,16 +8,21 @@ Layout of the site::
     runs/<run>/files/<n>-<name>[.html]      copied logs/reports and their inline text viewer
     runs/<run>/img/...                      layout images (copied, or rendered from the GDS)
     runs/<run>/<name>.gds                   the run's GDS (hard link when possible)
-    history/<pdk>/index.html                cross-design comparison plot per PDK
     history/<pdk>/<design>/index.html       trend plot per metric + the table behind them
-    vs-orfs.html                            this flow vs the imported halutmatmul ORFS runs, same clock
     data/history.csv                        the whole history as one table
+
+and the pages of the registry (``pages.PAGES``), written by their own modules::
+
+    history/<pdk>/index.html                cross-design comparison plot per PDK (``pdk_pages``)
+    design-space/...                        configurations and Pareto fronts (``design_space``)
+    vs-orfs.html                            this flow vs the imported halutmatmul ORFS runs, same clock
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
+import importlib
 import os
 import shutil
 import time
@@ -28,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from orchestrator import __version__
@@ -42,7 +47,7 @@ from orchestrator.fsutil import (
 )
 from orchestrator.history import record_sort_key, to_dataframe
 from orchestrator.record import METRIC_NAMES, METRIC_SPEC, METRIC_UNITS, VIEWS, RunRecord, parameters_key
-from orchestrator.report import def_file, design_space, identity, orfs_compare, pictures, plots, trends
+from orchestrator.report import def_file, identity, pages, pictures, plots, trends
 from orchestrator.report import layout as layout_mod
 from orchestrator.report.layout import ArtifactRoots, FileLink, ImageLink, RunAssets
 from orchestrator.report.view import (
@@ -104,9 +109,13 @@ class SiteSummary:
     index_assets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
 
-def _environment() -> Environment:
+def _environment(registered: Iterable[pages.Page] = ()) -> Environment:
+    """The pages' Jinja2 environment: ``templates/``, then the folders of registered pages that bring
+    their own templates."""
+    registered = tuple(registered)
+    extra = list(dict.fromkeys(str(p.templates_dir) for p in registered if p.templates_dir is not None))
     env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        loader=ChoiceLoader([FileSystemLoader(str(TEMPLATES_DIR)), *map(FileSystemLoader, extra)]),
         autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -117,6 +126,7 @@ def _environment() -> Environment:
     env.filters["when"] = _when
     env.globals["METRIC_UNITS"] = METRIC_UNITS
     env.globals["version"] = __version__
+    env.globals["nav_links"] = [page.nav for page in registered if page.nav is not None]
     return env
 
 
@@ -136,7 +146,8 @@ class _SiteBuilder:
         self.platforms = platforms or {}
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.summary = summary
-        self.env = _environment()
+        self.pages = pages.PAGES  # read now: the registry as it is when the site is built
+        self.env = _environment(self.pages)
         # Keyed by id(record), not run id: two records sharing a run id still get a page each.
         self.run_slug: dict[int, str] = {}
         self.groups: dict[tuple[str, str], list[RunRecord]] = {}
@@ -197,10 +208,8 @@ class _SiteBuilder:
         with Workers(worker_share, workers):
             # Meanwhile, here: the pages that need the whole history.
             self._write_data(frame)
-            self._write_pdk_pages(plot_pages)
             self._write_index(tables)
-            self._write_orfs_comparison()
-            design_space.write_pages(self.groups, self.run_href, self.write_page)  # design-space/ pages
+            self._write_registered_pages(plot_pages)  # pages.PAGES: per-PDK, vs-orfs, design-space
         # Pages the workers wrote (their counters are not shared).
         if workers > 1:
             self.summary.pages += len(self.records) + len(group_keys)
@@ -655,32 +664,34 @@ class _SiteBuilder:
                 pdk_href="../index.html",
             )
 
-    def _write_pdk_pages(self, plot_pages: dict) -> None:
-        """Per PDK: the cross-design comparison and the list of designs."""
-        by_pdk: dict[str, list[tuple[str, list[RunRecord]]]] = {}
-        for (pdk, design), group in sorted(self.groups.items()):
-            by_pdk.setdefault(pdk, []).append((design, group))
-        for pdk, designs in by_pdk.items():
-            platform = self.platforms.get(pdk)
-            entries = []
-            for design, group in designs:
-                passing_runs = [r for r in group if r.status == "pass"]
-                entries.append({
-                    "design": design,
-                    "href": f"{slug(design)}/index.html",
-                    "runs": len(group),
-                    "passing": len(passing_runs),
-                    "first": group[0].timestamp,
-                    "last": group[-1].timestamp,
-                    "latest": passing_runs[-1] if passing_runs else None,
-                    "latest_href": self.run_href(passing_runs[-1], "../../") if passing_runs else None,
-                })
-            self.write_page(
-                f"history/{slug(pdk)}/index.html", "pdk.html",
-                pdk=pdk, platform=platform, designs=entries,
-                comparisons=plot_pages.get((pdk, ""), []),
-                trend=(plot_pages.get((pdk, "trend")) or [None])[0],
-            )
+    def _write_registered_pages(self, plot_pages: dict) -> None:
+        """Every page of the registry (``pages.PAGES``), in its order."""
+        for page in self.pages:
+            try:
+                module = importlib.import_module(page.module)
+            except ImportError as exc:
+                raise pages.PageError(f"report page {page.module}: cannot be imported: {exc}") from None
+            write = getattr(module, "write_pages", None)
+            if not callable(write):
+                raise pages.PageError(f"report page {page.module}: has no write_pages(site) function")
+            write(self._site_view(page, plot_pages))
+
+    def _site_view(self, page: pages.Page, plot_pages: dict) -> pages.SiteView:
+        def write_page(rel: str, template: str, **context: Any) -> None:
+            if template not in page.templates:
+                raise pages.PageError(f"report page {page.module}: template {template!r} is not one of its "
+                                      f"entry's ({', '.join(page.templates)})")
+            self.write_page(rel, template, **context)
+
+        def layout_href(record: RunRecord | None) -> str | None:
+            assets = self.assets.get(id(record)) if record is not None else None
+            if assets is None or not assets.routing:
+                return None
+            return f"runs/{self.run_slug[id(record)]}/{assets.routing}"
+
+        return pages.SiteView(records=self.records, groups=self.groups, platforms=self.platforms,
+                              orfs_reference=self.orfs_reference, plot_pages=plot_pages, run_href=self.run_href,
+                              history_href=self.history_href, layout_href=layout_href, write_page=write_page)
 
     def _write_data(self, frame) -> None:
         data = self.root / "data"
@@ -750,32 +761,6 @@ class _SiteBuilder:
             views[(table.pdk, table.kind)] = {"table": table, "columns": columns}
         return views
 
-    def _write_orfs_comparison(self) -> None:
-        """``vs-orfs.html``: this flow vs the imported ORFS runs at the same clock (``orfs_compare``)."""
-        comparison = orfs_compare.compare_with_orfs(self.records, self.orfs_reference)
-
-        def layout(record: RunRecord | None) -> str | None:
-            assets = self.assets.get(id(record)) if record is not None else None
-            if assets is None or not assets.routing:
-                return None
-            return f"runs/{self.run_slug[id(record)]}/{assets.routing}"
-
-        by_pdk: dict[str, list[dict[str, Any]]] = {}
-        for row in comparison.rows:
-            by_pdk.setdefault(row.pdk, []).append({
-                "row": row,
-                "ours_href": self.run_href(row.ours, ""),
-                "theirs_href": self.run_href(row.theirs, "") if row.theirs is not None else None,
-                "history_href": self.history_href(row.pdk, row.design, ""),
-                "ours_layout": layout(row.ours),
-                "theirs_layout": layout(row.theirs),
-            })
-        orfs_only = [{"entry": entry, "href": self.run_href(entry.latest, ""),
-                      "clocks": ", ".join(f"{c:g}" for c in entry.clocks_ns)} for entry in comparison.orfs_only]
-        self.write_page("vs-orfs.html", "vs_orfs.html", comparison=comparison, by_pdk=sorted(by_pdk.items()),
-                        orfs_only=orfs_only, metrics=orfs_compare.COMPARED_METRICS,
-                        metric_labels={m: metric_label(m) for m in orfs_compare.COMPARED_METRICS},
-                        metric_is_ratio=orfs_compare.RATIO_METRICS.__contains__)
 
 
 def _date_labels(records: list[RunRecord]) -> list[str]:
