@@ -34,7 +34,15 @@ from orchestrator import history as history_mod
 from orchestrator.config import PDK_ROOT_ENV, Config
 from orchestrator.errors import OrchestratorError
 from orchestrator.fsutil import DirectoryLock, LockBusy, atomic_write_json, check_writable_dir
-from orchestrator.job_process import LOG_FILE, PARENT_PID_ENV, REQUEST_FILE, RESULT_FILE, JobRequest
+from orchestrator.job_process import (
+    LOG_FILE,
+    PARENT_PID_ENV,
+    REQUEST_FILE,
+    RESULT_FILE,
+    JobRequest,
+    JobResult,
+    JobResultError,
+)
 from orchestrator.jobs import Job
 from orchestrator.record import RunRecord
 from orchestrator.tools import Toolchain
@@ -125,119 +133,205 @@ def run_jobs(
     Each record is written to the history as soon as its job ends (``JobOutcome.history_path``).
     A job whose build directory another run holds waits for it (``on_message`` says so once).
     """
-    history_dir = config.path("history_dir")
     check_build_dirs_unique(config, jobs)
     # Before any job starts: a job that runs for hours and then cannot store its record is lost.
     check_writable_dir(config.path("build_dir"), "the build folder (paths.build_dir)")
-    check_writable_dir(history_dir, "the history folder (paths.history_dir)")
-    history = cache.HistoryIndex.scan(history_dir, {(j.platform.name, j.spec.name) for j in jobs})
-    pending = _longest_first(list(jobs), history)  # (position in ``jobs``, job)
-    running: list[_Running] = []
-    outcomes: dict[int, JobOutcome] = {}
-    progress = Progress(queued=len(pending))
-    commit = metrics.git_commit()  # once per run, not once per job
-    finished: queue.Queue[_Running] = queue.Queue()
-    command = list(child_command or [sys.executable, "-m", "orchestrator.job_process"])
-    env = dict(os.environ)
-    env[PARENT_PID_ENV] = str(os.getpid())
-    data_root = config.resolved_pdk_data_root()
-    if os.environ.get(PDK_ROOT_ENV) and data_root is not None:
-        env[PDK_ROOT_ENV] = str(data_root)  # the child runs elsewhere: hand it the resolved path
+    check_writable_dir(config.path("history_dir"), "the history folder (paths.history_dir)")
+    loop = RunLoop(config, jobs, toolchain, max_parallel=max_parallel, to=to, force=force,
+                   on_progress=on_progress, refresh_s=refresh_s, child_command=child_command,
+                   prestart=prestart, on_message=on_message)
+    return loop.run()
 
-    spares = _SpareProcess(command, cwd=config.root, env=env) if prestart else None
 
-    waited: set[int] = set()  # positions of jobs that found their build directory locked
+class RunLoop:
+    """One run of ``run_jobs``: the jobs still to start (longest first), the running job processes,
+    and one outcome per job, by its position in the caller's list.
 
-    def done(position: int, outcome: JobOutcome) -> None:
-        # The record goes to the history now, not at the end of the run: a run killed later keeps it.
+    Each round (``run_round``) starts what fits (``launch``: reuse, fail or start a job), reports
+    progress, then waits for job processes to end (``finish``) and records their outcomes
+    (``done``); Ctrl-C stops what runs (``interrupted``)."""
+
+    def __init__(
+        self,
+        config: Config,
+        jobs: Sequence[Job],
+        toolchain: Toolchain,
+        *,
+        max_parallel: int,
+        to: str | None = None,
+        force: bool = False,
+        on_progress: Callable[[Progress], None] | None = None,
+        refresh_s: float = 0.5,
+        child_command: Sequence[str] | None = None,
+        prestart: bool = True,
+        on_message: Callable[[str], None] | None = None,
+    ):
+        self.config, self.toolchain, self.to, self.force = config, toolchain, to, force
+        self.max_parallel, self.refresh_s = max_parallel, refresh_s
+        self.on_progress, self.on_message = on_progress, on_message
+        self.history_dir = config.path("history_dir")
+        self.history = cache.HistoryIndex.scan(self.history_dir, {(j.platform.name, j.spec.name) for j in jobs})
+        self.pending = _longest_first(list(jobs), self.history)  # (position in ``jobs``, job)
+        self.running: list[_Running] = []
+        self.outcomes: dict[int, JobOutcome] = {}
+        self.progress = Progress(queued=len(self.pending))
+        self.commit = metrics.git_commit()  # once per run, not once per job
+        self.finished: queue.Queue[_Running] = queue.Queue()
+        self.command = list(child_command or [sys.executable, "-m", "orchestrator.job_process"])
+        self.env = _child_env(config)
+        self.spares = _SpareProcess(self.command, cwd=config.root, env=self.env) if prestart else None
+        self.waited: set[int] = set()  # positions of jobs that found their build directory locked
+
+    def run(self) -> list[JobOutcome]:
+        """Every job's outcome, in the caller's order; ``Interrupted`` (carrying them) on Ctrl-C."""
+        try:
+            while self.pending or self.running:
+                self.run_round()
+            self.report()
+        except KeyboardInterrupt:
+            raise Interrupted(self.interrupted()) from None
+        finally:
+            if self.spares:
+                self.spares.discard()
+        return self.ordered()
+
+    def ordered(self) -> list[JobOutcome]:
+        return [self.outcomes[p] for p in sorted(self.outcomes)]
+
+    def run_round(self) -> None:
+        """Start what fits, report, then wait (at most ``refresh_s``) for job processes to end."""
+        blocked = self.start_what_fits()
+        self.report()
+        if not self.running:
+            if blocked:
+                time.sleep(self.refresh_s)  # every job left waits for another run's lock
+            return
+        try:
+            item = self.finished.get(timeout=self.refresh_s)
+        except queue.Empty:
+            return
+        while True:
+            self.done(item.position, self.finish(item))
+            try:
+                item = self.finished.get_nowait()
+            except queue.Empty:
+                return
+
+    def start_what_fits(self) -> list[tuple[int, Job]]:
+        """Launch pending jobs while a slot is free; the blocked ones (their build directory is in
+        use elsewhere) go back to the front of the queue, in their order, and are returned."""
+        blocked: list[tuple[int, Job]] = []
+        while self.pending and len(self.running) < self.max_parallel:
+            entry = self.pending.pop(0)
+            if not self.launch(*entry):
+                blocked.append(entry)
+        self.pending[:0] = blocked  # tried again next round, in their order
+        return blocked
+
+    def done(self, position: int, outcome: JobOutcome) -> None:
+        """Record a job's outcome; its record goes to the history now, not at the end of the run:
+        a run killed later keeps it."""
         if outcome.record is not None:
             try:
-                path = history_mod.write_record(history_dir, outcome.record)
-                outcome.history_path = path or history_mod.record_path(history_dir, outcome.record)
+                path = history_mod.write_record(self.history_dir, outcome.record)
+                outcome.history_path = path or history_mod.record_path(self.history_dir, outcome.record)
             except (OSError, OrchestratorError) as exc:
                 outcome.history_error = str(exc)
-        outcomes[position] = outcome
-        progress.done.append(outcome)
+        self.outcomes[position] = outcome
+        self.progress.done.append(outcome)
 
-    def launch(position: int, job: Job) -> bool:
+    def launch(self, position: int, job: Job) -> bool:
         """Start (or reuse, or fail) one job; False when its build directory is locked elsewhere."""
         started = time.monotonic()
-        build_dir = job.build_dir(config)
+        build_dir = job.build_dir(self.config)
         try:
             lock = DirectoryLock(build_dir, owner=f"pid {os.getpid()} ({job.name})")
         except LockBusy as busy:
-            if position not in waited:
-                waited.add(position)
-                if on_message:
-                    on_message(f"{job.name}: waiting: its build directory {build_dir} is in use by "
-                               f"{busy.owner or 'another run'}")
+            if position not in self.waited:
+                self.waited.add(position)
+                if self.on_message:
+                    self.on_message(f"{job.name}: waiting: its build directory {build_dir} is in use by "
+                                    f"{busy.owner or 'another run'}")
             return False
         except OSError as exc:
-            done(position, JobOutcome(job, error=f"{build_dir}: cannot lock the build directory: {exc}"))
+            self.done(position, JobOutcome(job, error=f"{build_dir}: cannot lock the build directory: {exc}"))
             return True
         try:
-            if not _prepare_and_start(position, job, build_dir, lock, started):
+            if not self.prepare_and_start(position, job, build_dir, lock, started):
                 lock.release()
         except BaseException:
             lock.release()
             raise
         return True
 
-    def _prepare_and_start(position: int, job: Job, build_dir: Path, lock: DirectoryLock, started: float) -> bool:
-        """True when a job process now runs (and holds ``lock``)."""
+    def prepare_and_start(self, position: int, job: Job, build_dir: Path, lock: DirectoryLock,
+                          started: float) -> bool:
+        """Render the job and decide on its cache key: its outcome now (an error, a reused record)
+        and False, or True when a job process now runs it (and holds ``lock``)."""
         inputs = build_dir / "inputs"
         try:
             shutil.rmtree(inputs, ignore_errors=True)  # files of an earlier parameter set must not linger
-            rendered = designs.render_design(config, job.spec, job.platform, inputs)
-            components = cache.key_components(config, job, rendered, toolchain, to)
+            rendered = designs.render_design(self.config, job.spec, job.platform, inputs)
+            components = cache.key_components(self.config, job, rendered, self.toolchain, self.to)
         except OrchestratorError as exc:
             shutil.rmtree(inputs, ignore_errors=True)  # nothing half-written is left behind
-            done(position, JobOutcome(job, error=str(exc), elapsed_s=time.monotonic() - started))
+            self.done(position, JobOutcome(job, error=str(exc), elapsed_s=time.monotonic() - started))
             return False
         job = replace(job, key=cache.job_key(components))
-        if position in waited:  # the run that held the directory may have recorded this very job
-            fresh = cache.HistoryIndex.scan(history_dir, {(job.platform.name, job.spec.name)})
-            history.reusable.update(fresh.reusable)
-        decision = cache.decide(history, job, components, build_dir, force=force, now=datetime.now(UTC))
+        if position in self.waited:  # the run that held the directory may have recorded this very job
+            fresh = cache.HistoryIndex.scan(self.history_dir, {(job.platform.name, job.spec.name)})
+            self.history.reusable.update(fresh.reusable)
+        decision = cache.decide(self.history, job, components, build_dir, force=self.force, now=datetime.now(UTC))
         if decision.reuse is not None:
             elapsed = time.monotonic() - started
-            done(position, JobOutcome(job, record=decision.reuse, cached=True, elapsed_s=elapsed,
-                                      timings={"prepare": elapsed}))
+            self.done(position, JobOutcome(job, record=decision.reuse, cached=True, elapsed_s=elapsed,
+                                           timings={"prepare": elapsed}))
             return False
-        reason = decision.reason
+        self.start(position, job, build_dir, rendered, decision.reason, lock, started)
+        return True
+
+    def start(self, position: int, job: Job, build_dir: Path, rendered: designs.RenderedDesign,
+              reason: str | None, lock: DirectoryLock, started: float) -> None:
+        """Write the job's request and start its process (the spare one if there is one)."""
         log_path = build_dir / LOG_FILE
         result_path = build_dir / RESULT_FILE
         result_path.unlink(missing_ok=True)
-        request = JobRequest(config=config, spec=job.spec, pdk=job.platform.name, rendered=rendered,
-                             toolchain=toolchain, to=to, job_key=job.key, commit=commit, result=result_path,
-                             log=log_path, history_dir=history_dir)
+        request = JobRequest(config=self.config, spec=job.spec, pdk=job.platform.name, rendered=rendered,
+                             toolchain=self.toolchain, to=self.to, job_key=job.key, commit=self.commit,
+                             result=result_path, log=log_path, history_dir=self.history_dir)
         request_path = build_dir / REQUEST_FILE
         atomic_write_json(request_path, request.model_dump(mode="json"))
         prepare_s = time.monotonic() - started
         log_path.write_bytes(b"")
-        proc = spares.hand_over(request_path) if spares else None
-        if proc is None:
-            with open(log_path, "wb") as log:
-                proc = subprocess.Popen(
-                    [*command, str(request_path)],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # own process group: Ctrl-C handling is ours
-                    cwd=str(config.root),
-                    env=env,
-                )
-        if spares and len(pending) > 0:
-            spares.prepare()  # the next job's process starts up while this one runs
+        proc = self.spawn(request_path, log_path)
+        if self.spares and len(self.pending) > 0:
+            self.spares.prepare()  # the next job's process starts up while this one runs
         item = _Running(position, job, proc, log_path, result_path, started, prepare_s, time.monotonic(),
                         rerun_reason=reason, lock=lock)
-        running.append(item)
-        progress.notes[job.name] = reason
+        self.running.append(item)
+        self.progress.notes[job.name] = reason
         # One waiter per process: the loop learns of an exit at once instead of at its next poll.
-        threading.Thread(target=lambda: (proc.wait(), finished.put(item)), daemon=True).start()
-        return True
+        threading.Thread(target=lambda: (proc.wait(), self.finished.put(item)), daemon=True).start()
 
-    def finish(item: _Running) -> JobOutcome:
-        running.remove(item)
+    def spawn(self, request_path: Path, log_path: Path) -> subprocess.Popen:
+        """The job's process: the spare one, handed the request, or a new one."""
+        proc = self.spares.hand_over(request_path) if self.spares else None
+        if proc is not None:
+            return proc
+        with open(log_path, "wb") as log:
+            return subprocess.Popen(
+                [*self.command, str(request_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group: Ctrl-C handling is ours
+                cwd=str(self.config.root),
+                env=self.env,
+            )
+
+    def finish(self, item: _Running) -> JobOutcome:
+        """A job whose process ended: what is left of its process group ends, its lock is released,
+        and its outcome is what its result file says."""
+        self.running.remove(item)
         ended = time.monotonic()
         # SC can leave helper processes behind its job process (they wait on a pipe forever):
         # the job's process group is the job's alone, so end whatever is left of it.
@@ -249,80 +343,75 @@ def run_jobs(
         now = time.time()
         outcome.timings = {"prepare": item.prepare_s, "process": ended - item.launched,
                            "began_at": now - (ended - item.started), "ended_at": now}
-        try:
-            data = json.loads(item.result_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            tail = _tail(item.log_path)
-            outcome.error = f"job process exited with code {item.proc.returncode} (log: {item.log_path})" + (
-                f": {tail}" if tail else ""
-            )
-            return outcome
-        if data.get("record"):
-            outcome.record = RunRecord.model_validate(data["record"])
-        outcome.error = data.get("error")
-        outcome.timings.update(data.get("timings") or {})
+        _read_result(item, outcome)
         return outcome
 
-    def report() -> None:
-        for item in running:
+    def report(self) -> None:
+        """Each running job's current step (from its log) and elapsed time, to ``on_progress``."""
+        for item in self.running:
             _update_step(item)
-        progress.queued = len(pending)
-        progress.running = {r.job.name: (r.current_step, time.monotonic() - r.started) for r in running}
-        if on_progress:
-            on_progress(progress)
+        self.progress.queued = len(self.pending)
+        self.progress.running = {r.job.name: (r.current_step, time.monotonic() - r.started) for r in self.running}
+        if self.on_progress:
+            self.on_progress(self.progress)
 
-    try:
-        while pending or running:
-            blocked: list[tuple[int, Job]] = []
-            while pending and len(running) < max_parallel:
-                entry = pending.pop(0)
-                if not launch(*entry):
-                    blocked.append(entry)
-            pending[:0] = blocked  # tried again next round, in their order
-            report()
-            if not running:
-                if blocked:
-                    time.sleep(refresh_s)  # every job left waits for another run's lock
-                continue
-            try:
-                item = finished.get(timeout=refresh_s)
-            except queue.Empty:
-                continue
-            while True:
-                done(item.position, finish(item))
-                try:
-                    item = finished.get_nowait()
-                except queue.Empty:
-                    break
-        report()
-    except KeyboardInterrupt:
-        if spares:
-            spares.discard()
+    def interrupted(self) -> list[JobOutcome]:
+        """After Ctrl-C: every running job stopped (a second Ctrl-C: killed at once), and every
+        job's outcome: finished ones keep their records, stopped and unstarted ones have none."""
+        if self.spares:
+            self.spares.discard()
         try:
-            stopped = _stop(running)
+            stopped = _stop(self.running)
         except KeyboardInterrupt:  # a second Ctrl-C: no more grace, end every job now
-            for item in running:
+            for item in self.running:
                 _signal_group(item.proc.pid, signal.SIGKILL)
-            stopped = _stop(running, grace_s=0.0)
-        for item in list(running):
-            if item in stopped and _finished_record(item.result_path):
-                done(item.position, finish(item))  # it ended its flow as it was stopped: keep it
-            elif item in stopped:
-                if item.lock is not None:
-                    item.lock.release()
-                running.remove(item)
-                outcomes[item.position] = JobOutcome(
-                    item.job, log_path=item.log_path, started=True, interrupted=True, step=item.current_step,
-                    elapsed_s=time.monotonic() - item.started, error="interrupted", rerun_reason=item.rerun_reason)
-            else:  # it ended on its own just before the interrupt: keep what it produced
-                done(item.position, finish(item))
-        for position, job in pending:
-            outcomes[position] = JobOutcome(job, interrupted=True, error="not started (interrupted)")
-        raise Interrupted([outcomes[p] for p in sorted(outcomes)]) from None
-    finally:
-        if spares:
-            spares.discard()
-    return [outcomes[p] for p in sorted(outcomes)]
+            stopped = _stop(self.running, grace_s=0.0)
+        for item in list(self.running):
+            if item in stopped and not _finished_record(item.result_path):
+                self.record_stopped(item)
+            else:  # it ended on its own just before the interrupt, or ended its flow as it was stopped
+                self.done(item.position, self.finish(item))  # keep what it produced
+        for position, job in self.pending:
+            self.outcomes[position] = JobOutcome(job, interrupted=True, error="not started (interrupted)")
+        return self.ordered()
+
+    def record_stopped(self, item: _Running) -> None:
+        """A job stopped before its flow ended: no record, the step it was in."""
+        if item.lock is not None:
+            item.lock.release()
+        self.running.remove(item)
+        self.outcomes[item.position] = JobOutcome(
+            item.job, log_path=item.log_path, started=True, interrupted=True, step=item.current_step,
+            elapsed_s=time.monotonic() - item.started, error="interrupted", rerun_reason=item.rerun_reason)
+
+
+def _child_env(config: Config) -> dict[str, str]:
+    """The job processes' environment: this one, the parent's pid, the resolved PDK data root."""
+    env = dict(os.environ)
+    env[PARENT_PID_ENV] = str(os.getpid())
+    data_root = config.resolved_pdk_data_root()
+    if os.environ.get(PDK_ROOT_ENV) and data_root is not None:
+        env[PDK_ROOT_ENV] = str(data_root)  # the child runs elsewhere: hand it the resolved path
+    return env
+
+
+def _read_result(item: _Running, outcome: JobOutcome) -> None:
+    """Fill ``outcome`` from the job's result file (``JobResult``): its record, error and timings;
+    no file is an error naming the exit code and the log."""
+    try:
+        result = JobResult.read(item.result_path)
+    except OSError:
+        tail = _tail(item.log_path)
+        outcome.error = f"job process exited with code {item.proc.returncode} (log: {item.log_path})" + (
+            f": {tail}" if tail else ""
+        )
+        return
+    except JobResultError as exc:
+        outcome.error = f"{exc} (job process exit code {item.proc.returncode}, log: {item.log_path})"
+        return
+    outcome.record = result.record
+    outcome.error = result.error
+    outcome.timings.update(result.timings)
 
 
 def pdk_data_problems(config: Config, platforms: Sequence[Any]) -> list[str]:
@@ -403,8 +492,8 @@ def check_build_dirs_unique(config: Config, jobs: Sequence[Job]) -> None:
 def _finished_record(result_path: Path) -> bool:
     """Whether a job process left a result with a record (it finished its flow)."""
     try:
-        return bool(json.loads(result_path.read_text(encoding="utf-8")).get("record"))
-    except (OSError, ValueError, AttributeError):
+        return JobResult.read(result_path).record is not None
+    except (OSError, JobResultError):
         return False
 
 
